@@ -1,0 +1,3 @@
+from igctl.cli import main
+
+main()

@@ -1,0 +1,145 @@
+"""What every command shares: the workspace option, the actor, output rendering, progress."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import getpass
+import io
+import json
+import sys
+from typing import Any, Iterable
+
+import click
+from tabulate import tabulate
+
+from igctl.engine.events import redact_argument
+from igctl.engine.workspace import Workspace
+
+WS_KEY = "igctl.workspace"
+
+
+def _remember_workspace(ctx: click.Context, param, value):
+    if value is not None:
+        ctx.find_root().meta[WS_KEY] = value
+    return value
+
+
+def workspace_option(fn):
+    """`--workspace/-w PATH`, accepted on the root group and on every command."""
+    return click.option(
+        "--workspace",
+        "-w",
+        type=click.Path(file_okay=False),
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_workspace,
+        help="Workspace folder (default: $IGCTL_WORKSPACE, else the nearest folder upwards with igctl.yaml).",
+    )(fn)
+
+
+def open_workspace() -> Workspace:
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    ws = root.meta.get("igctl.opened")
+    if ws is None:
+        ws = Workspace.open(root.meta.get(WS_KEY))
+        root.meta["igctl.opened"] = ws
+        root.call_on_close(ws.close)
+    return ws
+
+
+def actor() -> str:
+    try:
+        return f"user:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        return "user"
+
+
+def command_line() -> list[str]:
+    """This command's arguments as they may be logged: proxy passwords masked."""
+    return [redact_argument(a) for a in sys.argv[1:]]
+
+
+def record_command(ws: Workspace, db, name: str, **details) -> None:
+    """The 'user command that changes data' event, inside the caller's transaction."""
+    ws.events.record(db, ws.now(), "command", actor(), message=name, details={"argv": command_line(), **details})
+
+
+# -- output ------------------------------------------------------------------------------
+def output_options(fn):
+    """--json and --csv for a listing command; the function gets `json_` and `csv_`."""
+    fn = click.option("csv_", "--csv", is_flag=True, help="Print CSV (every column) instead of a table.")(fn)
+    fn = click.option("json_", "--json", is_flag=True, help="Print JSON on stdout and nothing else.")(fn)
+    return fn
+
+
+def json_option(fn):
+    return click.option("json_", "--json", is_flag=True, help="Print JSON on stdout and nothing else.")(fn)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _cell(value):
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return "" if value is None else value
+
+
+def print_rows(
+    rows: list[dict],
+    columns: list[str] | None = None,
+    *,
+    json_: bool = False,
+    csv_: bool = False,
+    headers: dict[str, str] | None = None,
+    empty: str = "(none)",
+) -> None:
+    """One renderer for every listing: JSON (every key), CSV (every key) or a table (`columns`)."""
+    if json_:
+        print_json(rows)
+        return
+    if csv_:
+        keys = list(rows[0].keys()) if rows else list(columns or [])
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(row.get(k)) for k in keys})
+        click.echo(buf.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo(empty)
+        return
+    cols = columns or list(rows[0].keys())
+    head = [(headers or {}).get(c, c) for c in cols]
+    click.echo(tabulate([[_cell(r.get(c)) for c in cols] for r in rows], headers=head, tablefmt="simple"))
+
+
+def print_mapping(data: dict, *, json_: bool = False) -> None:
+    if json_:
+        print_json(data)
+        return
+    width = max((len(k) for k in data), default=0)
+    for k, v in data.items():
+        click.echo(f"{k.ljust(width)}  {_cell(v)}")
+
+
+def show_progress(json_: bool = False) -> bool:
+    """Progress bars only for a person at a terminal."""
+    return not json_ and sys.stdout.isatty()
+
+
+def progress_callback(total: int, label: str, enabled: bool):
+    """A (callback, finish) pair; the callback takes how many units were done since last time."""
+    if not enabled or total <= 0:
+        return (lambda n: None), (lambda: None)
+    bar = click.progressbar(length=total, label=label, file=sys.stderr)
+    bar.__enter__()
+    return bar.update, functools.partial(bar.__exit__, None, None, None)
+
+
+def comma_list(values: Iterable[str]) -> str:
+    return ", ".join(values)

@@ -1,0 +1,3 @@
+"""`igctl accounts` (being written)."""
+
+COMMANDS: list = []

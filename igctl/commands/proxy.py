@@ -1,0 +1,3 @@
+"""`igctl proxy` (being written)."""
+
+COMMANDS: list = []

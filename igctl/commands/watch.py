@@ -1,0 +1,3 @@
+"""`igctl watch` (being written)."""
+
+COMMANDS: list = []

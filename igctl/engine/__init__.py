@@ -1,0 +1,1 @@
+"""All domain logic. Nothing here imports click or bottle."""

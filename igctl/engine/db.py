@@ -1,0 +1,124 @@
+"""Connections and transactions.
+
+One connection per thread (sqlite3 refuses cross-thread use, and so does sqlite_utils).
+Connections run in autocommit mode; every write goes through `Database.write()`, which opens
+`BEGIN IMMEDIATE` so that the write lock is taken up front (no lock upgrade deadlocks between
+readers that turn into writers) and waits on `busy_timeout` rather than failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":  # pragma: no cover - only on filesystems without shared memory
+        raise sqlite3.OperationalError(f"could not switch {path} to WAL mode (got {mode})")
+    # WAL + NORMAL: a committed transaction survives any process crash; only a power loss
+    # can take back the last few commits.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+class Database:
+    """A connection with the transaction discipline of igctl, for one thread."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self._owner = threading.get_ident()
+        self._depth = 0
+        self._after_commit: list[Callable[[], None]] = []
+
+    # -- reading -----------------------------------------------------------------------
+    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Any = ()):
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, for introspection and reads."""
+        return sqlite_utils.Database(self.conn)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    # -- writing -----------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator["Database"]:
+        """A write transaction (`BEGIN IMMEDIATE`). Nested calls join the outer transaction.
+        Callbacks registered with `after_commit` run once the outermost one commits."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._begin_immediate()
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            self._after_commit.clear()
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+        self._depth = 0
+        self.conn.execute("COMMIT")
+        callbacks, self._after_commit = self._after_commit, []
+        for cb in callbacks:
+            cb()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        if self._depth:
+            self._after_commit.append(callback)
+        else:
+            callback()
+
+    def _begin_immediate(self) -> None:
+        # busy_timeout covers most waits; a second loop covers the rare SQLITE_BUSY that
+        # SQLite returns at once (e.g. while another connection checkpoints the WAL).
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,152 @@
+"""The event log: the `events` table is the record; `logs/events-YYYY-MM-DD.jsonl` mirrors it
+(one file a UTC day, so old files can be archived or deleted without touching the database).
+
+Every state transition, bot action, error, data-changing user command, proxy status change and
+credential hand-out is an event. Details pass through `redact()` so that no secret reaches the
+table or the files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .db import Database
+
+# A details key that names a secret: password, email_password, token, secret_key, api_key, cookie…
+SECRET_KEYS = re.compile(r"(^|_)(pass|passwd|password|secret|token|api_key|secret_key|authorization|cookie)s?$", re.I)
+REDACTED = "***"
+
+
+def redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (REDACTED if SECRET_KEYS.search(str(k)) and v is not None else redact(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
+_COLON_FORM = re.compile(r"^(?P<pre>(?:\[[^\]]+\]|[^:\s\[\]@]+):\d+:[^:\s@]*:)(?P<pw>.+)$")
+
+
+def redact_argument(arg: str) -> str:
+    """A command-line argument as it may be logged: proxy specs lose their password
+    (user:pass@host:port, scheme://user:pass@host:port, host:port:user:pass)."""
+    if "@" in arg:
+        left, at, right = arg.rpartition("@")
+        scheme, sep, creds = left.rpartition("://")
+        if ":" in creds:
+            return f"{scheme}{sep}{creds.split(':', 1)[0]}:{REDACTED}{at}{right}"
+        return arg
+    return _COLON_FORM.sub(lambda m: m.group("pre") + REDACTED, arg)
+
+
+class EventLog:
+    def __init__(self, logs_dir: Path | None):
+        self.logs_dir = logs_dir
+
+    def record(
+        self,
+        db: Database,
+        at: str,
+        kind: str,
+        actor: str,
+        *,
+        account_id: int | None = None,
+        proxy_id: int | None = None,
+        bot_id: int | None = None,
+        model_id: int | None = None,
+        task_id: int | None = None,
+        old_state: str | None = None,
+        new_state: str | None = None,
+        cause: str | None = None,
+        message: str | None = None,
+        details: dict | None = None,
+    ) -> int:
+        details = redact(details) if details else None
+        row = {
+            "at": at,
+            "kind": kind,
+            "actor": actor,
+            "account_id": account_id,
+            "proxy_id": proxy_id,
+            "bot_id": bot_id,
+            "model_id": model_id,
+            "task_id": task_id,
+            "old_state": old_state,
+            "new_state": new_state,
+            "cause": cause,
+            "message": message,
+            "details_json": json.dumps(details, sort_keys=True, default=str) if details else None,
+        }
+        cur = db.execute(
+            f"INSERT INTO events ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        event_id = cur.lastrowid
+        if self.logs_dir is not None:
+            line = {"id": event_id, **{k: v for k, v in row.items() if v is not None and k != "details_json"}}
+            if details:
+                line["details"] = details
+            db.after_commit(lambda: self._mirror(at, line))
+        return event_id
+
+    def _mirror(self, at: str, line: dict) -> None:
+        try:
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.logs_dir / f"events-{at[:10]}.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+        except OSError:
+            # The table is the record; a full disk or a read-only logs/ must not undo a commit.
+            pass
+
+
+def event_row(row) -> dict:
+    """An events row as the JSON the CLI and API print."""
+    out = {k: row[k] for k in row.keys() if k != "details_json"}
+    out["details"] = json.loads(row["details_json"]) if row["details_json"] else None
+    return out
+
+
+def query(
+    db: Database,
+    *,
+    account_id: int | None = None,
+    bot_id: int | None = None,
+    kind: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    """Events in order, filtered. `kind` matches a kind or a family (`account` → `account.*`)."""
+    where, params = [], []
+    if account_id is not None:
+        where.append("account_id = ?")
+        params.append(account_id)
+    if bot_id is not None:
+        where.append("bot_id = ?")
+        params.append(bot_id)
+    if kind:
+        where.append("(kind = ? OR kind LIKE ? ESCAPE '\\')")
+        params += [kind, kind.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%"]
+    if since:
+        where.append("at >= ?")
+        params.append(since)
+    if until:
+        where.append("at < ?")
+        params.append(until)
+    if after_id is not None:
+        where.append("id > ?")
+        params.append(after_id)
+    sql = "SELECT * FROM events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if limit is not None:
+        # the newest `limit` events, still printed oldest first
+        sql = f"SELECT * FROM ({sql} ORDER BY id DESC LIMIT {int(limit)}) ORDER BY id"
+    else:
+        sql += " ORDER BY id"
+    return [event_row(r) for r in db.query(sql, params)]

@@ -1,0 +1,290 @@
+"""Ordered schema steps. `PRAGMA user_version` is the number of steps applied.
+
+Append new steps at the end with `@migration`; never edit one that has shipped. `migrate()`
+runs inside `BEGIN IMMEDIATE` and re-reads the version there, so two processes opening the
+same workspace at once apply each step exactly once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from .db import Database
+from .errors import WorkspaceError
+
+MIGRATIONS: list[Callable[[Database], None]] = []
+
+
+def migration(fn: Callable[[Database], None]):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+STATES = ("imported", "proxy_assigned", "warming_up", "human_review", "ready", "active", "cleanup", "retired")
+TASK_KINDS = ("warmup", "onboarding", "post", "story", "highlight", "cleanup")
+TASK_STATUSES = ("queued", "claimed", "completed", "review", "dropped", "cancelled")
+
+
+def _in(values) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+@migration
+def m001_initial(db: Database) -> None:
+    run_script(
+        db,
+        f"""
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        CREATE TABLE models (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            slug TEXT NOT NULL UNIQUE,
+            display_name TEXT,
+            strategy_json TEXT NOT NULL DEFAULT '{{}}',
+            strategy_sha256 TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE proxies (
+            id INTEGER PRIMARY KEY,
+            scheme TEXT NOT NULL DEFAULT 'http',
+            host TEXT NOT NULL,
+            port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+            username TEXT NOT NULL DEFAULT '',
+            password_enc TEXT,
+            provider TEXT,
+            location TEXT,
+            monthly_cost REAL,
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'inactive', 'error')),
+            assigned_model_id INTEGER REFERENCES models(id),
+            max_accounts INTEGER NOT NULL DEFAULT 3 CHECK (max_accounts BETWEEN 1 AND 3),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_tested_at TEXT,
+            last_test_ok INTEGER,
+            last_latency_ms INTEGER,
+            last_exit_ip TEXT,
+            last_test_error TEXT,
+            UNIQUE (host, port, username)
+        );
+
+        CREATE TABLE bots (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            token_hash TEXT NOT NULL UNIQUE,
+            slots INTEGER CHECK (slots IS NULL OR slots >= 1),
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            last_seen_at TEXT,
+            status TEXT,
+            app_version TEXT,
+            system_info_json TEXT,
+            current_task_id INTEGER
+        );
+
+        CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_enc TEXT NOT NULL,
+            email TEXT,
+            email_password_enc TEXT,
+            extras_enc TEXT,
+            lifecycle_state TEXT NOT NULL DEFAULT 'imported' CHECK (lifecycle_state IN {_in(STATES)}),
+            warmup_step INTEGER,
+            warmup_started_at TEXT,
+            warmup_completed_at TEXT,
+            model_id INTEGER REFERENCES models(id),
+            assigned_to_model_at TEXT,
+            proxy_id INTEGER REFERENCES proxies(id),
+            proxy_assigned_at TEXT,
+            bot_id INTEGER REFERENCES bots(id),
+            slot INTEGER,
+            last_bot_action_by TEXT,
+            last_bot_action_at TEXT,
+            requires_human_review INTEGER NOT NULL DEFAULT 0,
+            last_error_message TEXT,
+            last_error_at TEXT,
+            retry_count INTEGER NOT NULL DEFAULT 0,
+            retired_at TEXT,
+            retired_reason TEXT,
+            import_source TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (bot_id, slot)
+        );
+        CREATE INDEX accounts_state ON accounts (lifecycle_state);
+        CREATE INDEX accounts_proxy ON accounts (proxy_id);
+        CREATE INDEX accounts_model ON accounts (model_id);
+
+        -- Images and texts of one model (model_id NULL with is_template = 1: content/_templates).
+        -- One table for both, so that content ids are one sequence, as bots and `content list`
+        -- see them; requirements.md's TextPool rows are the rows with text_content set.
+        CREATE TABLE content (
+            id INTEGER PRIMARY KEY,
+            model_id INTEGER REFERENCES models(id),
+            is_template INTEGER NOT NULL DEFAULT 0,
+            content_type TEXT NOT NULL,
+            path TEXT,
+            sha256 TEXT,
+            text_content TEXT,
+            order_priority INTEGER NOT NULL DEFAULT 0,
+            usage_count INTEGER NOT NULL DEFAULT 0,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            retired_at TEXT,
+            CHECK ((path IS NULL) <> (text_content IS NULL))
+        );
+        CREATE INDEX content_pool ON content (model_id, content_type, active);
+
+        CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            kind TEXT NOT NULL CHECK (kind IN {_in(TASK_KINDS)}),
+            step_number INTEGER,
+            step_name TEXT NOT NULL,
+            model_id INTEGER REFERENCES models(id),
+            idempotency_key TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN {_in(TASK_STATUSES)}),
+            due_at TEXT NOT NULL,
+            stale_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            bot_id INTEGER REFERENCES bots(id),
+            claimed_at TEXT,
+            lease_expires_at TEXT,
+            completed_at TEXT,
+            content_json TEXT,
+            last_error TEXT,
+            last_error_kind TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX tasks_due ON tasks (status, due_at);
+        CREATE INDEX tasks_account ON tasks (account_id, status);
+        CREATE INDEX tasks_lease ON tasks (status, lease_expires_at);
+        -- The rule "never two claimed tasks of one account" held by the database itself.
+        CREATE UNIQUE INDEX tasks_one_claim_per_account ON tasks (account_id) WHERE status = 'claimed';
+
+        CREATE TABLE content_usage (
+            id INTEGER PRIMARY KEY,
+            content_id INTEGER NOT NULL REFERENCES content(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            proxy_id INTEGER REFERENCES proxies(id),
+            task_id INTEGER REFERENCES tasks(id),
+            used_at TEXT NOT NULL
+        );
+        CREATE INDEX content_usage_account ON content_usage (account_id, content_id);
+        CREATE INDEX content_usage_proxy ON content_usage (proxy_id, content_id);
+
+        -- requirements.md's WarmupStepLog, for every kind of task: one row per attempt.
+        CREATE TABLE step_log (
+            id INTEGER PRIMARY KEY,
+            task_id INTEGER REFERENCES tasks(id),
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            kind TEXT NOT NULL,
+            step_number INTEGER,
+            step_name TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            completed_at TEXT,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'in_progress', 'completed', 'failed', 'requires_review')),
+            bot_id INTEGER REFERENCES bots(id),
+            bot_session_id TEXT,
+            content_used_json TEXT,
+            error_message TEXT,
+            error_kind TEXT,
+            error_details_json TEXT,
+            retry_count INTEGER NOT NULL DEFAULT 0,
+            execution_time_ms INTEGER,
+            instagram_response_json TEXT,
+            screenshot_path TEXT
+        );
+        CREATE INDEX step_log_account ON step_log (account_id);
+        CREATE INDEX step_log_task ON step_log (task_id);
+
+        CREATE TABLE account_metrics (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            bot_id INTEGER REFERENCES bots(id),
+            at TEXT NOT NULL,
+            followers INTEGER,
+            following INTEGER,
+            posts INTEGER,
+            data_json TEXT
+        );
+        CREATE INDEX account_metrics_account ON account_metrics (account_id, at);
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            account_id INTEGER,
+            proxy_id INTEGER,
+            bot_id INTEGER,
+            model_id INTEGER,
+            task_id INTEGER,
+            old_state TEXT,
+            new_state TEXT,
+            cause TEXT,
+            message TEXT,
+            details_json TEXT
+        );
+        CREATE INDEX events_at ON events (at);
+        CREATE INDEX events_account ON events (account_id, id);
+        CREATE INDEX events_kind ON events (kind, id);
+
+        -- Files taken in from the drop folder, by content hash: each at most once.
+        CREATE TABLE inbox_files (
+            sha256 TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            result_json TEXT,
+            handled_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+def run_script(db: Database, script: str) -> None:
+    """Run several statements inside the current transaction (sqlite3's executescript would
+    commit first)."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            db.execute(buf)
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf.strip()[:60]}")
+
+
+def schema_version(db: Database) -> int:
+    return db.scalar("PRAGMA user_version")
+
+
+def migrate(db: Database) -> int:
+    """Apply what is missing; return the number of steps applied now."""
+    known = len(MIGRATIONS)
+    current = schema_version(db)
+    if current > known:
+        raise WorkspaceError(
+            f"this workspace's database is at schema version {current}, newer than this igctl "
+            f"understands ({known}); upgrade igctl"
+        )
+    if current == known:
+        return 0
+    with db.write():
+        current = schema_version(db)  # another process may have migrated meanwhile
+        if current > known:
+            raise WorkspaceError(f"database schema version {current} is newer than this igctl ({known})")
+        for number in range(current, known):
+            MIGRATIONS[number](db)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+        return known - current
