@@ -1,0 +1,3 @@
+"""`igctl bot` (being written)."""
+
+COMMANDS: list = []

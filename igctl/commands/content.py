@@ -1,0 +1,3 @@
+"""`igctl content` (being written)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""`igctl review` (being written)."""
+
+COMMANDS: list = []

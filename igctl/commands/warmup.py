@@ -1,0 +1,3 @@
+"""`igctl warmup` (being written)."""
+
+COMMANDS: list = []
