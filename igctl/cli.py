@@ -20,7 +20,7 @@ class IgctlGroup(click.Group):
             raise click.ClickException(exc.message) from None
 
 
-@click.group(cls=IgctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("igctl", cls=IgctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="igctl")
 @workspace_option
 def cli():

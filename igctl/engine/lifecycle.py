@@ -5,6 +5,8 @@ event log with old state, new state, cause and actor.
 
 from __future__ import annotations
 
+from typing import Any, Iterable, NamedTuple
+
 from .db import Database
 from .errors import IllegalTransition
 from .events import EventLog
@@ -80,3 +82,70 @@ def move(
         message=f"{account['username']}: {old_state} → {new_state} ({cause})",
         details=details,
     )
+
+
+class Move(NamedTuple):
+    """One account's part in `move_many`: the account row (id, username, lifecycle_state), the
+    columns to set with the state, and the details of its `account.state` event."""
+
+    account: Any
+    fields: dict | None = None
+    details: dict | None = None
+
+
+def move_many(
+    db: Database,
+    events: EventLog,
+    moves: Iterable[Move],
+    new_state: str,
+    *,
+    at: str,
+    actor: str,
+    cause: str,
+) -> int:
+    """`move()` for many accounts at once (bulk work such as auto-assignment of 100,000 accounts).
+
+    The same rules: every move is checked against TRANSITIONS before anything is written, each
+    UPDATE is guarded by the account's old state, and each account gets its own `account.state`
+    event. Every move must set the same columns. Must run inside a write transaction; if any
+    account changed state meanwhile, the whole batch fails (and the caller's transaction with it).
+    Returns the number of accounts moved."""
+    moves = list(moves)
+    if not moves:
+        return 0
+    assert db.in_transaction, "lifecycle.move_many must run inside db.write()"
+    keys = list(moves[0].fields or {})
+    for m in moves:
+        old_state = m.account["lifecycle_state"]
+        if not can_move(old_state, new_state):
+            raise IllegalTransition(
+                f"account {m.account['username']} is {old_state}; it cannot become {new_state}",
+                detail={"username": m.account["username"], "state": old_state, "wanted": new_state},
+            )
+        if list(m.fields or {}) != keys:
+            raise ValueError("move_many: every move must set the same columns")
+    sets = ", ".join(f"{k} = ?" for k in ["lifecycle_state", "updated_at", *keys])
+    cur = db.conn.executemany(
+        f"UPDATE accounts SET {sets} WHERE id = ? AND lifecycle_state = ?",
+        (
+            [new_state, at, *(m.fields or {}).values(), m.account["id"], m.account["lifecycle_state"]]
+            for m in moves
+        ),
+    )
+    if cur.rowcount != len(moves):
+        raise IllegalTransition("some accounts changed state meanwhile; try again")
+    for m in moves:
+        old_state = m.account["lifecycle_state"]
+        events.record(
+            db,
+            at,
+            "account.state",
+            actor,
+            account_id=m.account["id"],
+            old_state=old_state,
+            new_state=new_state,
+            cause=cause,
+            message=f"{m.account['username']}: {old_state} → {new_state} ({cause})",
+            details=m.details,
+        )
+    return len(moves)

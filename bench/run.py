@@ -1,0 +1,175 @@
+"""igctl benchmarks: run with `python -m bench` (all) or `python -m bench import --lines 100000`.
+
+Each benchmark prints its figures; record them in docs/benchmarks.md with the machine and date.
+Benchmarks drive the real command in a real process, and measure a floor next to it where one
+makes sense, so a figure can be read as "how far from what the hardware allows".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCHMARKS = {}
+
+
+def benchmark(fn):
+    BENCHMARKS[fn.__name__.removeprefix("bench_").replace("_", "-")] = fn
+    return fn
+
+
+def igctl(*args, env=None) -> subprocess.CompletedProcess:
+    """Run igctl in a child process; exit with its error if it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "igctl", *map(str, args)],
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"igctl {' '.join(map(str, args))} failed:\n{result.stderr}")
+    return result
+
+
+def run_measured(args: list[str], env=None) -> tuple[subprocess.CompletedProcess, float, int]:
+    """Run a child with its own rusage (os.wait4): exact peak RSS of that process."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "igctl", *map(str, args)],
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        code = os.waitstatus_to_exitcode(status)
+        result = subprocess.CompletedProcess(proc.args, code, out.read(), err.read())
+    if code != 0:
+        raise SystemExit(f"igctl {' '.join(map(str, args))} failed:\n{result.stderr}")
+    return result, seconds, usage.ru_maxrss  # KiB on Linux
+
+
+def write_accounts_file(path: Path, lines: int) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("username,password,email,email_password\n")
+        for i in range(lines):
+            fh.write(f"bench_user_{i:07d},Pw-{i:07d}-x9!,bench{i}@example.com,Mail-{i:07d}\n")
+
+
+def fresh_workspace(root: Path, name: str) -> Path:
+    ws = root / name
+    igctl("init", ws)
+    return ws
+
+
+def floor_import(ws_template_db: Path, target: Path, source: Path, key: bytes) -> float:
+    """The floor: same rows, secrets encrypted with the same cipher, one executemany, one
+    transaction, into a database with the same schema."""
+    from cryptography.fernet import Fernet, MultiFernet
+
+    shutil.copy(ws_template_db, target)
+    cipher = MultiFernet([Fernet(key)])
+    start = time.perf_counter()
+    conn = sqlite3.connect(target, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    now = "2026-01-01T00:00:00.000Z"
+
+    def rows():
+        with open(source, encoding="utf-8") as fh:
+            next(fh)
+            for line in fh:
+                user, pw, email, mail_pw = line.rstrip("\n").split(",")
+                yield (
+                    user,
+                    cipher.encrypt(pw.encode()).decode(),
+                    email,
+                    cipher.encrypt(mail_pw.encode()).decode(),
+                    "imported",
+                    now,
+                    now,
+                )
+
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO accounts (username, password_enc, email, email_password_enc, lifecycle_state, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows(),
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return time.perf_counter() - start
+
+
+@benchmark
+def bench_import(args) -> dict:
+    """`igctl accounts import` of a generated file vs. the executemany floor; peak memory at
+    two file sizes to show it is flat in the file's size."""
+    root = Path(tempfile.mkdtemp(prefix="igctl-bench-"))
+    try:
+        figures = {}
+        sizes = [args.lines // 4, args.lines]
+        for lines in sizes:
+            source = root / f"accounts-{lines}.txt"
+            write_accounts_file(source, lines)
+            ws = fresh_workspace(root, f"ws-{lines}")
+            pristine = root / f"pristine-{lines}.db"
+            shutil.copy(ws / "igctl.db", pristine)
+            result, seconds, rss = run_measured(["accounts", "import", source, "--json", "--no-assign"], env={"IGCTL_WORKSPACE": str(ws)})
+            imported = json.loads(result.stdout)["imported"]
+            assert imported == lines, (imported, lines)
+            key = (ws / "secret.key").read_text().split()[0].encode()
+            floor = floor_import(pristine, root / f"floor-{lines}.db", source, key)
+            figures[lines] = {
+                "import_seconds": round(seconds, 2),
+                "accounts_per_second": round(lines / seconds),
+                "peak_rss_mib": round(rss / 1024, 1),
+                "floor_seconds": round(floor, 2),
+                "floor_rows_per_second": round(lines / floor),
+                "ratio_to_floor": round(seconds / floor, 2),
+            }
+        return figures
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--lines", type=int, default=100_000, help="accounts in the generated import file")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    report = {
+        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}".strip(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    for name in names:
+        print(f"== {name}", file=sys.stderr)
+        report[name] = BENCHMARKS[name](args)
+        if not args.json:
+            print(f"{name}: {json.dumps(report[name], indent=2)}")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"machine: {report['machine']}; date: {report['date']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

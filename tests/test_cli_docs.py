@@ -1,0 +1,60 @@
+"""Every command has help, appears in the docs, and docs/cli.md is generated from --help."""
+
+from __future__ import annotations
+
+import click
+
+from igctl import clidoc
+from igctl.cli import cli
+
+
+def _commands():
+    return list(clidoc.walk(cli, ["igctl"]))
+
+
+def test_every_command_has_help_text():
+    for path, command in _commands():
+        assert (command.help or "").strip(), f"{' '.join(path)} has no help text"
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert (param.help or "").strip(), f"{' '.join(path)} {param.opts} has no help"
+
+
+def test_help_runs_for_every_command(igctl):
+    for path, _ in _commands():
+        result = igctl(*path[1:], "--help")
+        assert "Usage: igctl" in result.stdout
+
+
+def test_cli_reference_is_up_to_date():
+    assert clidoc.target().read_text(encoding="utf-8") == clidoc.render(), (
+        "docs/cli.md is out of date: run `python -m igctl.clidoc`"
+    )
+
+
+def test_listing_commands_have_json_and_csv():
+    listing = {("igctl", "log")}
+    for path, command in _commands():
+        names = {o for p in command.params for o in getattr(p, "opts", [])}
+        if path[-1] == "list" or tuple(path) in listing:
+            assert {"--json", "--csv"} <= names, " ".join(path)
+
+
+def test_configuration_reference_names_every_setting():
+    from pathlib import Path
+
+    from igctl.engine.config import Config
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+
+    def keys(model, prefix=""):
+        for name, field in model.model_fields.items():
+            key = prefix + (field.alias or name)
+            annotation = field.annotation
+            if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+                yield from keys(annotation, key + ".")
+            else:
+                yield key
+
+    missing = [k for k in keys(Config) if f"`{k}`" not in text]
+    assert not missing, f"docs/configuration.md does not describe: {missing}"
