@@ -19,6 +19,23 @@ import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 
+# One lock per database file for the write transactions of this process. SQLite's busy handler
+# sleeps and retries, which is unfair under contention (a waiting writer can lose again and
+# again: seconds of tail latency); threads of one process queue here instead, in order, and
+# only other processes meet the busy handler. Re-entrant, so a second connection opened by the
+# same thread waits on SQLite (and times out) rather than deadlocking here.
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = threading.RLock()
+        return lock
+
 
 def connect(path: Path | str) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -43,6 +60,7 @@ class Database:
         self._owner = threading.get_ident()
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
+        self._lock = _write_lock(self.path)
 
     # -- reading -----------------------------------------------------------------------
     def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
@@ -79,20 +97,27 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        self._begin_immediate()
-        self._depth = 1
-        try:
-            yield self
-        except BaseException:
-            self._depth = 0
-            self._after_commit.clear()
+        with self._lock:
+            self._begin_immediate()
+            self._depth = 1
             try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise
-        self._depth = 0
-        self.conn.execute("COMMIT")
+                yield self
+            except BaseException:
+                self._depth = 0
+                self._after_commit.clear()
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+            self._depth = 0
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._after_commit.clear()
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
         callbacks, self._after_commit = self._after_commit, []
         for cb in callbacks:
             cb()
