@@ -83,7 +83,7 @@ def test_no_workspace_is_a_one_line_error(tmp_path, igctl, monkeypatch):
         ("warmup:\n  retry_backof_minutes: 5\n", "warmup.retry_backof_minutes (line 2): unknown setting"),
         ("timezone: Mars/Base\n", "unknown time zone"),
         ("warmup:\n  max_attempts: 0\n", "warmup.max_attempts (line 2)"),
-        ("proxy:\n  default_max_accounts: 4\n", "proxy.default_max_accounts"),
+        ("proxies:\n  default_max_accounts: 4\n", "proxies.default_max_accounts"),
         ("warmup:\n  active_hours: '22:00-10:00'\n", "warmup.active_hours"),
         ("warmup: [\n", "not valid YAML"),
         ("- just\n- a list\n", "expected a mapping"),

@@ -104,7 +104,7 @@ class WatchSettings(Strict):
 
 class ProxySettings(Strict):
     default_max_accounts: int = Field(default=3, ge=1, le=3)
-    test_url: str = "https://api.ipify.org?format=json"
+    check_url: str = "https://api.ipify.org?format=json"
     test_timeout_seconds: float = Field(default=10, gt=0)
     error_accounts_threshold: int = Field(default=2, ge=1)
 
@@ -122,7 +122,7 @@ class Config(Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     import_: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     watch: WatchSettings = Field(default_factory=WatchSettings)
-    proxy: ProxySettings = Field(default_factory=ProxySettings)
+    proxies: ProxySettings = Field(default_factory=ProxySettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))

@@ -134,18 +134,21 @@ def move_many(
     )
     if cur.rowcount != len(moves):
         raise IllegalTransition("some accounts changed state meanwhile; try again")
-    for m in moves:
-        old_state = m.account["lifecycle_state"]
-        events.record(
-            db,
-            at,
-            "account.state",
-            actor,
-            account_id=m.account["id"],
-            old_state=old_state,
-            new_state=new_state,
-            cause=cause,
-            message=f"{m.account['username']}: {old_state} → {new_state} ({cause})",
-            details=m.details,
-        )
+    events.record_many(
+        db,
+        [
+            {
+                "at": at,
+                "kind": "account.state",
+                "actor": actor,
+                "account_id": m.account["id"],
+                "old_state": m.account["lifecycle_state"],
+                "new_state": new_state,
+                "cause": cause,
+                "message": f"{m.account['username']}: {m.account['lifecycle_state']} → {new_state} ({cause})",
+                "details": m.details,
+            }
+            for m in moves
+        ],
+    )
     return len(moves)
