@@ -53,6 +53,13 @@ def db_of(ws_path: Path):
     return Workspace.open(ws_path).db()
 
 
+def plain(ws_path: Path, path: Path) -> bytes:
+    """The original bytes of a kept (sealed) file."""
+    from igctl.engine.secrets import unseal_bytes
+
+    return unseal_bytes(Workspace.open(ws_path).cipher, path)
+
+
 def count(ws_path: Path, table: str, where: str = "1") -> int:
     return db_of(ws_path).scalar(f"SELECT count(*) FROM {table} WHERE {where}")
 
@@ -148,7 +155,9 @@ def test_an_accounts_file_is_imported_and_moved_with_its_result(wsp, igctl):
     )
     assert listing(wsp / "inbox" / "accounts") == []
     assert listing(wsp / "inbox" / "processed") == ["batch1.txt", "batch1.txt.result.json"]
-    assert (wsp / "inbox" / "processed" / "batch1.txt").read_text() == ACCOUNTS  # moved, unchanged
+    kept = wsp / "inbox" / "processed" / "batch1.txt"
+    assert b"alicepw111" not in kept.read_bytes()  # sealed: no plaintext password stays in the workspace
+    assert plain(wsp, kept) == ACCOUNTS.encode()  # moved, and its original is intact
     note = json.loads((wsp / "inbox" / "processed" / "batch1.txt.result.json").read_text())
     assert note["outcome"] == "processed" and note["imported"] == 2 and note["duplicates"] == 0
     assert note["file"] == "batch1.txt" and note["moved_to"] == "inbox/processed/batch1.txt"
@@ -261,9 +270,9 @@ def test_name_clash_in_processed_never_overwrites(wsp, igctl):
     drop(wsp, "accounts", "daily.txt", "dave,davepw111,d@example.com\n")
     [r] = igctl.json("watch", "--once")
     assert r["moved_to"] == f"inbox/processed/daily-{STAMP}-2.txt"
-    assert (processed / "daily.txt").read_text() == "an older file\n"
-    assert (processed / f"daily-{STAMP}.txt").read_text().startswith("carol,")
-    assert (processed / f"daily-{STAMP}-2.txt").read_text().startswith("dave,")
+    assert plain(wsp, processed / "daily.txt") == b"an older file\n"
+    assert plain(wsp, processed / f"daily-{STAMP}.txt").startswith(b"carol,")
+    assert plain(wsp, processed / f"daily-{STAMP}-2.txt").startswith(b"dave,")
     assert json.loads((processed / f"daily-{STAMP}-2.txt.result.json").read_text())["file"] == "daily.txt"
     assert count(wsp, "accounts") == 2
 
@@ -287,7 +296,7 @@ def test_a_refused_file_goes_to_failed_with_an_error_note_and_nothing_is_importe
     assert count(wsp, "accounts") + count(wsp, "proxies") == before == 0
     failed = wsp / "inbox" / "failed"
     assert listing(failed) == ["bad.txt", "bad.txt.error.txt"]
-    assert (failed / "bad.txt").read_bytes() == content
+    assert plain(wsp, failed / "bad.txt") == content
     note = (failed / "bad.txt.error.txt").read_text()
     assert message in note and "Hint:" in note and f"inbox/{kind}/bad.txt" in note
     assert str(wsp) not in note  # the message names the file as the operator knows it
@@ -498,3 +507,58 @@ def test_the_watcher_stops_cleanly_on_sigint(ws_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0 and out == "" and "Traceback" not in err
+
+
+# -- sealing: no plaintext password stays in the workspace ---------------------------------------
+def test_no_plaintext_password_anywhere_in_the_workspace_after_watch(wsp, igctl):
+    drop(wsp, "accounts", "a.txt", ACCOUNTS)
+    drop(wsp, "proxies", "p.txt", "192.0.2.7:8080:puser:proxypw999\n")
+    drop(wsp, "accounts", "bad.txt", "zed,zedpw\xe9\n".encode("latin-1"))
+    igctl("watch", "--once")
+    for path in wsp.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (b"alicepw111", b"bobpw2222", b"proxypw999", b"zedpw"):
+                assert secret not in data, f"{secret!r} in {path}"
+
+
+def test_secrets_unseal_gives_the_original_back_and_is_logged(wsp, igctl, tmp_path):
+    drop(wsp, "accounts", "a.txt", ACCOUNTS)
+    igctl("watch", "--once")
+    kept = wsp / "inbox" / "processed" / "a.txt"
+    assert igctl("secrets", "unseal", kept).stdout == ACCOUNTS
+    out = tmp_path / "copy.txt"
+    igctl("secrets", "unseal", kept, "-o", out)
+    assert out.read_text() == ACCOUNTS and (out.stat().st_mode & 0o777) == 0o600
+    assert db_of(wsp).scalar("SELECT count(*) FROM events WHERE kind = 'secrets.unseal'") == 2
+    assert "not a file sealed by igctl" in igctl.error("secrets", "unseal", kept.with_name("a.txt.result.json"))
+
+
+def test_rotation_re_encrypts_the_sealed_files(wsp, igctl):
+    drop(wsp, "accounts", "a.txt", ACCOUNTS)
+    igctl("watch", "--once")
+    kept = wsp / "inbox" / "processed" / "a.txt"
+    before = kept.read_bytes()
+    assert igctl.json("secrets", "rotate")["re_encrypted"]["sealed_files"] == 1
+    assert kept.read_bytes() != before
+    assert igctl("secrets", "unseal", kept).stdout == ACCOUNTS
+
+
+def test_a_kept_file_left_plain_by_a_crash_is_sealed_at_the_next_start(wsp, igctl):
+    # A crash between the move and the sealing leaves a plain file in processed/.
+    (wsp / "inbox" / "processed" / "left.txt").write_text(ACCOUNTS)
+    igctl("watch", "--once")
+    assert b"alicepw111" not in (wsp / "inbox" / "processed" / "left.txt").read_bytes()
+    assert plain(wsp, wsp / "inbox" / "processed" / "left.txt") == ACCOUNTS.encode()
+
+
+def test_a_file_sealed_by_another_workspace_fails_cleanly(wsp, igctl, tmp_path):
+    from cryptography.fernet import Fernet
+
+    from igctl.engine.secrets import SEAL_HEADER
+
+    foreign = SEAL_HEADER + Fernet(Fernet.generate_key()).encrypt(ACCOUNTS.encode()) + b"\n"
+    drop(wsp, "accounts", "foreign.txt", foreign)
+    [r] = igctl.json("watch", "--once")
+    assert r["outcome"] == "failed" and "cannot unseal" in r["error"]
+    assert count(wsp, "accounts") == 0

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import clock as clockmod
-from .errors import IgctlError, SecretError, WorkspaceError
+from . import secrets
+from .errors import IgctlError, InvalidInput, SecretError, WorkspaceError
 from .events import redact
 from .workspace import Workspace
 
@@ -80,6 +81,21 @@ def prepare(ws: Workspace) -> None:
     for name in (*KINDS, PROCESSED, FAILED):
         (ws.inbox / name).mkdir(parents=True, exist_ok=True)
     ws.cipher
+    seal_archive(ws)
+
+
+NOTE_SUFFIXES = (".result.json", ".error.txt")
+
+
+def seal_archive(ws: Workspace) -> int:
+    """Seal any kept original in processed/ or failed/ that is still plain (a crash came
+    between its move and its sealing). Notes hold no secrets and stay readable."""
+    sealed = 0
+    for where in (PROCESSED, FAILED):
+        for path in sorted((ws.inbox / where).iterdir()):
+            if path.is_file() and not path.name.startswith(".") and not path.name.endswith(NOTE_SUFFIXES):
+                sealed += secrets.seal_file(ws.cipher, path)
+    return sealed
 
 
 def kind_of(ws: Workspace, path: Path) -> str | None:
@@ -313,6 +329,11 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict:
     label = f"{kind}/{path.name}"
     prior = None
     try:
+        if secrets.is_sealed(path):
+            try:
+                secrets.unseal_in_place(ws.cipher, path)
+            except SecretError as exc:  # sealed elsewhere: this file's problem, not the workspace's
+                raise InvalidInput(exc.message) from None
         out["sha256"] = sha = file_sha256(path)
         with db.write():
             row = db.one("SELECT * FROM inbox_files WHERE sha256 = ?", [sha])
@@ -447,10 +468,12 @@ def _move(ws: Workspace, path: Path, out: dict, where: str, sidecar: str, note: 
         return False
     out["moved_to"] = _relative(ws, target)
     try:
-        # the kept original holds plaintext passwords: readable by its owner only, like secret.key
-        os.chmod(target, 0o600)
+        # The kept original holds plaintext passwords, and none may stay in the workspace:
+        # it is sealed (encrypted in place, same name; `igctl secrets unseal` reads it).
+        # A crash before this line leaves it plain; `seal_archive` at the next start seals it.
+        secrets.seal_file(ws.cipher, target)
     except OSError as exc:
-        log.warning("could not restrict the permissions of %s: %s", out["moved_to"], exc)
+        log.warning("could not seal %s: %s", out["moved_to"], exc)
     try:
         _write_note(target.with_name(target.name + sidecar), note(out))
     except OSError as exc:  # the file is safe; only its note is missing (the database has it)

@@ -105,6 +105,16 @@ class Cipher:
         except InvalidToken:
             raise SecretError(f"cannot re-encrypt a stored secret with the key from {self.source}") from None
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """Raises InvalidToken for a wrong key or damaged data (callers name the file)."""
+        return self._fernet.decrypt(token)
+
+    def rotate_bytes(self, token: bytes) -> bytes:
+        return self._fernet.rotate(token)
+
     def check(self, key_check: str | None) -> None:
         if key_check is not None and self.decrypt(key_check) != KEY_CHECK_PLAINTEXT:
             raise SecretError(f"the key from {self.source} is not this workspace's key")
@@ -145,7 +155,92 @@ def rotate(ws, actor: str = "operator") -> dict:
             )
             if table != "meta":
                 counts[table] = counts.get(table, 0) + len(rows)
+        # Sealed files are re-encrypted while both keys are still accepted; a crash here leaves
+        # a mix that the key file (still holding both) reads, and a second rotate finishes it.
+        files = sealed_files(ws)
+        for path in files:
+            reseal_file(both, path)
+        counts["sealed_files"] = len(files)
         ws.events.record(db, ws.now(), "secrets.rotate", actor, details={"re_encrypted": counts})
     write_key_file(ws.key_path, [key])
     ws.forget_cipher()
     return {"re_encrypted": counts, "total": sum(counts.values())}
+
+
+# -- sealed files ------------------------------------------------------------------------------
+# Files that igctl keeps but that hold plaintext secrets (the originals of dropped import files
+# in inbox/processed/ and inbox/failed/) are sealed: replaced, under the same name, by a short
+# header and the Fernet token of their bytes. `igctl secrets unseal FILE` gives the bytes back.
+SEAL_HEADER = b"# igctl sealed file v1: encrypted with this workspace's key; read it with: igctl secrets unseal FILE\n"
+
+
+def is_sealed(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(len(SEAL_HEADER)) == SEAL_HEADER
+
+
+def seal_file(cipher: Cipher, path: Path) -> bool:
+    """Seal `path` in place (atomically, mode 0600). False when it was sealed already."""
+    data = path.read_bytes()
+    if data.startswith(SEAL_HEADER):
+        return False
+    _replace_bytes(path, SEAL_HEADER + cipher.encrypt_bytes(data) + b"\n")
+    return True
+
+
+def unseal_bytes(cipher: Cipher, path: Path) -> bytes:
+    data = path.read_bytes()
+    if not data.startswith(SEAL_HEADER):
+        raise SecretError(f"{path} is not a file sealed by igctl")
+    try:
+        return cipher.decrypt_bytes(data[len(SEAL_HEADER):].strip())
+    except InvalidToken:
+        raise SecretError(f"cannot unseal {path} with the key from {cipher.source}: wrong key or damaged file") from None
+
+
+def unseal_file(ws, path: Path, *, actor: str = "operator") -> bytes:
+    """The original bytes of a sealed file; the reading is written to the event log."""
+    path = Path(path)
+    if not path.is_file():
+        raise SecretError(f"{path}: no such file")
+    data = unseal_bytes(ws.cipher, path)
+    db = ws.db()
+    with db.write():
+        ws.events.record(db, ws.now(), "secrets.unseal", actor, message=f"unsealed {path.name}", details={"file": str(path)})
+    return data
+
+
+def unseal_in_place(cipher: Cipher, path: Path) -> None:
+    """Give a sealed file its original bytes back, under the same name (a kept original that an
+    operator moved back into the inbox to import it again)."""
+    _replace_bytes(path, unseal_bytes(cipher, path))
+
+
+def reseal_file(cipher: Cipher, path: Path) -> None:
+    """Re-encrypt a sealed file with the cipher's current key (for rotation)."""
+    data = path.read_bytes()
+    try:
+        token = cipher.rotate_bytes(data[len(SEAL_HEADER):].strip())
+    except InvalidToken:
+        raise SecretError(f"cannot re-encrypt the sealed file {path}: wrong key or damaged file") from None
+    _replace_bytes(path, SEAL_HEADER + token + b"\n")
+
+
+def _replace_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.sealing")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def sealed_files(ws) -> list[Path]:
+    """Every sealed file of the workspace (the inbox archive)."""
+    out = []
+    for folder in (ws.inbox / "processed", ws.inbox / "failed"):
+        if folder.is_dir():
+            out += [p for p in sorted(folder.iterdir()) if p.is_file() and is_sealed(p)]
+    return out
