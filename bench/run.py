@@ -145,10 +145,21 @@ def bench_import(args) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@benchmark
+def bench_warmup(args) -> dict:
+    """`warmup tick` on a big fleet (no-op and with work due) and claim_next throughput."""
+    from bench import warmup
+
+    return warmup.bench(args.accounts, args.warming, args.claims)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
     parser.add_argument("--lines", type=int, default=100_000, help="accounts in the generated import file")
+    parser.add_argument("--accounts", type=int, default=100_000, help="fleet size for the warm-up benchmark")
+    parser.add_argument("--warming", type=int, default=20_000, help="of which in warm-up")
+    parser.add_argument("--claims", type=int, default=2_000, help="claims to time")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)

@@ -31,6 +31,9 @@ def cli():
 for module in (setup, accounts, proxy, warmup, review, content, bot, log, secrets, watch):
     for command in module.COMMANDS:
         cli.add_command(command)
+# `accounts move` rebinds an account to another bot: it lives with the bot commands.
+for command in bot.ACCOUNTS_SUBCOMMANDS:
+    accounts.accounts.add_command(command)
 
 
 def main() -> None:

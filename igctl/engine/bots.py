@@ -1,0 +1,254 @@
+"""Bot identities (a PC with its phone): tokens, listing, revocation and device affinity.
+
+A token is `secrets.token_urlsafe(32)` (256 random bits) and only its SHA-256 is stored. A slow
+password hash (bcrypt, scrypt) protects low-entropy secrets against guessing; a 256-bit random
+token cannot be guessed, so one fast hash loses nothing and lets the API find the bot by an
+indexed lookup (`bots.token_hash` is UNIQUE) on every request.
+
+Device affinity (product.md §3): an account is bound to one bot and one numbered slot
+(`accounts.bot_id`, `accounts.slot`, UNIQUE together). The claim binds an unbound account with
+`lowest_free_slot()`; `move_account()` rebinds; `revoke()` unbinds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime, time, timedelta
+
+from . import clock
+from .db import Database
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+
+BOT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_TOKEN_CHARS = 256
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_slots(slots) -> int | None:
+    if slots is None:
+        return None
+    if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+        raise InvalidInput(f"--slots must be a whole number of at least 1 (got {slots}); leave it out for no limit")
+    return slots
+
+
+def get(db: Database, name: str):
+    """A bot by name (names compare case-insensitively), or NotFound."""
+    row = db.one("SELECT * FROM bots WHERE name = ? COLLATE NOCASE", [name])
+    if row is None:
+        raise NotFound(f"no bot named {name}")
+    return row
+
+
+def by_id(db: Database, bot_id: int):
+    row = db.one("SELECT * FROM bots WHERE id = ?", [bot_id])
+    if row is None:
+        raise NotFound(f"no bot with id {bot_id}")
+    return row
+
+
+def actor_of(bot) -> str:
+    return f"bot:{bot['name']}"
+
+
+def add(ws, name: str, *, slots: int | None = None, actor: str) -> dict:
+    """A new bot identity. The token is in the answer and nowhere else: only its hash is kept."""
+    if not isinstance(name, str) or not BOT_NAME.match(name):
+        raise InvalidInput(f"bot name {name!r} must be 1-64 letters, digits, '-', '_' or '.'")
+    slots = check_slots(slots)
+    db = ws.db()
+    token = secrets.token_urlsafe(32)
+    now = ws.now()
+    with db.write():
+        clash = db.one("SELECT name, revoked_at FROM bots WHERE name = ? COLLATE NOCASE", [name])
+        if clash is not None:
+            note = " (revoked; names stay taken so the log stays unambiguous)" if clash["revoked_at"] else ""
+            raise Conflict(f"a bot named {clash['name']} already exists{note}")
+        cur = db.execute(
+            "INSERT INTO bots (name, token_hash, slots, created_at) VALUES (?, ?, ?, ?)",
+            [name, hash_token(token), slots, now],
+        )
+        bot_id = cur.lastrowid
+        ws.events.record(
+            db, now, "bot.added", actor, bot_id=bot_id,
+            message=f"bot {name} added ({'no slot limit' if slots is None else f'{slots} slots'})",
+            details={"name": name, "slots": slots},
+        )  # fmt: skip
+    return {"id": bot_id, "name": name, "token": token, "slots": slots}
+
+
+def authenticate(ws, token, db: Database | None = None):
+    """The bot row a bearer token belongs to; Unauthorized for a missing, unknown or revoked
+    token. The stored hash is compared with `hmac.compare_digest`, so the comparison takes the
+    same time wherever the two differ; the lookup itself goes by the hash, which tells an
+    attacker nothing about the token."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized("a valid bot token is required")
+    db = db or ws.db()
+    wanted = hash_token(token)
+    row = db.one("SELECT * FROM bots WHERE token_hash = ?", [wanted])
+    stored = row["token_hash"] if row is not None else hash_token("")
+    matches = hmac.compare_digest(stored.encode(), wanted.encode())  # run for unknown tokens too
+    if row is None or not matches:
+        raise Unauthorized("unknown bot token")
+    if row["revoked_at"] is not None:
+        raise Unauthorized("this bot's token was revoked")
+    return row
+
+
+def _today(ws) -> tuple[str, str]:
+    """The workspace's calendar day of now, as stored times [start, end)."""
+    local = ws.clock.now().astimezone(ws.tz)
+    start = datetime.combine(local.date(), time(0), tzinfo=ws.tz)
+    end = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=ws.tz)
+    return clock.to_db(start), clock.to_db(end)
+
+
+def list_bots(ws, db: Database | None = None) -> list[dict]:
+    """Every bot with its liveliness, today's work and its bound accounts."""
+    db = db or ws.db()
+    now = ws.clock.now()
+    online_since = clock.to_db(now - timedelta(minutes=ws.config.bot.offline_after_minutes))
+    day_start, day_end = _today(ws)
+    rows = db.query(
+        """
+        SELECT b.*,
+          (SELECT count(*) FROM accounts a WHERE a.bot_id = b.id) AS bound,
+          (SELECT count(*) FROM tasks t WHERE t.bot_id = b.id AND t.status = 'claimed') AS claimed,
+          (SELECT count(*) FROM step_log s WHERE s.bot_id = b.id AND s.status = 'completed'
+              AND COALESCE(s.completed_at, s.started_at) >= ? AND COALESCE(s.completed_at, s.started_at) < ?) AS done_today,
+          (SELECT count(*) FROM step_log s WHERE s.bot_id = b.id AND s.status IN ('failed', 'requires_review')
+              AND COALESCE(s.completed_at, s.started_at) >= ? AND COALESCE(s.completed_at, s.started_at) < ?) AS failed_today
+        FROM bots b ORDER BY b.id
+        """,
+        [day_start, day_end, day_start, day_end],
+    )
+    out = []
+    for r in rows:
+        revoked = r["revoked_at"] is not None
+        online = not revoked and r["last_seen_at"] is not None and r["last_seen_at"] >= online_since
+        out.append(
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "slots": r["slots"],
+                "bound_accounts": r["bound"],
+                "free_slots": None if r["slots"] is None else max(r["slots"] - r["bound"], 0),
+                "claimed_tasks": r["claimed"],
+                "done_today": r["done_today"],
+                "failed_today": r["failed_today"],
+                "online": online,
+                "last_seen_at": r["last_seen_at"],
+                "status": r["status"],
+                "app_version": r["app_version"],
+                "created_at": r["created_at"],
+                "revoked": revoked,
+                "revoked_at": r["revoked_at"],
+            }
+        )
+    return out
+
+
+def lowest_free_slot(db: Database, bot) -> int | None:
+    """The lowest slot number (from 1) the bot has free, or None when all its slots are taken.
+    A bot without a slot limit always has one."""
+    used = {r[0] for r in db.query("SELECT slot FROM accounts WHERE bot_id = ? AND slot IS NOT NULL", [bot["id"]])}
+    limit = bot["slots"]
+    slot = 1
+    while slot in used:
+        slot += 1
+    if limit is not None and (slot > limit or len(used) >= limit):
+        return None
+    return slot
+
+
+def revoke(ws, name: str, *, actor: str) -> dict:
+    """Revoke a bot: its token stops working, its claimed tasks go back to the queue (due as
+    they were; the attempt is given back, the release is not held against the account), its
+    accounts are unbound so the next bot to claim them binds them."""
+    db = ws.db()
+    now = ws.now()
+    with db.write():
+        bot = get(db, name)
+        if bot["revoked_at"] is not None:
+            raise Conflict(f"bot {bot['name']} is already revoked")
+        db.execute("UPDATE bots SET revoked_at = ?, current_task_id = NULL WHERE id = ?", [now, bot["id"]])
+        tasks = db.query("SELECT id, account_id, step_name FROM tasks WHERE bot_id = ? AND status = 'claimed' ORDER BY id", [bot["id"]])
+        for t in tasks:
+            # The claim counted an attempt; the operator's revocation is not the account's
+            # failure, so it is given back (unlike a lease expiry, which counts).
+            db.execute(
+                "UPDATE tasks SET status = 'queued', bot_id = NULL, claimed_at = NULL, lease_expires_at = NULL,"
+                " attempts = max(attempts - 1, 0), updated_at = ? WHERE id = ? AND status = 'claimed'",
+                [now, t["id"]],
+            )
+            # the attempt the bot had started ends here, so no step stays "in progress" forever
+            db.execute(
+                "UPDATE step_log SET status = 'failed', completed_at = ?, error_kind = 'bot_revoked', error_message = ?"
+                " WHERE task_id = ? AND bot_id = ? AND status = 'in_progress'",
+                [now, f"bot {bot['name']} was revoked; the task went back to the queue", t["id"], bot["id"]],
+            )
+            ws.events.record(
+                db, now, "task.released", actor, account_id=t["account_id"], bot_id=bot["id"], task_id=t["id"],
+                cause="bot revoked", message=f"task {t['id']} ({t['step_name']}) back to the queue: bot {bot['name']} revoked",
+            )  # fmt: skip
+        accounts = db.query("SELECT id, username, slot FROM accounts WHERE bot_id = ? ORDER BY id", [bot["id"]])
+        db.execute("UPDATE accounts SET bot_id = NULL, slot = NULL, updated_at = ? WHERE bot_id = ?", [now, bot["id"]])
+        for a in accounts:
+            ws.events.record(
+                db, now, "account.unbound", actor, account_id=a["id"], bot_id=bot["id"], cause="bot revoked",
+                message=f"{a['username']} unbound from bot {bot['name']} (slot {a['slot']})",
+                details={"bot": bot["name"], "slot": a["slot"]},
+            )  # fmt: skip
+        ws.events.record(
+            db, now, "bot.revoked", actor, bot_id=bot["id"],
+            message=f"bot {bot['name']} revoked: {len(tasks)} task(s) released, {len(accounts)} account(s) unbound",
+            details={"name": bot["name"], "tasks_released": len(tasks), "accounts_unbound": len(accounts)},
+        )  # fmt: skip
+    return {"name": bot["name"], "tasks_released": len(tasks), "accounts_unbound": len(accounts)}
+
+
+def move_account(ws, username: str, bot_name: str, *, actor: str) -> dict:
+    """`accounts move USERNAME --bot NAME`: bind the account to that bot's lowest free slot.
+    Refused while the account has a claimed task (the phone is working on it), for a retired
+    account, a revoked bot, or a bot with no free slot."""
+    db = ws.db()
+    now = ws.now()
+    with db.write():
+        account = db.one("SELECT * FROM accounts WHERE username = ?", [username])
+        if account is None:
+            raise NotFound(f"no account named {username}")
+        bot = get(db, bot_name)
+        if bot["revoked_at"] is not None:
+            raise Conflict(f"bot {bot['name']} is revoked")
+        if account["lifecycle_state"] == "retired":
+            raise Conflict(f"account {account['username']} is retired; it is never handed to a bot again")
+        if account["bot_id"] == bot["id"]:
+            return {"username": account["username"], "bot": bot["name"], "slot": account["slot"], "from_bot": bot["name"], "changed": False}
+        claimed = db.one("SELECT id FROM tasks WHERE account_id = ? AND status = 'claimed'", [account["id"]])
+        if claimed is not None:
+            raise Conflict(f"account {account['username']} has a task in progress (task {claimed['id']}); move it once that is done")
+        slot = lowest_free_slot(db, bot)
+        if slot is None:
+            raise Conflict(f"bot {bot['name']} has no free slot ({bot['slots']} slots, all bound)")
+        old_bot = by_id(db, account["bot_id"]) if account["bot_id"] is not None else None
+        db.execute("UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ? WHERE id = ?", [bot["id"], slot, now, account["id"]])
+        ws.events.record(
+            db, now, "account.moved", actor, account_id=account["id"], bot_id=bot["id"],
+            message=f"{account['username']} moved to bot {bot['name']} slot {slot}"
+            + (f" (was {old_bot['name']} slot {account['slot']})" if old_bot else ""),
+            details={"from_bot": old_bot["name"] if old_bot else None, "from_slot": account["slot"], "bot": bot["name"], "slot": slot},
+        )  # fmt: skip
+    return {
+        "username": account["username"],
+        "bot": bot["name"],
+        "slot": slot,
+        "from_bot": old_bot["name"] if old_bot else None,
+        "changed": True,
+    }

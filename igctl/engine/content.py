@@ -1,0 +1,867 @@
+"""Content: the folders under `content/` ⇄ the `content` table, and the choice of content for a
+task.
+
+A *pool* is the content of one model (`content/<slug>/`, `model_id` set) or the templates
+(`content/_templates/`, `model_id` NULL, `is_template` 1). Images live in the type folders
+(`pfp/ post/ story/ highlight/ any/`), texts in the pool's `texts.yaml`. Rows are never deleted:
+a file that changed gets a new row (the old one is retired), a file or text that went away is
+retired, so the usage history of every row stays true.
+
+What a step needs comes from its name (`needs()`), so operators add plan steps without code.
+`choose_for_task()` runs inside the caller's claim transaction and records its choice on the task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .db import Database
+from .errors import Conflict, InvalidInput, NotFound
+
+TEMPLATES = "_templates"
+IMAGE_TYPES = ("pfp", "post", "story", "highlight", "any")
+# Image types whose text pool (if the pool has one) gives the caption / title.
+CAPTION_TYPES = ("post", "story", "highlight")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic")
+IMAGE_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".heic": "image/heic"}
+TEXTS_FILE = "texts.yaml"
+TEXT_FILE_EXTENSIONS = (".txt",)
+TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# texts.yaml keys that are not text pools. `priorities` is kept for the models issue: it is
+# checked to be a mapping and otherwise not interpreted here.
+RESERVED_TEXT_KEYS = ("priorities",)
+STEP_PREFIXES = ("change_", "post_", "reset_")
+# A numeric prefix in a file name gives its order_priority: `10_beach.jpg` → 10.
+PRIORITY_PREFIX = re.compile(r"^(\d{1,9})(?=[_\-. ])")
+# Files without a prefix come after every prefixed file below this number.
+DEFAULT_IMAGE_PRIORITY = 1000
+# Instagram's own limits, so that a text that cannot work is refused at sync, not at the phone.
+TEXT_LIMITS = {"bio": 150, "post": 2200, "story": 2200, "highlight": 2200}
+USERNAME_TEXT = re.compile(r"^[A-Za-z0-9._]{1,30}$")
+# Task kinds whose content always comes from the templates (an account in warm-up or cleanup
+# belongs to no model, or is leaving it).
+TEMPLATE_KINDS = ("warmup", "cleanup")
+
+
+# -- what a step needs ----------------------------------------------------------------------
+def step_type(step_name: str) -> str | None:
+    """The content type a step works with: `change_X` / `post_X` / `reset_X` → X; a bare type
+    name (`post`, `story`, `highlight`, …) → itself; anything else (`delete_posts`, `follow_…`)
+    → None, the step needs no content."""
+    for prefix in STEP_PREFIXES:
+        if step_name.startswith(prefix) and len(step_name) > len(prefix):
+            return step_name[len(prefix):]
+    if step_name in IMAGE_TYPES and step_name != "any":
+        return step_name
+    return None
+
+
+def needs(step_name: str) -> list[str]:
+    """The content types a step needs: [] or [type]. An image type needs one image (its own
+    type, else `any`) and takes a caption from the same type's text pool when there is one; any
+    other type needs one text from its pool."""
+    kind = step_type(step_name)
+    return [] if kind is None else [kind]
+
+
+def is_image_type(content_type: str) -> bool:
+    return content_type in IMAGE_TYPES
+
+
+# -- pools ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pool:
+    """Where content is drawn from: one model's content, the templates, or both."""
+
+    model_id: int | None
+    model_name: str  # the model's name, or "_templates"
+    templates: bool  # include content/_templates
+
+    def where(self, alias: str = "c") -> tuple[str, list]:
+        parts, params = [], []
+        if self.model_id is not None:
+            parts.append(f"{alias}.model_id = ?")
+            params.append(self.model_id)
+        if self.templates or self.model_id is None:
+            parts.append(f"({alias}.model_id IS NULL AND {alias}.is_template = 1)")
+        return "(" + " OR ".join(parts) + ")", params
+
+
+def _model_row(db: Database, name: str):
+    return db.one("SELECT * FROM models WHERE name = ? OR slug = ?", [name, name])
+
+
+def _strategy_templates(model) -> bool:
+    try:
+        strategy = json.loads(model["strategy_json"] or "{}")
+    except ValueError:
+        return False
+    return bool(isinstance(strategy, dict) and strategy.get("templates"))
+
+
+def pool_for(db: Database, kind: str, step_name: str, model_id: int | None) -> Pool:
+    """The pool a task draws from (§7): warm-up and cleanup → the templates; a model's task →
+    that model's content, plus the templates when its strategy says `templates: true`."""
+    if kind in TEMPLATE_KINDS or model_id is None:
+        return Pool(None, TEMPLATES, True)
+    model = db.one("SELECT * FROM models WHERE id = ?", [model_id])
+    if model is None:
+        return Pool(None, TEMPLATES, True)
+    return Pool(model["id"], model["name"], _strategy_templates(model))
+
+
+# -- files ---------------------------------------------------------------------------------------
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_priority(name: str) -> int:
+    m = PRIORITY_PREFIX.match(name)
+    return int(m.group(1)) if m else DEFAULT_IMAGE_PRIORITY
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def image_mime(path: Path | str) -> str:
+    return IMAGE_MIME.get(Path(path).suffix.lower(), "application/octet-stream")
+
+
+# -- texts.yaml ----------------------------------------------------------------------------------
+def _node_line(node) -> int:
+    return node.start_mark.line + 1
+
+
+def _is_null(node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def parse_texts(text: str, label: str) -> dict[str, list[str]]:
+    """A texts.yaml: a mapping of type → list of strings. Errors name the file and the line."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}:" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InvalidInput(f"{label}:{where} not valid YAML: {problem}") from None
+    if root is None:
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        raise InvalidInput(f"{label}: line {_node_line(root)}: expected a mapping of text pools, e.g. `bio: [...]`")
+    pools: dict[str, list[str]] = {}
+    for key_node, value_node in root.value:
+        key = key_node.value
+        line = _node_line(key_node)
+        if not isinstance(key_node, yaml.ScalarNode) or not TYPE_NAME.match(str(key)):
+            raise InvalidInput(f"{label}: line {line}: {key!r} is not a content type (lower-case letters, digits and _)")
+        if key in pools:
+            raise InvalidInput(f"{label}: line {line}: {key} appears twice")
+        if key in RESERVED_TEXT_KEYS:
+            if not isinstance(value_node, yaml.MappingNode) and not _is_null(value_node):
+                raise InvalidInput(f"{label}: line {line}: {key} must be a mapping")
+            continue
+        if _is_null(value_node):
+            pools[key] = []  # `bio:` with nothing after it: an empty pool
+            continue
+        if not isinstance(value_node, yaml.SequenceNode):
+            raise InvalidInput(f"{label}: line {line}: {key} must be a list of texts")
+        texts: list[str] = []
+        for item in value_node.value:
+            item_line = _node_line(item)
+            if not isinstance(item, yaml.ScalarNode) or item.tag != "tag:yaml.org,2002:str":
+                raise InvalidInput(f"{label}: line {item_line}: every {key} entry must be a text (quote it if it looks like a number, a date or yes/no)")
+            value = item.value.strip()
+            problem = text_problem(key, value)
+            if problem:
+                raise InvalidInput(f"{label}: line {item_line}: {problem}")
+            if value not in texts:
+                texts.append(value)
+        pools[key] = texts
+    return pools
+
+
+def text_problem(content_type: str, value: str) -> str | None:
+    """Why a text cannot be used for `content_type`, or None."""
+    if not value:
+        return f"an empty {content_type} text"
+    limit = TEXT_LIMITS.get(content_type)
+    if limit is not None and len(value) > limit:
+        return f"a {content_type} text of {len(value)} characters (Instagram allows {limit})"
+    if content_type == "username" and not USERNAME_TEXT.match(value):
+        return f"{value!r} is not a possible username (1-30 letters, digits, . and _)"
+    return None
+
+
+def _read_texts_file(path: Path, label: str) -> dict[str, list[str]]:
+    if not path.exists():
+        return {}
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{label}: not valid UTF-8") from None
+    return parse_texts(text, label)
+
+
+# -- scanning the folders (no database writes) --------------------------------------------------
+@dataclass
+class PoolScan:
+    model_id: int | None
+    name: str  # model name or _templates
+    folder: str  # path relative to the workspace
+    images: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # relpath → (sha256, priority, type)
+    texts: dict[str, list[str]] = field(default_factory=dict)
+    refused: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Scan:
+    pools: list[PoolScan]
+
+
+def _pools_to_sync(db: Database, model: str | None) -> list[tuple[int | None, str, str]]:
+    """(model_id, name, slug) of the pools `sync` covers."""
+    if model is None:
+        rows = db.query("SELECT id, name, slug FROM models ORDER BY id")
+        return [(None, TEMPLATES, TEMPLATES)] + [(r["id"], r["name"], r["slug"]) for r in rows]
+    if model == TEMPLATES:
+        return [(None, TEMPLATES, TEMPLATES)]
+    row = _model_row(db, model)
+    if row is None:
+        raise NotFound(f"no model named {model} (content belongs to a model made with `igctl model create`, or to _templates)")
+    return [(row["id"], row["name"], row["slug"])]
+
+
+def scan(ws, model: str | None = None) -> Scan:
+    """Read the pool folders and hash their files. Writes nothing, so it may run outside any
+    transaction (hashing a large folder must not hold the write lock that bots wait on)."""
+    db = ws.db()
+    root = ws.content_dir.resolve()
+    pools = []
+    for model_id, name, slug in _pools_to_sync(db, model):
+        pools.append(_scan_pool(ws, root, model_id, name, slug))
+    return Scan(pools)
+
+
+def _scan_pool(ws, root: Path, model_id, name, slug) -> PoolScan:
+    folder = ws.content_dir / slug
+    rel_folder = f"content/{slug}"
+    ps = PoolScan(model_id, name, rel_folder)
+    if folder.is_symlink() or folder.exists():
+        real = folder.resolve()
+        if not _inside(real, root) or real == root:
+            ps.refused.append({"path": rel_folder, "reason": "the folder points outside the workspace's content folder"})
+            return ps
+    if not folder.is_dir():
+        return ps
+    ps.texts = _read_texts_file(folder / TEXTS_FILE, f"{rel_folder}/{TEXTS_FILE}")
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name == TEXTS_FILE or (entry.name in IMAGE_TYPES and entry.is_dir()):
+            continue
+        ps.skipped.append({"path": f"{rel_folder}/{entry.name}", "reason": f"not a content folder ({', '.join(IMAGE_TYPES)}) or {TEXTS_FILE}"})
+    for content_type in IMAGE_TYPES:
+        type_dir = folder / content_type
+        if not type_dir.is_dir():
+            continue
+        if type_dir.is_symlink() and not _inside(type_dir.resolve(), root):
+            ps.refused.append({"path": f"{rel_folder}/{content_type}", "reason": "the folder points outside the workspace's content folder"})
+            continue
+        for dirpath, dirnames, filenames in os.walk(type_dir):
+            here = Path(dirpath)
+            for d in sorted(dirnames):
+                sub = here / d
+                if sub.is_symlink():
+                    rel = _rel(ws, sub)
+                    if _inside(sub.resolve(), root):
+                        ps.skipped.append({"path": rel, "reason": "a linked folder is not followed"})
+                    else:
+                        ps.refused.append({"path": rel, "reason": "the link points outside the workspace's content folder"})
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
+            for fname in sorted(filenames):
+                if fname.startswith("."):
+                    continue
+                path = here / fname
+                rel = _rel(ws, path)
+                if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                    ps.skipped.append({"path": rel, "reason": f"not an image ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})"})
+                    continue
+                real = path.resolve()
+                if not _inside(real, root):
+                    ps.refused.append({"path": rel, "reason": "the link points outside the workspace's content folder"})
+                    continue
+                if not real.is_file():
+                    ps.refused.append({"path": rel, "reason": "a link to nothing"})
+                    continue
+                try:
+                    if real.stat().st_size == 0:
+                        ps.refused.append({"path": rel, "reason": "an empty file"})
+                        continue
+                    digest = _sha256_file(real)
+                except OSError as exc:
+                    ps.refused.append({"path": rel, "reason": f"cannot be read: {exc.strerror or exc}"})
+                    continue
+                ps.images[rel] = (digest, file_priority(fname), content_type)
+    return ps
+
+
+def _rel(ws, path: Path) -> str:
+    """A path under content/ as stored: relative to content/, with forward slashes."""
+    return path.relative_to(ws.content_dir).as_posix()
+
+
+# -- registering (inside a write transaction) ----------------------------------------------------
+def _pool_sql(model_id: int | None) -> tuple[str, list]:
+    if model_id is None:
+        return "model_id IS NULL AND is_template = 1", []
+    return "model_id = ?", [model_id]
+
+
+def _register_image(db: Database, model_id, rel: str, sha: str, priority: int, content_type: str, now: str) -> str:
+    """Make `rel` with this hash the active row of its path. Returns what happened:
+    'unchanged', 'added', 'restored' (a retired row of the same bytes back in use, keeping its
+    usage history) or 'changed' (the old row retired, a new one added)."""
+    where, params = _pool_sql(model_id)
+    current = db.one(f"SELECT * FROM content WHERE {where} AND path = ? AND active = 1", [*params, rel])
+    if current is not None:
+        if current["sha256"] == sha:
+            if current["order_priority"] != priority or current["content_type"] != content_type:
+                db.execute(
+                    "UPDATE content SET order_priority = ?, content_type = ?, updated_at = ? WHERE id = ?",
+                    [priority, content_type, now, current["id"]],
+                )
+            return "unchanged"
+        _retire(db, current["id"], now)
+    previous = db.one(
+        f"SELECT id FROM content WHERE {where} AND path = ? AND sha256 = ? AND active = 0 ORDER BY id DESC LIMIT 1",
+        [*params, rel, sha],
+    )
+    if previous is not None:
+        db.execute(
+            "UPDATE content SET active = 1, retired_at = NULL, order_priority = ?, content_type = ?, updated_at = ? WHERE id = ?",
+            [priority, content_type, now, previous["id"]],
+        )
+        return "changed" if current is not None else "restored"
+    db.execute(
+        "INSERT INTO content (model_id, is_template, content_type, path, sha256, order_priority, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [model_id, int(model_id is None), content_type, rel, sha, priority, now, now],
+    )
+    return "changed" if current is not None else "added"
+
+
+def _register_text(db: Database, model_id, content_type: str, text: str, priority: int, now: str) -> str:
+    where, params = _pool_sql(model_id)
+    current = db.one(
+        f"SELECT * FROM content WHERE {where} AND content_type = ? AND text_content = ? AND active = 1",
+        [*params, content_type, text],
+    )
+    if current is not None:
+        if current["order_priority"] != priority:
+            db.execute("UPDATE content SET order_priority = ?, updated_at = ? WHERE id = ?", [priority, now, current["id"]])
+        return "unchanged"
+    previous = db.one(
+        f"SELECT id FROM content WHERE {where} AND content_type = ? AND text_content = ? AND active = 0 ORDER BY id DESC LIMIT 1",
+        [*params, content_type, text],
+    )
+    if previous is not None:
+        db.execute(
+            "UPDATE content SET active = 1, retired_at = NULL, order_priority = ?, updated_at = ? WHERE id = ?",
+            [priority, now, previous["id"]],
+        )
+        return "restored"
+    db.execute(
+        "INSERT INTO content (model_id, is_template, content_type, sha256, text_content, order_priority, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [model_id, int(model_id is None), content_type, _sha256_text(text), text, priority, now, now],
+    )
+    return "added"
+
+
+def _retire(db: Database, content_id: int, now: str) -> None:
+    db.execute("UPDATE content SET active = 0, retired_at = ?, updated_at = ? WHERE id = ?", [now, now, content_id])
+
+
+COUNT_KEYS = (
+    "images_added", "images_changed", "images_restored", "images_retired", "images_unchanged",
+    "texts_added", "texts_restored", "texts_retired", "texts_unchanged",
+)  # fmt: skip
+
+
+def apply(ws, result: Scan, *, actor: str) -> dict:
+    """Bring the database in line with a scan: one write transaction for every pool."""
+    db = ws.db()
+    now = ws.now()
+    pools = []
+    with db.write():
+        for ps in result.pools:
+            counts = dict.fromkeys(COUNT_KEYS, 0)
+            where, params = _pool_sql(ps.model_id)
+            for rel, (sha, priority, content_type) in ps.images.items():
+                outcome = _register_image(db, ps.model_id, rel, sha, priority, content_type, now)
+                counts[f"images_{outcome}"] += 1
+            for row in db.query(f"SELECT id, path FROM content WHERE {where} AND path IS NOT NULL AND active = 1", params):
+                if row["path"] not in ps.images:
+                    _retire(db, row["id"], now)
+                    counts["images_retired"] += 1
+            wanted = set()
+            for content_type, texts in ps.texts.items():
+                for index, text in enumerate(texts):
+                    wanted.add((content_type, text))
+                    outcome = _register_text(db, ps.model_id, content_type, text, index, now)
+                    counts[f"texts_{outcome}"] += 1
+            rows = db.query(f"SELECT id, content_type, text_content FROM content WHERE {where} AND text_content IS NOT NULL AND active = 1", params)
+            for row in rows:
+                if (row["content_type"], row["text_content"]) not in wanted:
+                    _retire(db, row["id"], now)
+                    counts["texts_retired"] += 1
+            changed = any(counts[k] for k in COUNT_KEYS if not k.endswith("_unchanged"))
+            if changed or ps.refused:
+                ws.events.record(
+                    db, now, "content.sync", actor, model_id=ps.model_id,
+                    message=f"content of {ps.name} synced",
+                    details={"model": ps.name, **counts, "refused": ps.refused},
+                )  # fmt: skip
+            pools.append({"model": ps.name, "folder": ps.folder, **counts, "refused": ps.refused, "skipped": ps.skipped})
+    totals = {k: sum(p[k] for p in pools) for k in COUNT_KEYS}
+    return {**totals, "refused": [r for p in pools for r in p["refused"]], "pools": pools}
+
+
+def sync(ws, model: str | None = None, *, actor: str) -> dict:
+    """`content sync [MODEL]`: no MODEL → the templates and every model; `_templates` → the
+    templates only; a model's name → that model. Returns counts per pool and in total."""
+    return apply(ws, scan(ws, model), actor=actor)
+
+
+# -- listing ---------------------------------------------------------------------------------------
+def _resolve_pool_name(db: Database, model: str) -> tuple[int | None, str, str]:
+    if model == TEMPLATES:
+        return None, TEMPLATES, TEMPLATES
+    row = _model_row(db, model)
+    if row is None:
+        raise NotFound(f"no model named {model}")
+    return row["id"], row["name"], row["slug"]
+
+
+def content_row(row, model_name: str) -> dict:
+    is_image = row["path"] is not None
+    return {
+        "content_id": row["id"],
+        "model": model_name,
+        "type": row["content_type"],
+        "kind": "image" if is_image else "text",
+        "path": row["path"],
+        "text": row["text_content"],
+        "sha256": row["sha256"],
+        "order_priority": row["order_priority"],
+        "usage_count": row["usage_count"],
+        "active": bool(row["active"]),
+        "is_template": bool(row["is_template"]),
+        "created_at": row["created_at"],
+        "retired_at": row["retired_at"],
+    }
+
+
+def list_content(ws, model: str, *, include_retired: bool = False) -> list[dict]:
+    """`content list MODEL`: the pool's rows, images and texts, by type then priority."""
+    db = ws.db()
+    model_id, name, _ = _resolve_pool_name(db, model)
+    where, params = _pool_sql(model_id)
+    if not include_retired:
+        where += " AND active = 1"
+    rows = db.query(
+        f"SELECT * FROM content WHERE {where} ORDER BY path IS NULL, content_type, order_priority, id",
+        params,
+    )
+    return [content_row(r, name) for r in rows]
+
+
+# -- choosing content for a task ---------------------------------------------------------------
+def _candidate(db: Database, pool: Pool, types: list[str], image: bool, account) -> dict | None:
+    """The best item of `types` in `pool` for this account, by §7's order: fewest uses by this
+    account (never used first), the step's own type before `any`, fewest uses by other accounts
+    on the same proxy, fewest uses overall, order_priority, lowest id."""
+    where, params = pool.where("c")
+    marks = ", ".join("?" * len(types))
+    row = db.one(
+        f"""
+        SELECT c.*,
+          (SELECT count(*) FROM content_usage u WHERE u.account_id = ? AND u.content_id = c.id) AS account_uses,
+          (SELECT count(*) FROM content_usage u WHERE u.proxy_id = ? AND u.content_id = c.id AND u.account_id != ?) AS proxy_uses
+        FROM content c
+        WHERE c.active = 1 AND {where} AND c.content_type IN ({marks}) AND c.{'path' if image else 'text_content'} IS NOT NULL
+        ORDER BY account_uses, c.content_type = 'any', proxy_uses, c.usage_count, c.order_priority, c.id
+        LIMIT 1
+        """,
+        [account["id"], account["proxy_id"], account["id"], *params, *types],
+    )
+    return None if row is None else dict(row)
+
+
+def _task_model_id(task, account) -> int | None:
+    model_id = task["model_id"]
+    return model_id if model_id is not None else account["model_id"]
+
+
+def choose_for_task(ws, db: Database, task, account, *, actor: str = "system", now: str | None = None) -> dict | None:
+    """The content of a task, chosen once and recorded on the task (`tasks.content_json`), so
+    every later call answers the same. None when a needed type has no item at all in the pool:
+    the task is not handed out and waits (see `missing_types`). Runs inside the caller's claim
+    transaction on `db`; opens none of its own (a nested `write()` joins the caller's).
+    `now` (a stored time) defaults to the workspace clock."""
+    if task["content_json"]:
+        return json.loads(task["content_json"])
+    pool = pool_for(db, task["kind"], task["step_name"], _task_model_id(task, account))
+    choice: dict = {"texts": {}, "images": []}
+    picked: list[dict] = []
+    for content_type in needs(task["step_name"]):
+        if is_image_type(content_type):
+            types = [content_type] if content_type == "any" else [content_type, "any"]
+            image = _candidate(db, pool, types, True, account)
+            if image is None:
+                return None
+            picked.append(image)
+            choice["images"].append(
+                {"content_id": image["id"], "type": image["content_type"], "sha256": image["sha256"], "path": image["path"]}
+            )
+            if content_type in CAPTION_TYPES:
+                caption = _candidate(db, pool, [content_type], False, account)
+                if caption is not None:
+                    picked.append(caption)
+                    choice["texts"][content_type] = {"content_id": caption["id"], "text": caption["text_content"]}
+        else:
+            text = _candidate(db, pool, [content_type], False, account)
+            if text is None:
+                return None
+            picked.append(text)
+            choice["texts"][content_type] = {"content_id": text["id"], "text": text["text_content"]}
+
+    now = now or ws.now()
+    with db.write():
+        for item in picked:
+            db.execute(
+                "INSERT INTO content_usage (content_id, account_id, proxy_id, task_id, used_at) VALUES (?, ?, ?, ?, ?)",
+                [item["id"], account["id"], account["proxy_id"], task["id"], now],
+            )
+            db.execute("UPDATE content SET usage_count = usage_count + 1 WHERE id = ?", [item["id"]])
+            if item["account_uses"] > 0:
+                kind = "image" if item["path"] is not None else "text"
+                ws.events.record(
+                    db, now, "content.running_short", actor,
+                    account_id=account["id"], model_id=pool.model_id, task_id=task["id"],
+                    message=f"{pool.model_name}: no {item['content_type']} {kind} left that this account has not used; reusing content {item['id']}",
+                    details={"model": pool.model_name, "type": _need_type(task["step_name"], item), "kind": kind, "content_id": item["id"]},
+                )  # fmt: skip
+        db.execute(
+            "UPDATE tasks SET content_json = ?, updated_at = ? WHERE id = ?",
+            [json.dumps(choice, sort_keys=True), now, task["id"]],
+        )
+    return choice
+
+
+def _need_type(step_name: str, item: dict) -> str:
+    """The type that ran short: the step's type (an `any` image stands in for it)."""
+    return step_type(step_name) or item["content_type"]
+
+
+# -- for the review list -----------------------------------------------------------------------
+def _has_item(db: Database, pool: Pool, content_type: str) -> bool:
+    where, params = pool.where("c")
+    if is_image_type(content_type):
+        types = [content_type] if content_type == "any" else [content_type, "any"]
+        column = "path"
+    else:
+        types, column = [content_type], "text_content"
+    marks = ", ".join("?" * len(types))
+    return (
+        db.one(
+            f"SELECT 1 FROM content c WHERE c.active = 1 AND {where} AND c.content_type IN ({marks}) AND c.{column} IS NOT NULL LIMIT 1",
+            [*params, *types],
+        )
+        is not None
+    )
+
+
+def missing_types(ws, db: Database | None = None) -> list[dict]:
+    """Which model lacks which type: queued tasks whose step needs a type that has no item at
+    all in their pool, so they wait. One row per (model, type)."""
+    db = db or ws.db()
+    groups = db.query(
+        """
+        SELECT t.kind, t.step_name, COALESCE(t.model_id, a.model_id) AS model_id,
+               count(*) AS waiting, min(t.due_at) AS oldest_due_at
+        FROM tasks t JOIN accounts a ON a.id = t.account_id
+        WHERE t.status = 'queued' AND t.content_json IS NULL
+        GROUP BY t.kind, t.step_name, COALESCE(t.model_id, a.model_id)
+        """
+    )
+    found: dict[tuple, dict] = {}
+    for g in groups:
+        pool = pool_for(db, g["kind"], g["step_name"], g["model_id"])
+        for content_type in needs(g["step_name"]):
+            if _has_item(db, pool, content_type):
+                continue
+            key = (pool.model_id, content_type)
+            entry = found.setdefault(
+                key,
+                {
+                    "model": pool.model_name,
+                    "model_id": pool.model_id,
+                    "type": content_type,
+                    "kind": "image" if is_image_type(content_type) else "text",
+                    "folder": _pool_hint(db, pool, content_type),
+                    "waiting_tasks": 0,
+                    "steps": [],
+                    "oldest_due_at": g["oldest_due_at"],
+                },
+            )
+            entry["waiting_tasks"] += g["waiting"]
+            if g["step_name"] not in entry["steps"]:
+                entry["steps"].append(g["step_name"])
+            entry["oldest_due_at"] = min(entry["oldest_due_at"], g["oldest_due_at"])
+    return sorted(found.values(), key=lambda e: (e["model"], e["type"]))
+
+
+def _pool_hint(db: Database, pool: Pool, content_type: str) -> str:
+    """Where an operator puts the missing content."""
+    slug = TEMPLATES
+    if pool.model_id is not None:
+        slug = db.scalar("SELECT slug FROM models WHERE id = ?", [pool.model_id]) or TEMPLATES
+    if is_image_type(content_type):
+        return f"content/{slug}/{content_type}/"
+    return f"content/{slug}/{TEXTS_FILE} ({content_type}:)"
+
+
+def running_short(ws, db: Database | None = None) -> list[dict]:
+    """Which model has exhausted which type: accounts had to reuse content (a
+    `content.running_short` event) since the pool last got new or restored content of that
+    type. One row per (model, type)."""
+    db = db or ws.db()
+    rows = db.query(
+        """
+        SELECT e.model_id, json_extract(e.details_json, '$.model') AS model,
+               json_extract(e.details_json, '$.type') AS type,
+               json_extract(e.details_json, '$.kind') AS kind, e.at, e.account_id
+        FROM events e WHERE e.kind = 'content.running_short' ORDER BY e.id
+        """
+    )
+    out: dict[tuple, dict] = {}
+    fresh_cache: dict[tuple, str | None] = {}
+    for r in rows:
+        key = (r["model_id"], r["type"], r["kind"])
+        if key not in fresh_cache:
+            fresh_cache[key] = _last_new_content(db, r["model_id"], r["type"], r["kind"])
+        since = fresh_cache[key]
+        if since is not None and r["at"] <= since:
+            continue
+        entry = out.setdefault(
+            key,
+            {"model": r["model"], "model_id": r["model_id"], "type": r["type"], "kind": r["kind"],
+             "reuses": 0, "accounts": set(), "first_at": r["at"], "last_at": r["at"]},
+        )  # fmt: skip
+        entry["reuses"] += 1
+        entry["accounts"].add(r["account_id"])
+        entry["last_at"] = r["at"]
+    result = []
+    for entry in out.values():
+        entry["accounts"] = len(entry["accounts"])
+        result.append(entry)
+    return sorted(result, key=lambda e: (e["model"] or "", e["type"] or "", e["kind"] or ""))
+
+
+def _last_new_content(db: Database, model_id, content_type, kind) -> str | None:
+    """When the pool last got an item that could end the shortage (new, or back in use)."""
+    where, params = pool_for(db, "post", "", model_id).where("c")
+    if kind == "image":
+        types = [content_type, "any"]
+        column = "path"
+    else:
+        types, column = [content_type], "text_content"
+    marks = ", ".join("?" * len(types))
+    return db.scalar(
+        f"SELECT max(c.updated_at) FROM content c"
+        f" WHERE {where} AND c.active = 1 AND c.content_type IN ({marks}) AND c.{column} IS NOT NULL",
+        [*params, *types],
+    )
+
+
+# -- content add -----------------------------------------------------------------------------------
+def add(ws, model: str, content_type: str, files: list[str | Path], *, actor: str) -> dict:
+    """`content add MODEL TYPE FILE…`: copy images into `content/<model>/<TYPE>/` (never over an
+    existing file) and register them; a `.txt` file's lines (blank lines skipped) are appended
+    to the TYPE list of the pool's texts.yaml and registered. Everything is checked before the
+    first file is written; a failure later takes the copies back."""
+    db = ws.db()
+    model_id, name, slug = _resolve_pool_name(db, model)
+    if not TYPE_NAME.match(content_type) or content_type in RESERVED_TEXT_KEYS:
+        raise InvalidInput(f"{content_type!r} is not a content type (e.g. {', '.join(IMAGE_TYPES)}, bio, name, username)")
+    if not files:
+        raise InvalidInput("no files given")
+    pool_dir = ws.content_dir / slug
+    root = ws.content_dir.resolve()
+    images: list[tuple[Path, Path]] = []
+    new_texts: list[str] = []
+    names_seen: set[str] = set()
+    for given in files:
+        src = Path(given)
+        if not src.is_file():
+            raise InvalidInput(f"{src}: no such file")
+        suffix = src.suffix.lower()
+        if suffix in IMAGE_EXTENSIONS:
+            if not is_image_type(content_type):
+                raise InvalidInput(f"{src.name}: {content_type} is a text type; give a .txt file with one text a line")
+            if src.stat().st_size == 0:
+                raise InvalidInput(f"{src}: an empty file")
+            dest = pool_dir / content_type / src.name
+            existing = dest.parent.iterdir() if dest.parent.is_dir() else []
+            if dest.exists() or dest.is_symlink() or any(p.name.lower() == src.name.lower() for p in existing):
+                raise Conflict(f"{_rel(ws, dest)} already exists; rename the file (nothing was copied)")
+            if src.name.lower() in names_seen:
+                raise InvalidInput(f"{src.name} is given twice")
+            names_seen.add(src.name.lower())
+            images.append((src, dest))
+        elif suffix in TEXT_FILE_EXTENSIONS:
+            if content_type in IMAGE_TYPES and content_type not in CAPTION_TYPES:
+                raise InvalidInput(f"{src.name}: {content_type} takes images only ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})")
+            new_texts += _read_text_lines(src, content_type)
+        else:
+            raise InvalidInput(f"{src.name}: not an image ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) nor a .txt file of texts")
+    if pool_dir.exists() and not _inside(pool_dir.resolve(), root):
+        raise InvalidInput(f"content/{slug} points outside the workspace's content folder")
+
+    texts_path = pool_dir / TEXTS_FILE
+    texts_label = f"content/{slug}/{TEXTS_FILE}"
+    old_texts_file = texts_path.read_bytes() if texts_path.exists() else None
+    current = _read_texts_file(texts_path, texts_label)
+    pool_list = list(current.get(content_type, []))
+    added_texts = [t for t in dict.fromkeys(new_texts) if t not in pool_list]
+    duplicate_texts = [t for t in dict.fromkeys(new_texts) if t in pool_list]
+
+    created: list[Path] = []
+    now = ws.now()
+    try:
+        for src, dest in images:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(src, "rb") as fin, open(dest, "xb") as fout:  # "x": never overwrite
+                created.append(dest)
+                shutil.copyfileobj(fin, fout)
+        if added_texts:
+            _write_texts_file(texts_path, old_texts_file, content_type, pool_list + added_texts)
+        result = {"model": name, "type": content_type, "images": [], "texts_added": len(added_texts), "texts_already_there": duplicate_texts}
+        with db.write():
+            for src, dest in images:
+                rel = _rel(ws, dest)
+                sha = _sha256_file(dest)
+                _register_image(db, model_id, rel, sha, file_priority(dest.name), content_type, now)
+                cid = db.scalar("SELECT id FROM content WHERE path = ? AND active = 1 AND sha256 = ?", [rel, sha])
+                result["images"].append({"content_id": cid, "path": rel, "sha256": sha})
+            for index, text in enumerate(pool_list + added_texts):
+                if text in added_texts:
+                    _register_text(db, model_id, content_type, text, index, now)
+            ws.events.record(
+                db, now, "content.add", actor, model_id=model_id,
+                message=f"{len(images)} image(s) and {len(added_texts)} text(s) added to {name} {content_type}",
+                details={"model": name, "type": content_type, "images": [i["path"] for i in result["images"]], "texts_added": len(added_texts)},
+            )  # fmt: skip
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        if added_texts:
+            if old_texts_file is None:
+                texts_path.unlink(missing_ok=True)
+            else:
+                _atomic_write(texts_path, old_texts_file)
+        raise
+    return result
+
+
+def _read_text_lines(src: Path, content_type: str) -> list[str]:
+    try:
+        raw = src.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{src.name}: not UTF-8 text") from None
+    texts = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        value = line.strip()
+        if not value:
+            continue
+        problem = text_problem(content_type, value)
+        if problem:
+            raise InvalidInput(f"{src.name}: line {number}: {problem}")
+        texts.append(value)
+    if not texts:
+        raise InvalidInput(f"{src.name}: no texts in it (one text a line)")
+    return texts
+
+
+def _write_texts_file(path: Path, old: bytes | None, content_type: str, texts: list[str]) -> None:
+    """Rewrite texts.yaml with the new list, keeping the comment lines at its top (PyYAML
+    cannot keep comments elsewhere; docs/content.md says so)."""
+    header = ""
+    data: dict = {}
+    if old is not None:
+        text = old.decode("utf-8-sig")
+        lines = text.splitlines(keepends=True)
+        for line in lines:
+            if line.startswith("#") or not line.strip():
+                header += line
+            else:
+                break
+        data = yaml.safe_load(text) or {}
+    data[content_type] = texts
+    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=10_000)
+    if header and not header.endswith("\n"):
+        header += "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, (header + body).encode("utf-8"))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# -- for the bot API ----------------------------------------------------------------------------
+def image_path(ws, content_id: int, db: Database | None = None) -> Path:
+    """The absolute path of an image, guaranteed inside content/ (links resolved). A retired
+    row is served only while the file still holds its bytes (a bot may fetch the image of a
+    task chosen before the file changed); anything else is NotFound."""
+    db = db or ws.db()
+    row = db.one("SELECT * FROM content WHERE id = ?", [content_id])
+    if row is None or row["path"] is None:
+        raise NotFound(f"no image with content id {content_id}")
+    root = ws.content_dir.resolve()
+    real = (ws.content_dir / row["path"]).resolve()
+    if not _inside(real, root) or not real.is_file():
+        raise NotFound(f"image {content_id} is not in the content folder any more")
+    if not row["active"]:
+        try:
+            same = _sha256_file(real) == row["sha256"]
+        except OSError:
+            same = False
+        if not same:
+            raise NotFound(f"image {content_id} was replaced or removed")
+    return real
+

@@ -1,0 +1,189 @@
+"""`warmup tick`: the cron job. The queue never waits for it (a claim hands out any due task, a
+completion queues the next step, a failure re-queues); tick does what nobody else triggers:
+
+1. expire leases (also done by every claim),
+2. drop queued tasks past their `stale_at` (scheduled work missed by more than its grace),
+3. give `imported` accounts a free proxy slot (the proxies engine's auto-assignment),
+4. start warm-ups of `proxy_assigned` accounts whose proxy is active, oldest first, capped by
+   `warmup.max_starts_per_day` (counted per calendar day in the workspace zone),
+5. repair what a crash or a manual edit of the database left behind: a `warming_up` account
+   without an open task gets its current step queued (or, when that step is done, is advanced);
+   open tasks of a retired account are cancelled.
+
+Every phase is an indexed query that finds only the work there is, so a tick with nothing to do
+costs little however large the fleet is; every change goes through the same functions as
+everywhere else and is idempotent (state-guarded moves, UNIQUE idempotency keys), so ticks may
+run as often and as concurrently as cron likes. `dry_run` runs it all in one transaction that is
+rolled back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Callable
+
+from . import lifecycle, proxies, tasks
+from .clock import to_db
+from .db import Database
+from .plan import Plan, local_date, start_of_day
+
+TICK_ACTOR = "tick"
+
+
+class _DryRun(Exception):
+    """Raised to roll back a dry run's transaction."""
+
+
+def tick(
+    ws,
+    *,
+    dry_run: bool = False,
+    now: datetime | str | None = None,
+    actor: str = TICK_ACTOR,
+    on_done: Callable[[Database, dict], None] | None = None,
+) -> dict:
+    """Run one tick in one BEGIN IMMEDIATE transaction and return counts of what it did (with
+    dry_run: would have done, and nothing is kept) plus the usernames concerned. `on_done(db,
+    result)` runs inside the transaction before it ends (the CLI records its command event
+    there, so a dry run leaves no trace)."""
+    db = ws.db()
+    if db.in_transaction:
+        raise RuntimeError("tick runs its own transaction; do not call it inside db.write()")
+    now = tasks.as_instant(ws, now)
+    result: dict = {}
+    try:
+        with db.write():
+            result = _run(ws, db, now, actor)
+            result["dry_run"] = dry_run
+            if on_done is not None:
+                on_done(db, result)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return result
+
+
+def did_something(result: dict) -> bool:
+    return any(v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool))
+
+
+def _run(ws, db: Database, now: datetime, actor: str) -> dict:
+    at = to_db(now)
+    expired = tasks.expire_leases(ws, db, now, actor=actor)
+    dropped = drop_stale(ws, db, now, actor)
+    assigned = proxies.auto_assign(ws, actor=actor)
+    started, deferred = start_warmups(ws, db, now, actor)
+    repaired = repair(ws, db, now, actor)
+    return {
+        "at": at,
+        "leases_expired": expired,
+        "tasks_dropped": dropped,
+        "proxies_assigned": assigned["assigned"],
+        "warmups_started": len(started),
+        "warmups_deferred": deferred,
+        "steps_requeued": len(repaired["requeued"]),
+        "retired_released": repaired["released"],
+        "started": started,
+        "requeued": repaired["requeued"],
+    }
+
+
+def drop_stale(ws, db: Database, now: datetime, actor: str) -> int:
+    """Queued tasks whose `stale_at` has passed are dropped, each with an event."""
+    at = to_db(now)
+    rows = db.query(
+        """SELECT t.id, t.account_id, t.kind, t.step_name, t.stale_at, a.username
+           FROM tasks t JOIN accounts a ON a.id = t.account_id
+           WHERE t.status = 'queued' AND t.stale_at IS NOT NULL AND t.stale_at <= ?""",
+        [at],
+    )
+    for t in rows:
+        db.execute("UPDATE tasks SET status = 'dropped', updated_at = ? WHERE id = ? AND status = 'queued'", [at, t["id"]])
+        ws.events.record(
+            db, at, "task.dropped", actor, account_id=t["account_id"], task_id=t["id"], cause="stale",
+            message=f"{t['kind']} {t['step_name']} of {t['username']} dropped: not claimed before {t['stale_at']}",
+            details={"stale_at": t["stale_at"]},
+        )
+    return len(rows)
+
+
+def starts_today(ws, db: Database, now: datetime) -> int:
+    day = local_date(now, ws.tz)
+    start, end = start_of_day(day, ws.tz), start_of_day(day + timedelta(days=1), ws.tz)
+    return db.scalar(
+        "SELECT COUNT(*) FROM accounts WHERE warmup_started_at >= ? AND warmup_started_at < ?",
+        [to_db(start), to_db(end)],
+    )
+
+
+def start_warmups(ws, db: Database, now: datetime, actor: str) -> tuple[list[str], int]:
+    """Start the warm-up of `proxy_assigned` accounts on an active proxy, oldest assignment first,
+    within today's cap. Returns (usernames started, how many wait for a later day's cap)."""
+    cap = ws.config.warmup.max_starts_per_day
+    candidates = db.query(
+        """SELECT a.id, a.username, a.lifecycle_state FROM accounts a JOIN proxies p ON p.id = a.proxy_id
+           WHERE a.lifecycle_state = 'proxy_assigned' AND p.status = 'active'
+           ORDER BY a.proxy_assigned_at, a.id"""
+    )
+    room = len(candidates) if cap is None else max(cap - starts_today(ws, db, now), 0)
+    chosen, deferred = candidates[:room], len(candidates) - min(room, len(candidates))
+    if not chosen:
+        return [], deferred
+    at = to_db(now)
+    lifecycle.move_many(
+        db, ws.events,
+        [lifecycle.Move(a, {"warmup_step": 1, "warmup_started_at": at, "retry_count": 0}) for a in chosen],
+        lifecycle.WARMING_UP, at=at, actor=actor, cause="warm-up started",
+    )  # fmt: skip
+    due = Plan.of(ws).first_due(now)
+    for a in chosen:
+        tasks.queue_warmup_step(ws, db, a["id"], 1, due, now, actor)
+    return [a["username"] for a in chosen], deferred
+
+
+def repair(ws, db: Database, now: datetime, actor: str) -> dict:
+    """Put right what an interrupted or hand-edited workspace may hold."""
+    at = to_db(now)
+    plan = Plan.of(ws)
+    requeued = []
+    # A warming_up account must always have its current step open (queued, claimed or in review).
+    orphans = db.query(
+        """SELECT a.* FROM accounts a
+           WHERE a.lifecycle_state = 'warming_up'
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.account_id = a.id AND t.status IN ('queued', 'claimed', 'review'))"""
+    )
+    for account in orphans:
+        step = min(max(account["warmup_step"] or 1, 1), len(plan))
+        key = tasks.warmup_key(account["id"], step)
+        existing = db.one("SELECT * FROM tasks WHERE idempotency_key = ?", [key])
+        if existing is not None and existing["status"] == "completed":
+            # the step was done but the account was not advanced: advance it now
+            tasks.ON_COMPLETE["warmup"](ws, db, existing, account, now, actor)
+        elif existing is not None:
+            # dropped or cancelled by hand: back in the queue, due now
+            db.execute(
+                "UPDATE tasks SET status = 'queued', bot_id = NULL, lease_expires_at = NULL, due_at = ?, updated_at = ? WHERE id = ?",
+                [at, at, existing["id"]],
+            )
+            ws.events.record(
+                db, at, "task.requeued", actor, account_id=account["id"], task_id=existing["id"], cause="repair",
+                message=f"warm-up step {step} of {account['username']} back in the queue (it had no open task)",
+            )
+        else:
+            tasks.queue_warmup_step(ws, db, account["id"], step, now, now, actor)
+        requeued.append(account["username"])
+    # A retired account holds nothing (retiring frees the slots; this catches older data).
+    released = 0
+    for row in db.query(
+        """SELECT DISTINCT a.id, a.username FROM tasks t JOIN accounts a ON a.id = t.account_id
+           WHERE t.status IN ('queued', 'claimed') AND a.lifecycle_state = 'retired'"""
+    ):
+        db.execute(
+            "UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = ? WHERE account_id = ? AND status IN ('queued', 'claimed')",
+            [at, row["id"]],
+        )
+        ws.events.record(db, at, "task.cancelled", actor, account_id=row["id"], cause="repair",
+                         message=f"open tasks of retired account {row['username']} cancelled")
+        released += 1
+    return {"requeued": requeued, "released": released}
