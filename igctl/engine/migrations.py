@@ -71,6 +71,12 @@ def m001_initial(db: Database) -> None:
             last_latency_ms INTEGER,
             last_exit_ip TEXT,
             last_test_error TEXT,
+            -- proxy health (docs/proxy-operations.md): failed tests in a row, when the status last
+            -- changed, and an exit IP change not yet acknowledged (the IP before it, and when)
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            status_changed_at TEXT,
+            exit_ip_changed_at TEXT,
+            previous_exit_ip TEXT,
             UNIQUE (host, port, username)
         );
 
@@ -121,6 +127,8 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX accounts_state ON accounts (lifecycle_state);
         CREATE INDEX accounts_proxy ON accounts (proxy_id);
         CREATE INDEX accounts_model ON accounts (model_id);
+        -- warm-ups started per calendar day (warmup.max_starts_per_day)
+        CREATE INDEX accounts_warmup_started ON accounts (warmup_started_at) WHERE warmup_started_at IS NOT NULL;
 
         -- Images and texts of one model (model_id NULL with is_template = 1: content/_templates).
         -- One table for both, so that content ids are one sequence, as bots and `content list`
@@ -162,10 +170,13 @@ def m001_initial(db: Database) -> None:
             content_json TEXT,
             last_error TEXT,
             last_error_kind TEXT,
+            -- the answer given to the bot's last report, repeated to a repeated report
+            result_json TEXT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
         CREATE INDEX tasks_due ON tasks (status, due_at);
+        CREATE INDEX tasks_stale ON tasks (stale_at) WHERE status = 'queued' AND stale_at IS NOT NULL;
         CREATE INDEX tasks_account ON tasks (account_id, status);
         CREATE INDEX tasks_lease ON tasks (status, lease_expires_at);
         -- The rule "never two claimed tasks of one account" held by the database itself.
