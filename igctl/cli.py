@@ -5,7 +5,22 @@ from __future__ import annotations
 import click
 
 from igctl import __version__
-from igctl.commands import accounts, bot, content, log, proxy, review, secrets, setup, warmup, watch
+from igctl.commands import (
+    accounts,
+    bot,
+    content,
+    log,
+    model,
+    proxy,
+    report,
+    review,
+    secrets,
+    serve,
+    setup,
+    simulate,
+    warmup,
+    watch,
+)
 from igctl.commands._common import workspace_option
 from igctl.engine.errors import IgctlError
 
@@ -28,7 +43,7 @@ def cli():
     models and cleanup, for bot PCs that poll its API. It never talks to Instagram itself."""
 
 
-for module in (setup, accounts, proxy, warmup, review, content, bot, log, secrets, watch):
+for module in (setup, accounts, proxy, warmup, review, model, content, bot, serve, simulate, report, log, secrets, watch):
     for command in module.COMMANDS:
         cli.add_command(command)
 # `accounts move` rebinds an account to another bot: it lives with the bot commands.

@@ -1,0 +1,3 @@
+"""`igctl model` (being written)."""
+
+COMMANDS: list = []

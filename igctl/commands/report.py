@@ -1,0 +1,3 @@
+"""`igctl report` (being written)."""
+
+COMMANDS: list = []

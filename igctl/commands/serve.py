@@ -1,0 +1,3 @@
+"""`igctl serve` (being written)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""`igctl simulate` (being written)."""
+
+COMMANDS: list = []
