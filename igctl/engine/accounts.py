@@ -282,21 +282,28 @@ def _import(ws, db, path: Path, report: _Report, assign: bool, actor: str, progr
     cipher = ws.cipher
     now = ws.now()
     max_chars = ws.config.import_.max_line_chars
-    seen: dict[str, int] = {}  # lower-cased username → line it was first taken from
-    pending: list[tuple[int, Parsed]] = []
+    # Duplicates are found through the database, so memory stays flat in the file's size: rows
+    # this import inserted have ids above `first_new` and record their line (import_line).
+    first_new = (db.scalar("SELECT max(id) FROM accounts") or 0) + 1
+    pending: dict[str, tuple[int, Parsed]] = {}  # this batch only: lower-cased username → line
     unreported = 0
     header_possible = True
 
     def flush() -> None:
         if not pending:
             return
-        names = [p.username for _, p in pending]
+        names = [p.username for _, p in pending.values()]
         marks = ",".join("?" * len(names))
-        stored = {r[0].lower() for r in db.query(f"SELECT username FROM accounts WHERE username IN ({marks})", names)}
+        stored = {
+            r["username"].lower(): r
+            for r in db.query(f"SELECT id, username, import_line FROM accounts WHERE username IN ({marks})", names)
+        }
         rows = []
-        for number, p in pending:
-            if p.username.lower() in stored:
-                report.duplicates.append((number, p.username, "already stored"))
+        for number, p in pending.values():
+            found = stored.get(p.username.lower())
+            if found is not None:
+                where = f"also on line {found['import_line']} of this file" if found["id"] >= first_new else "already stored"
+                report.duplicates.append((number, p.username, where))
                 continue
             rows.append(
                 (
@@ -306,13 +313,15 @@ def _import(ws, db, path: Path, report: _Report, assign: bool, actor: str, progr
                     cipher.encrypt(p.email_password),
                     cipher.encrypt(json.dumps(p.extras, ensure_ascii=False)) if p.extras else None,
                     path.name,
+                    number,
                     now,
                     now,
                 )
             )
         db.conn.executemany(
             "INSERT INTO accounts (username, password_enc, email, email_password_enc, extras_enc, "
-            "lifecycle_state, import_source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'imported', ?, ?, ?)",
+            "lifecycle_state, import_source, import_line, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, 'imported', ?, ?, ?, ?)",
             rows,
         )
         report.imported += len(rows)
@@ -336,11 +345,10 @@ def _import(ws, db, path: Path, report: _Report, assign: bool, actor: str, progr
             report.invalid.append({"line": line.number, "reason": parsed})
             return
         key = parsed.username.lower()
-        if key in seen:
-            report.duplicates.append((line.number, parsed.username, f"also on line {seen[key]} of this file"))
+        if key in pending:
+            report.duplicates.append((line.number, parsed.username, f"also on line {pending[key][0]} of this file"))
             return
-        seen[key] = line.number
-        pending.append((line.number, parsed))
+        pending[key] = (line.number, parsed)
         if len(pending) >= BATCH_ROWS:
             flush()
 
@@ -422,6 +430,7 @@ ACCOUNT_FIELDS = [
     "retired_at",
     "retired_reason",
     "import_source",
+    "import_line",
     "created_at",
     "updated_at",
 ]

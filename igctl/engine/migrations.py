@@ -120,6 +120,7 @@ def m001_initial(db: Database) -> None:
             retired_at TEXT,
             retired_reason TEXT,
             import_source TEXT,
+            import_line INTEGER,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             UNIQUE (bot_id, slot)
