@@ -165,7 +165,10 @@ def test_list_json_shape(igctl, ws):
     igctl("proxy", "add", "alice:pw@192.0.2.1:8080", "--provider", "acme", "--location", "DE", "--cost", "2")
     igctl("proxy", "add", "[2001:db8::1]:3128", "--max-accounts", "1")
     rows = igctl.json("proxy", "list")
-    assert rows == [
+    untested = {"last_test_ok": None, "last_latency_ms": None, "last_exit_ip": None, "last_test_error": None,
+                "consecutive_failures": 0, "exit_ip_changed_at": None, "previous_exit_ip": None,
+                "status_changed_at": None}
+    assert [{k: v for k, v in r.items() if k not in untested} for r in rows] == [
         {"id": 1, "host": "192.0.2.1", "port": 8080, "scheme": "http", "username": "alice", "provider": "acme",
          "location": "DE", "monthly_cost": 2.0, "status": "active", "account_count": 0, "max_accounts": 3,
          "model": None, "last_tested_at": None, "created_at": "2026-03-02T10:00:00.000Z"},
@@ -173,6 +176,7 @@ def test_list_json_shape(igctl, ws):
          "location": None, "monthly_cost": None, "status": "active", "account_count": 0, "max_accounts": 1,
          "model": None, "last_tested_at": None, "created_at": "2026-03-02T10:00:00.000Z"},
     ]
+    assert all({k: r[k] for k in untested} == untested for r in rows)
     for key in ("id", "host", "port", "provider", "location", "status", "account_count", "max_accounts", "model"):
         assert all(key in r for r in rows)
     assert all(isinstance(r[k], int) for r in rows for k in ("id", "port", "account_count", "max_accounts"))

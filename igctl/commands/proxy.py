@@ -1,4 +1,5 @@
-"""`igctl proxy`: add, import, list, assign, auto-assign, unassign, set-status, remove."""
+"""`igctl proxy`: add, import, list, assign, auto-assign, unassign, set-status, remove, test,
+replace, rebalance."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from igctl.commands._common import (
     output_options,
     print_json,
     print_rows,
+    progress_callback,
     record_command,
+    show_progress,
     workspace_option,
 )
-from igctl.engine import proxies
+from igctl.engine import proxies, proxy_health
 from igctl.engine.clock import show
 
 
@@ -89,11 +92,17 @@ def list_(free, model, location, status, json_, csv_):
         return
     table = [
         {**r, "proxy": _label(r), "use": f"{r['account_count']}/{r['max_accounts']}",
-         "last_tested_at": show(r["last_tested_at"], ws.tz)}
+         "last_tested_at": show(r["last_tested_at"], ws.tz), "test": _test_word(r["last_test_ok"]),
+         "latency": "" if r["last_latency_ms"] is None else f"{r['last_latency_ms']} ms"}
         for r in rows
     ]
-    print_rows(table, ["id", "proxy", "provider", "location", "status", "use", "model", "last_tested_at"],
-               headers={"last_tested_at": "last tested"}, empty="(no proxies)")
+    print_rows(table, ["id", "proxy", "provider", "location", "status", "use", "model", "last_tested_at", "test",
+                       "latency", "last_exit_ip"],
+               headers={"last_tested_at": "last tested", "last_exit_ip": "exit IP"}, empty="(no proxies)")
+
+
+def _test_word(ok) -> str:
+    return "" if ok is None else ("ok" if ok else "failed")
 
 
 @proxy.command("assign")
@@ -148,16 +157,19 @@ def unassign(username):
 @workspace_option
 def set_status(proxy_id, status, reason):
     """Set PROXY_ID's status: active, inactive or error (inactive and error proxies get no new
-    accounts and their accounts get no tasks)."""
+    accounts and their accounts get no tasks). Also acknowledges a change of the proxy's exit IP
+    shown under needs attention, even when the status stays."""
     ws = open_workspace()
     db = ws.db()
     with db.write():
         record_command(ws, db, "proxy set-status")
-        result = proxies.set_status(ws, proxy_id, status, actor=actor(), cause=reason)
+        result = proxies.set_status(ws, proxy_id, status, actor=actor(), cause=reason, acknowledge=True)
     if result["changed"]:
         click.echo(f"Proxy {proxy_id}: {result['old_status']} → {status}.")
     else:
         click.echo(f"Proxy {proxy_id} is already {status}.")
+    if result["acknowledged"]:
+        click.echo(f"Exit IP change of proxy {proxy_id} acknowledged (now {result['last_exit_ip']}).")
 
 
 @proxy.command("remove")
@@ -171,6 +183,110 @@ def remove(proxy_id):
         record_command(ws, db, "proxy remove")
         row = proxies.remove(ws, proxy_id, actor=actor())
     click.echo(f"Removed proxy {proxy_id} ({_label(row)}).")
+
+
+@proxy.command("test")
+@click.argument("proxy_ids", metavar="[PROXY_ID]...", nargs=-1, type=int)
+@click.option("all_", "--all", is_flag=True, help="Test every proxy.")
+@click.option("--concurrency", type=int, metavar="N",
+              help="How many proxies to test at once, 1–256 (default: proxies.test_concurrency).")
+@json_option
+@workspace_option
+def test(proxy_ids, all_, concurrency, json_):
+    """Fetch proxies.check_url through each proxy: reachable or the error, latency, exit IP.
+    Results are stored on the proxy; failed tests in a row put it in error (proxies.fail_threshold).
+    Exits 0 when proxies fail their test (the results say so); 1 only for bad input."""
+    ws = open_workspace()
+    bar: dict = {}
+
+    def progress(n, total):
+        if not bar:
+            bar["update"], bar["finish"] = progress_callback(total, "Testing proxies", show_progress(json_))
+        bar["update"](n)
+
+    try:
+        result = proxy_health.check_proxies(
+            ws, list(proxy_ids), all_=all_, concurrency=concurrency, actor=actor(), progress=progress,
+            before_write=lambda db: record_command(ws, db, "proxy test"),
+        )
+    finally:
+        if bar:
+            bar["finish"]()
+    if json_:
+        print_json(result)
+        return
+    rows = [
+        {**r, "result": "ok" if r["ok"] else "FAILED",
+         "latency": "" if r["latency_ms"] is None else f"{r['latency_ms']} ms",
+         "exit_ip": (r["exit_ip"] or "") + (f" (was {r['previous_exit_ip']})" if r["exit_ip_changed"] else ""),
+         "status": r["status"] if r["status"] == r["old_status"] else f"{r['old_status']} → {r['status']}",
+         "error": r["error"] or r["note"] or ""}
+        for r in result["results"]
+    ]
+    print_rows(rows, ["proxy_id", "proxy", "result", "latency", "exit_ip", "status", "error"],
+               headers={"proxy_id": "id", "exit_ip": "exit IP"}, empty="(no proxies to test)")
+    line = f"Tested {result['tested']} proxies: {result['passed']} passed, {result['failed']} failed."
+    for key, words in (("quarantined", "set to error"), ("recovered", "back to active"),
+                       ("exit_ip_changed", "exit IP changed")):
+        if result[key]:
+            line += f" {words.capitalize()}: {', '.join(map(str, result[key]))}."
+    click.echo(line)
+
+
+def _moves_output(result: dict, json_: bool, verb: str) -> None:
+    if json_:
+        print_json(result)
+        return
+    moved = result["moved"]
+    would = "would move" if result["dry_run"] else "moved"
+    if not moved:
+        click.echo(f"Proxy {result['from_proxy_id']} has no accounts; nothing to {verb}.")
+        return
+    for m in moved:
+        click.echo(f"  {m['username']}: proxy {m['from_proxy_id']} → proxy {m['to_proxy_id']} ({m['lifecycle_state']})")
+    n = len(moved)
+    click.echo(f"{n} account{'s' if n != 1 else ''} {would} off proxy {result['from_proxy_id']}"
+               + (" (dry run: nothing changed)." if result["dry_run"] else "."))
+
+
+@proxy.command("replace")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
+@json_option
+@workspace_option
+def replace(old, new, dry_run, json_):
+    """Move every account of proxy OLD to proxy NEW (active, with room for all of them, serving
+    no other model), keeping their states and bot bindings. All or nothing."""
+    ws = open_workspace()
+    if dry_run:
+        result = proxies.replace(ws, old, new, dry_run=True, actor=actor())
+    else:
+        db = ws.db()
+        with db.write():
+            record_command(ws, db, "proxy replace")
+            result = proxies.replace(ws, old, new, actor=actor())
+    _moves_output(result, json_, "replace")
+
+
+@proxy.command("rebalance")
+@click.option("from_", "--from", "-f", type=int, required=True, metavar="OLD", help="The proxy to move the accounts off.")
+@click.option("--location", metavar="L", help="Only use proxies in location L (default: any, same location as OLD first).")
+@click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
+@json_option
+@workspace_option
+def rebalance(from_, location, dry_run, json_):
+    """Spread the accounts of proxy OLD over other active proxies with room that may serve their
+    model (fullest first, as auto-assign packs), keeping states and bot bindings. All or nothing."""
+    ws = open_workspace()
+    if dry_run:
+        result = proxies.rebalance(ws, from_, location=location, dry_run=True, actor=actor())
+    else:
+        db = ws.db()
+        with db.write():
+            record_command(ws, db, "proxy rebalance")
+            result = proxies.rebalance(ws, from_, location=location, actor=actor())
+    _moves_output(result, json_, "rebalance")
 
 
 def _label(row: dict) -> str:

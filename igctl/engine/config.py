@@ -105,8 +105,29 @@ class WatchSettings(Strict):
 class ProxySettings(Strict):
     default_max_accounts: int = Field(default=3, ge=1, le=3)
     check_url: str = "https://api.ipify.org?format=json"
-    test_timeout_seconds: float = Field(default=10, gt=0)
+    test_timeout_seconds: float = Field(default=10, gt=0, le=300)
     error_accounts_threshold: int = Field(default=2, ge=1)
+    # proxy health (engine/proxy_health.py, docs/proxy-operations.md)
+    fail_threshold: int = Field(default=3, ge=1)
+    auto_recover: bool = False
+    test_every_hours: float | None = Field(default=None, gt=0)
+    test_concurrency: int = Field(default=16, ge=1, le=256)
+    ca_file: str | None = None
+
+    @field_validator("check_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL, e.g. https://api.ipify.org?format=json")
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError("the URL's port is not a number from 1 to 65535") from None
+        return value
 
 
 class DashboardSettings(Strict):

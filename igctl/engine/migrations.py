@@ -48,7 +48,8 @@ def m001_initial(db: Database) -> None:
             strategy_json TEXT NOT NULL DEFAULT '{{}}',
             strategy_sha256 TEXT,
             created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
+            updated_at TEXT NOT NULL,
+            archived_at TEXT  -- `model delete`: kept with its history and content, name stays taken
         );
 
         CREATE TABLE proxies (
@@ -120,6 +121,11 @@ def m001_initial(db: Database) -> None:
             retired_at TEXT,
             retired_reason TEXT,
             import_source TEXT,
+            -- models (docs/models.md): onboarding done in the current model, the next schedule
+            -- slot tick has not materialised yet, and the model to join after cleanup (--reassign)
+            onboarded_at TEXT,
+            next_slot_at TEXT,
+            reassign_to_model_id INTEGER REFERENCES models(id),
             import_line INTEGER,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
@@ -128,6 +134,9 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX accounts_state ON accounts (lifecycle_state);
         CREATE INDEX accounts_proxy ON accounts (proxy_id);
         CREATE INDEX accounts_model ON accounts (model_id);
+        -- tick schedules only the active accounts whose next slot comes within its horizon
+        CREATE INDEX accounts_next_slot ON accounts (next_slot_at) WHERE lifecycle_state = 'active' AND next_slot_at IS NOT NULL;
+        CREATE INDEX accounts_reassign ON accounts (reassign_to_model_id) WHERE reassign_to_model_id IS NOT NULL;
         -- warm-ups started per calendar day (warmup.max_starts_per_day)
         CREATE INDEX accounts_warmup_started ON accounts (warmup_started_at) WHERE warmup_started_at IS NOT NULL;
 
@@ -180,6 +189,7 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX tasks_stale ON tasks (stale_at) WHERE status = 'queued' AND stale_at IS NOT NULL;
         CREATE INDEX tasks_account ON tasks (account_id, status);
         CREATE INDEX tasks_lease ON tasks (status, lease_expires_at);
+        CREATE INDEX tasks_model ON tasks (model_id, completed_at) WHERE model_id IS NOT NULL;
         -- The rule "never two claimed tasks of one account" held by the database itself.
         CREATE UNIQUE INDEX tasks_one_claim_per_account ON tasks (account_id) WHERE status = 'claimed';
 

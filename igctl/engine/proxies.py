@@ -240,6 +240,14 @@ def proxy_dict(row) -> dict:
         "max_accounts": row["max_accounts"],
         "model": row["model_name"],
         "last_tested_at": row["last_tested_at"],
+        "last_test_ok": None if row["last_test_ok"] is None else bool(row["last_test_ok"]),
+        "last_latency_ms": row["last_latency_ms"],
+        "last_exit_ip": row["last_exit_ip"],
+        "last_test_error": row["last_test_error"],
+        "consecutive_failures": row["consecutive_failures"],
+        "exit_ip_changed_at": row["exit_ip_changed_at"],
+        "previous_exit_ip": row["previous_exit_ip"],
+        "status_changed_at": row["status_changed_at"],
         "created_at": row["created_at"],
     }
 
@@ -728,24 +736,40 @@ def unassign(ws, username: str, *, actor: str) -> dict:
 
 
 # -- status and removal ---------------------------------------------------------------------
-def set_status(ws, proxy_id: int, status: str, *, actor: str, cause: str | None = None) -> dict:
+def set_status(ws, proxy_id: int, status: str, *, actor: str, cause: str | None = None,
+               acknowledge: bool = False) -> dict:
     """Set a proxy's status (active, inactive, error), with a `proxy.status` event holding the old
     and the new status. Setting the status it already has changes nothing and records nothing.
-    Returns the proxy with `changed` (whether the status changed) and `old_status`."""
+    Setting it `active` starts the count of failed tests afresh. `acknowledge` (an operator's
+    `proxy set-status`) also clears an exit IP change shown under needs attention, with a
+    `proxy.exit_ip_acknowledged` event, even when the status stays. Returns the proxy with
+    `changed` (whether the status changed), `old_status` and `acknowledged`."""
     _check_status(status)
     db = ws.db()
     with db.write():
         row = _row(db, proxy_id)
         old = row["status"]
+        at = ws.now()
         if old != status:
-            at = ws.now()
-            db.execute("UPDATE proxies SET status = ?, updated_at = ? WHERE id = ?", [status, at, proxy_id])
+            db.execute("UPDATE proxies SET status = ?, status_changed_at = ?, updated_at = ? WHERE id = ?",
+                       [status, at, at, proxy_id])
+            if status == "active":
+                db.execute("UPDATE proxies SET consecutive_failures = 0 WHERE id = ?", [proxy_id])
             ws.events.record(
                 db, at, "proxy.status", actor, proxy_id=proxy_id, old_state=old, new_state=status, cause=cause,
                 message=f"proxy {proxy_id}: {old} → {status}" + (f" ({cause})" if cause else ""),
                 details={"old_status": old, "new_status": status},
             )
-        return {**proxy_dict(_row(db, proxy_id)), "changed": old != status, "old_status": old}
+        acknowledged = bool(acknowledge and row["exit_ip_changed_at"])
+        if acknowledged:
+            db.execute("UPDATE proxies SET exit_ip_changed_at = NULL, previous_exit_ip = NULL WHERE id = ?", [proxy_id])
+            ws.events.record(
+                db, at, "proxy.exit_ip_acknowledged", actor, proxy_id=proxy_id,
+                message=f"proxy {proxy_id}: exit IP change {row['previous_exit_ip']} → {row['last_exit_ip']} acknowledged",
+                details={"old_exit_ip": row["previous_exit_ip"], "new_exit_ip": row["last_exit_ip"]},
+            )
+        return {**proxy_dict(_row(db, proxy_id)), "changed": old != status, "old_status": old,
+                "acknowledged": acknowledged}
 
 
 def remove(ws, proxy_id: int, *, actor: str) -> dict:
@@ -772,3 +796,149 @@ def remove(ws, proxy_id: int, *, actor: str) -> dict:
             details={k: gone[k] for k in ("host", "port", "scheme", "username", "provider", "location")},
         )
         return gone
+
+
+# -- moving every account off a proxy ---------------------------------------------------------
+def _accounts_on(db: Database, proxy_id: int) -> list:
+    return db.query(
+        f"""SELECT a.id, a.username, a.lifecycle_state, a.model_id, a.bot_id, a.slot, m.name AS model_name
+            FROM accounts a LEFT JOIN models m ON m.id = a.model_id
+            WHERE a.proxy_id = ? AND a.{_USES} ORDER BY a.id""",
+        [proxy_id],
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _moves_result(old_id: int, plan: list, dry_run: bool) -> dict:
+    return {
+        "from_proxy_id": old_id,
+        "dry_run": dry_run,
+        "moved": [
+            {"username": a["username"], "account_id": a["id"], "lifecycle_state": a["lifecycle_state"],
+             "model": a["model_name"], "from_proxy_id": old_id, "to_proxy_id": new_id}
+            for a, new_id in plan
+        ],
+        "to_proxy_ids": sorted({new_id for _a, new_id in plan}),
+    }
+
+
+def _move_accounts(ws, db: Database, old_id: int, plan: list, *, actor: str, cause: str) -> None:
+    """Put each account of `plan` [(account, new proxy id)] on its new proxy: state, model, bot
+    binding and slot stay; the proxies' models follow; one `proxy.moved` event per account."""
+    at = ws.now()
+    for account, new_id in plan:
+        cur = db.execute(
+            "UPDATE accounts SET proxy_id = ?, proxy_assigned_at = ?, updated_at = ? WHERE id = ? AND proxy_id = ?",
+            [new_id, at, at, account["id"], old_id],
+        )
+        if cur.rowcount != 1:
+            raise Conflict(f"account {account['username']} changed proxy meanwhile; try again")
+        if account["model_id"] is not None:
+            set_proxy_model(db, new_id, account["model_id"], events=ws.events, at=at, actor=actor)
+        ws.events.record(
+            db, at, "proxy.moved", actor, account_id=account["id"], proxy_id=new_id, model_id=account["model_id"],
+            cause=cause,
+            message=f"{account['username']}: proxy {old_id} → proxy {new_id} ({cause}); stays {account['lifecycle_state']}",
+            details={"from_proxy_id": old_id, "to_proxy_id": new_id, "lifecycle_state": account["lifecycle_state"],
+                     "bot_id": account["bot_id"], "slot": account["slot"]},
+        )
+    refresh_proxy_model(db, old_id, events=ws.events, at=at, actor=actor)
+
+
+def replace(ws, old_id: int, new_id: int, *, dry_run: bool = False, actor: str) -> dict:
+    """Move every account of proxy `old_id` to proxy `new_id`, keeping their states, models and
+    bot bindings. All or nothing: `new_id` must be active, have room for all of them and may
+    not serve another model than theirs; replacing a proxy with itself is InvalidInput. With
+    `dry_run` nothing is written. Returns `{"from_proxy_id", "to_proxy_ids", "dry_run",
+    "moved": [{"username", "account_id", "lifecycle_state", "model", "from_proxy_id", "to_proxy_id"}]}`."""
+    if old_id == new_id:
+        raise InvalidInput(f"cannot replace proxy {old_id} with itself")
+    db = ws.db()
+    with db.write():
+        _row(db, old_id)
+        new = _row(db, new_id)
+        accounts = _accounts_on(db, old_id)
+        if new["status"] != "active":
+            raise Conflict(f"proxy {new_id} is {new['status']}; only active proxies get accounts")
+        if len(accounts) > _room(new):
+            raise Conflict(
+                f"proxy {new_id} has room for {_plural(max(_room(new), 0), 'more account')} "
+                f"({new['account_count']} of {new['max_accounts']}); proxy {old_id} has {_plural(len(accounts), 'account')}"
+            )
+        models = sorted({a["model_id"] for a in accounts if a["model_id"] is not None})
+        if len(models) > 1:
+            names = ", ".join(sorted({a["model_name"] for a in accounts if a["model_id"] is not None}))
+            raise Conflict(f"proxy {old_id}'s accounts are in several models ({names}); one proxy serves one model: "
+                           "use proxy rebalance or proxy assign")
+        for model_id in models:
+            check_model(db, new_id, model_id)
+        plan = [(a, new_id) for a in accounts]
+        if plan and not dry_run:
+            _move_accounts(ws, db, old_id, plan, actor=actor, cause=f"proxy {old_id} replaced by proxy {new_id}")
+            ws.events.record(
+                db, ws.now(), "proxy.replaced", actor, proxy_id=old_id,
+                message=f"proxy {old_id} replaced by proxy {new_id}: {_plural(len(plan), 'account')} moved",
+                details={"from_proxy_id": old_id, "to_proxy_id": new_id, "accounts": [a["username"] for a in accounts]},
+            )
+        result = _moves_result(old_id, plan, dry_run)
+        result["to_proxy_ids"] = [new_id]
+        return result
+
+
+def rebalance(ws, old_id: int, *, location: str | None = None, dry_run: bool = False, actor: str) -> dict:
+    """Spread the accounts of proxy `old_id` over the other active proxies with room that may
+    serve their model: accounts with a model first, each onto the proxy of its old proxy's
+    location (when it has one), then with the most accounts, then the lowest id (the packing
+    rule). `location` restricts the proxies to that location. All or nothing: when one account
+    finds no place, Conflict and nothing moves. Returns what `replace` returns."""
+    db = ws.db()
+    with db.write():
+        old = _row(db, old_id)
+        accounts = _accounts_on(db, old_id)
+        where, params = ["p.status = 'active'", "p.id != ?"], [old_id]
+        if location is not None:
+            where.append("p.location = ? COLLATE NOCASE")
+            params.append(location.strip())
+        rows = db.query(f"SELECT * FROM ({_SELECT} WHERE {' AND '.join(where)}) ORDER BY id", params)
+        count = {r["id"]: r["account_count"] for r in rows}
+        cap = {r["id"]: min(r["max_accounts"], MAX_ACCOUNTS_LIMIT) for r in rows}
+        home = (old["location"] or "").lower()
+        far = {r["id"]: bool(home) and (r["location"] or "").lower() != home for r in rows}
+        served: dict[int, set] = {r["id"]: ({r["assigned_model_id"]} if r["assigned_model_id"] else set()) for r in rows}
+        for r in db.query(f"SELECT DISTINCT proxy_id, model_id FROM accounts WHERE model_id IS NOT NULL AND {_USES} "
+                          "AND proxy_id IS NOT NULL"):
+            if r["proxy_id"] in served:
+                served[r["proxy_id"]].add(r["model_id"])
+        plan, unplaced = [], []
+        for account in sorted(accounts, key=lambda a: (a["model_id"] is None, a["id"])):
+            m = account["model_id"]
+            options = [pid for pid in count
+                       if count[pid] < cap[pid] and (m is None or served[pid] <= {m})]
+            if not options:
+                unplaced.append(account)
+                continue
+            pid = min(options, key=lambda p: (far[p], -count[p], p))
+            count[pid] += 1
+            if m is not None:
+                served[pid].add(m)
+            plan.append((account, pid))
+        if unplaced:
+            where_text = f" in {location.strip()}" if location is not None else ""
+            raise Conflict(
+                f"no room for {_plural(len(unplaced), 'account')} of proxy {old_id} "
+                f"({', '.join(a['username'] for a in unplaced)}) on active proxies{where_text} that may serve "
+                "their model; nothing moved"
+            )
+        plan.sort(key=lambda item: item[0]["id"])
+        if plan and not dry_run:
+            _move_accounts(ws, db, old_id, plan, actor=actor, cause=f"proxy {old_id} rebalanced")
+            ws.events.record(
+                db, ws.now(), "proxy.rebalanced", actor, proxy_id=old_id,
+                message=f"proxy {old_id} rebalanced: {_plural(len(plan), 'account')} moved to proxies "
+                        f"{', '.join(map(str, sorted({p for _a, p in plan})))}",
+                details={"from_proxy_id": old_id, "moves": {a["username"]: p for a, p in plan}, "location": location},
+            )
+        return _moves_result(old_id, plan, dry_run)
