@@ -25,6 +25,7 @@ import yaml
 
 from .db import Database
 from .errors import Conflict, InvalidInput, NotFound
+from .yamlfile import yaml_error
 
 TEMPLATES = "_templates"
 IMAGE_TYPES = ("pfp", "post", "story", "highlight", "any")
@@ -162,10 +163,7 @@ def parse_texts(text: str, label: str) -> dict[str, list[str]]:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}:" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InvalidInput(f"{label}:{where} not valid YAML: {problem}") from None
+        raise yaml_error(exc, label) from None
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):

@@ -69,14 +69,19 @@ def load_model(path: Path, model: type[M], label: str | None = None) -> M:
     return parse_model(text, model, label)
 
 
+def yaml_error(exc: yaml.YAMLError, label: str) -> InvalidInput:
+    """A YAML syntax error as an operator reads it: the file, the line, the problem."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return InvalidInput(f"{label}: not valid YAML{where}: {problem}")
+
+
 def parse_model(text: str, model: type[M], label: str) -> M:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InvalidInput(f"{label}: not valid YAML{where}: {problem}") from None
+        raise yaml_error(exc, label) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
