@@ -23,8 +23,9 @@ file and the commands disagree).
 def walk(command: click.Command, path: list[str]):
     yield path, command
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from walk(command.commands[name], [*path, name])
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            yield from walk(command.get_command(ctx, name), [*path, name])
 
 
 def help_text(path: list[str], command: click.Command) -> str:
@@ -34,7 +35,7 @@ def help_text(path: list[str], command: click.Command) -> str:
     for i, name in enumerate(path):
         ctx = click.Context(current, info_name=name, parent=parent, **settings)
         if i + 1 < len(path):
-            parent, current = ctx, current.commands[path[i + 1]]
+            parent, current = ctx, current.get_command(ctx, path[i + 1])
     return command.get_help(ctx)
 
 

@@ -32,11 +32,22 @@ def test_cli_reference_is_up_to_date():
     )
 
 
+# Listing and report commands that are not named `list` (product.md §6: every one has --csv).
+LISTING = {
+    ("igctl", "log"),
+    ("igctl", "report"),
+    ("igctl", "model", "show"),
+    ("igctl", "warmup", "pipeline"),
+    ("igctl", "warmup", "plan"),
+}
+
+
 def test_listing_commands_have_json_and_csv():
-    listing = {("igctl", "log")}
+    paths = {tuple(path) for path, _ in _commands()}
+    assert LISTING <= paths, LISTING - paths
     for path, command in _commands():
         names = {o for p in command.params for o in getattr(p, "opts", [])}
-        if path[-1] == "list" or tuple(path) in listing:
+        if path[-1] == "list" or tuple(path) in LISTING:
             assert {"--json", "--csv"} <= names, " ".join(path)
 
 
@@ -58,3 +69,30 @@ def test_configuration_reference_names_every_setting():
 
     missing = [k for k in keys(Config) if f"`{k}`" not in text]
     assert not missing, f"docs/configuration.md does not describe: {missing}"
+
+
+def test_the_root_help_lines_equal_each_commands_own_help():
+    """The root group lists commands without importing them, from cli.COMMANDS."""
+    from igctl.cli import COMMANDS
+
+    ctx = click.Context(cli)
+    for name, (_, _, line) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None, f"{name} is not defined"
+        assert command.get_short_help_str(limit=10_000) == line, name
+
+
+def test_root_help_imports_no_command_module():
+    """`igctl --help` must start fast: no command module, no engine, no pydantic."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from igctl.cli import cli\n"
+        "try:\n    cli(['--help'], prog_name='igctl')\nexcept SystemExit: pass\n"
+        "heavy = [m for m in sys.modules if m.startswith(('igctl.commands.', 'igctl.engine', 'pydantic', 'tabulate', 'sqlite_utils', 'bottle'))"
+        " and m != 'igctl.commands._options']\n"
+        "print(heavy, file=sys.stderr); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

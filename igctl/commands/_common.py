@@ -11,34 +11,11 @@ import sys
 from typing import Any, Iterable
 
 import click
-from tabulate import tabulate
+from igctl.commands._options import WS_KEY, workspace_option  # noqa: F401  (re-exported)
 
-from igctl.engine.events import redact_argument
-from igctl.engine.workspace import Workspace
+def open_workspace():
+    from igctl.engine.workspace import Workspace
 
-WS_KEY = "igctl.workspace"
-
-
-def _remember_workspace(ctx: click.Context, param, value):
-    if value is not None:
-        ctx.find_root().meta[WS_KEY] = value
-    return value
-
-
-def workspace_option(fn):
-    """`--workspace/-w PATH`, accepted on the root group and on every command."""
-    return click.option(
-        "--workspace",
-        "-w",
-        type=click.Path(file_okay=False),
-        expose_value=False,
-        is_eager=True,
-        callback=_remember_workspace,
-        help="Workspace folder (default: $IGCTL_WORKSPACE, else the nearest folder upwards with igctl.yaml).",
-    )(fn)
-
-
-def open_workspace() -> Workspace:
     ctx = click.get_current_context()
     root = ctx.find_root()
     ws = root.meta.get("igctl.opened")
@@ -58,10 +35,14 @@ def actor() -> str:
 
 def command_line() -> list[str]:
     """This command's arguments as they may be logged: proxy passwords masked."""
-    return [redact_argument(a) for a in sys.argv[1:]]
+    from igctl.engine.events import redact_argument
+
+    ctx = click.get_current_context(silent=True)
+    argv = ctx.find_root().meta.get("igctl.argv") if ctx else None
+    return [redact_argument(a) for a in (sys.argv[1:] if argv is None else argv)]
 
 
-def record_command(ws: Workspace, db, name: str, **details) -> None:
+def record_command(ws, db, name: str, **details) -> None:
     """The 'user command that changes data' event, inside the caller's transaction."""
     ws.events.record(db, ws.now(), "command", actor(), message=name, details={"argv": command_line(), **details})
 
@@ -113,6 +94,8 @@ def print_rows(
     if not rows:
         click.echo(empty)
         return
+    from tabulate import tabulate
+
     cols = columns or list(rows[0].keys())
     head = [(headers or {}).get(c, c) for c in cols]
     click.echo(tabulate([[_cell(r.get(c)) for c in cols] for r in rows], headers=head, tablefmt="simple"))

@@ -260,3 +260,14 @@ def retire_(usernames, reason, json_):
 
 
 COMMANDS = [accounts]
+
+
+def _attach_bot_commands() -> None:
+    # `accounts move` rebinds an account to another bot: it is written with the bot commands.
+    from igctl.commands.bot import ACCOUNTS_SUBCOMMANDS
+
+    for command in ACCOUNTS_SUBCOMMANDS:
+        accounts.add_command(command)
+
+
+_attach_bot_commands()
