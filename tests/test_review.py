@@ -53,8 +53,11 @@ def test_review_list_has_every_kind_of_item(igctl, ws, stuck, clock):
     add_accounts(ws, 1, state="imported", prefix="noproxy")  # no proxy
     clock.set("2026-03-02T10:11:00")
     items = igctl.json("review", "list")
-    assert kinds(items) == ["bad_proxy", "bot_offline", "content_missing", "human_review", "no_proxy", "retrying"]
+    assert kinds(items) == [
+        "bad_proxy", "bot_offline", "content_missing", "human_review", "no_proxy", "proxy_error", "retrying"
+    ]
     by = {i["kind"]: i for i in items}
+    assert by["proxy_error"]["proxy_id"] == bad and by["proxy_error"]["account_count"] == 1
     assert by["no_proxy"]["username"] == "noproxy00001"
     assert by["bad_proxy"]["username"] == "onbad00001" and by["bad_proxy"]["proxy_id"] == bad
     assert {i["bot"] for i in items if i["kind"] == "bot_offline"} == {"phone", "silent"}  # both silent since 10:00

@@ -25,6 +25,11 @@ TICK_LABELS = {
     "warmups_deferred": "warm-ups left for another day (max_starts_per_day)",
     "steps_requeued": "warm-up steps re-queued (repair)",
     "retired_released": "retired accounts' open tasks cancelled (repair)",
+    "strategies_applied": "model strategy files applied (changed since last read)",
+    "reassignments_joined": "accounts joined their new model after cleanup (--reassign)",
+    "reassignments_waiting": "accounts waiting for a proxy to join their new model",
+    "slots_queued": "recurring post/story/highlight tasks queued",
+    "slots_skipped": "recurring slots skipped (missed by more than schedule.grace_hours)",
 }
 
 
@@ -59,6 +64,8 @@ def tick(dry_run, json_):
         click.echo("started: " + ", ".join(result["started"]))
     if result["requeued"]:
         click.echo("re-queued: " + ", ".join(result["requeued"]))
+    for problem in result["strategy_errors"]:
+        click.echo(f"strategy of {problem['model']} not applied: {problem['error']}", err=True)
 
 
 @warmup.command("pipeline")

@@ -41,9 +41,11 @@ def attention(ws, now: datetime | str | None = None) -> list[dict]:
     items += _human_review(db, now)
     items += _without_proxy(db, now)
     items += _bad_proxy(db, now)
+    items += _proxy_health(ws, now)
     items += _silent_bots(ws, db, now)
     items += _failed_operations(db, now)
     items += _content_problems(ws, db, now)
+    items += _model_problems(ws, db, now)
     return items
 
 
@@ -105,6 +107,14 @@ def _bad_proxy(db: Database, now: datetime) -> list[dict]:
     ]
 
 
+def _proxy_health(ws, now: datetime) -> list[dict]:
+    """Proxies in error or inactive (with or without accounts) and unacknowledged exit-IP
+    changes, from the proxy health engine."""
+    from . import proxy_health
+
+    return [_item(**item, waited_seconds=_waited(now, item.get("since"))) for item in proxy_health.attention(ws)]
+
+
 def _silent_bots(ws, db: Database, now: datetime) -> list[dict]:
     minutes = ws.config.bot.offline_after_minutes
     cutoff = to_db(now - timedelta(minutes=minutes))
@@ -129,14 +139,16 @@ def _silent_bots(ws, db: Database, now: datetime) -> list[dict]:
 
 def _failed_operations(db: Database, now: datetime) -> list[dict]:
     retrying = db.query(
-        """SELECT t.*, a.username, a.lifecycle_state, a.proxy_id, b.name AS bot_name
+        """SELECT t.*, a.username, a.lifecycle_state, a.proxy_id, b.name AS bot_name, m.name AS model_name
            FROM tasks t JOIN accounts a ON a.id = t.account_id LEFT JOIN bots b ON b.id = a.bot_id
+           LEFT JOIN models m ON m.id = COALESCE(t.model_id, a.model_id)
            WHERE t.status = 'queued' AND t.last_error IS NOT NULL
            ORDER BY t.updated_at, t.id"""
     )
     dropped = db.query(
-        """SELECT t.*, a.username, a.lifecycle_state, a.proxy_id, b.name AS bot_name
+        """SELECT t.*, a.username, a.lifecycle_state, a.proxy_id, b.name AS bot_name, m.name AS model_name
            FROM tasks t JOIN accounts a ON a.id = t.account_id LEFT JOIN bots b ON b.id = a.bot_id
+           LEFT JOIN models m ON m.id = COALESCE(t.model_id, a.model_id)
            WHERE t.status = 'dropped' AND t.updated_at >= ?
            ORDER BY t.updated_at, t.id""",
         [to_db(now - DROPPED_WINDOW)],
@@ -145,7 +157,8 @@ def _failed_operations(db: Database, now: datetime) -> list[dict]:
         _item(
             kind="retrying", username=r["username"], account_id=r["account_id"], state=r["lifecycle_state"],
             step_number=r["step_number"], step_name=r["step_name"], proxy_id=r["proxy_id"], bot=r["bot_name"],
-            since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]), task_id=r["id"], task_kind=r["kind"],
+            model=r["model_name"], since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]), task_id=r["id"],
+            task_kind=r["kind"],
             error_kind=r["last_error_kind"], attempts=r["attempts"], retry_at=r["due_at"],
             message=f"{r['kind']} {r['step_name']} failed (attempt {r['attempts']}): {r['last_error']}; retry due {r['due_at']}",
         )  # fmt: skip
@@ -155,7 +168,8 @@ def _failed_operations(db: Database, now: datetime) -> list[dict]:
         _item(
             kind="dropped", username=r["username"], account_id=r["account_id"], state=r["lifecycle_state"],
             step_number=r["step_number"], step_name=r["step_name"], proxy_id=r["proxy_id"], bot=r["bot_name"],
-            since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]), task_id=r["id"], task_kind=r["kind"],
+            model=r["model_name"], since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]), task_id=r["id"],
+            task_kind=r["kind"],
             message=f"{r['kind']} {r['step_name']} dropped: nobody claimed it before {r['stale_at']}",
         )  # fmt: skip
         for r in dropped
@@ -177,6 +191,31 @@ def _content_problems(ws, db: Database, now: datetime) -> list[dict]:
             content_type=s["type"], reuses=s["reuses"],
             message=f"{s['model']} is running short of {s['type']} {s['kind']}s: reused {s['reuses']} time(s) by {s['accounts']} account(s)",
         ))  # fmt: skip
+    return out
+
+
+def _model_problems(ws, db: Database, now: datetime) -> list[dict]:
+    """A model's strategy file that cannot be applied (the stored strategy stays in force), and
+    ready accounts whose reassignment waits for a proxy that may serve their new model."""
+    from . import models
+
+    out = [
+        _item(kind="strategy_invalid", model=p["model"], message=f"strategy of {p['model']} not applied: {p['error']}")
+        for p in models.strategy_problems(ws, db)
+    ]
+    rows = db.query(
+        """SELECT a.*, m.name AS target FROM accounts a JOIN models m ON m.id = a.reassign_to_model_id
+           WHERE a.reassign_to_model_id IS NOT NULL AND a.lifecycle_state = 'ready' ORDER BY a.updated_at, a.id"""
+    )
+    out += [
+        _item(
+            kind="reassign_waiting", username=r["username"], account_id=r["id"], state=r["lifecycle_state"],
+            proxy_id=r["proxy_id"], model=r["target"], since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]),
+            message=f"{r['username']} waits to join {r['target']}: no active proxy with room may serve it; add proxies "
+                    "or free a slot (tick retries)",
+        )  # fmt: skip
+        for r in rows
+    ]
     return out
 
 
@@ -245,10 +284,13 @@ def retry(ws, usernames: list[str] | None = None, *, all_: bool = False, actor: 
         for account in _accounts_in_review(db, usernames, all_):
             task = _review_task(ws, db, account, now, actor)
             _back_to_work(ws, db, account, task, now, actor, cause="review retry")
+            # a scheduled slot retried by a person gets a fresh grace period instead of going stale at once
+            stale = to_db(now + timedelta(hours=ws.config.schedule.grace_hours))
             db.execute(
                 """UPDATE tasks SET status = 'queued', due_at = ?, attempts = 0, bot_id = NULL, lease_expires_at = NULL,
+                          stale_at = CASE WHEN stale_at IS NULL THEN NULL ELSE ? END,
                           result_json = NULL, updated_at = ? WHERE id = ?""",
-                [at, at, task["id"]],
+                [at, stale, at, task["id"]],
             )
             ws.events.record(
                 db, at, "task.requeued", actor, account_id=account["id"], task_id=task["id"], cause="review retry",

@@ -393,20 +393,24 @@ def complete(
             [bot["name"], at, at, task["account_id"]],
         )
         db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
-        result = finish_task(ws, db, task, now=now, actor=actor, bot_id=bot_id, how="by bot " + bot["name"])
+        timing = {"execution_time_ms": execution_time_ms,
+                  "seconds_since_claim": round((now - from_db(task["claimed_at"])).total_seconds(), 3)}
+        result = finish_task(ws, db, task, now=now, actor=actor, bot_id=bot_id, how="by bot " + bot["name"], details=timing)
         return result
 
 
-def finish_task(ws, db: Database, task, *, now: datetime, actor: str, bot_id: int | None, how: str) -> dict:
+def finish_task(ws, db: Database, task, *, now: datetime, actor: str, bot_id: int | None, how: str,
+                details: dict | None = None) -> dict:
     """Mark a task completed and run its kind's follow-up (shared by a bot's completion and a
-    human's `review resolve`). Returns the answer, which is also stored on the task."""
+    human's `review resolve`). Returns the answer, which is also stored on the task. `details`
+    join the `task.completed` event's (a bot's timing)."""
     at = to_db(now)
     account = get_account(db, task["account_id"])
     ws.events.record(
         db, at, "task.completed", actor, account_id=account["id"], bot_id=bot_id, task_id=task["id"],
         message=f"{task['kind']} {task['step_name']} of {account['username']} completed {how}",
         details={"kind": task["kind"], "step_number": task["step_number"], "step_name": task["step_name"],
-                 "attempts": task["attempts"]},
+                 "attempts": task["attempts"], **(details or {})},
     )
     follow_up = ON_COMPLETE.get(task["kind"])
     extra = follow_up(ws, db, task, account, now, actor) if follow_up else {}
@@ -452,10 +456,26 @@ def _warmup_step_done(ws, db: Database, task, account, now: datetime, actor: str
     return {"next_task": {"task_id": task_id, "step_number": step + 1, "step_name": plan.step_name(step + 1), "due_at": due_text}}
 
 
+def _onboarding_step_done(ws, db: Database, task, account, now: datetime, actor: str) -> dict:
+    """The next onboarding step, or the start of the model's recurring schedule (models.py)."""
+    from . import models
+
+    return models.onboarding_step_done(ws, db, task, account, now, actor)
+
+
+def _cleanup_step_done(ws, db: Database, task, account, now: datetime, actor: str) -> dict:
+    """The next cleanup step, or ready again (and a pending reassignment) after the last (models.py)."""
+    from . import models
+
+    return models.cleanup_step_done(ws, db, task, account, now, actor)
+
+
 # What follows a completed task, per kind. Kinds without an entry (post, story, highlight) need
-# nothing more; the models issue adds onboarding and cleanup here.
+# nothing more: each is one slot of the schedule, which tick plans on its own.
 ON_COMPLETE: dict[str, Callable] = {
     "warmup": _warmup_step_done,
+    "onboarding": _onboarding_step_done,
+    "cleanup": _cleanup_step_done,
 }
 
 

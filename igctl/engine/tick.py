@@ -1,6 +1,8 @@
 """`warmup tick`: the cron job. The queue never waits for it (a claim hands out any due task, a
 completion queues the next step, a failure re-queues); tick does what nobody else triggers:
 
+0. test the proxies due a test (`proxies.test_every_hours`; off by default) — before the
+   transaction, since it waits for the network, and never in a dry run,
 1. expire leases (also done by every claim),
 2. drop queued tasks past their `stale_at` (scheduled work missed by more than its grace),
 3. give `imported` accounts a free proxy slot (the proxies engine's auto-assignment),
@@ -8,7 +10,11 @@ completion queues the next step, a failure re-queues); tick does what nobody els
    `warmup.max_starts_per_day` (counted per calendar day in the workspace zone),
 5. repair what a crash or a manual edit of the database left behind: a `warming_up` account
    without an open task gets its current step queued (or, when that step is done, is advanced);
-   open tasks of a retired account are cancelled.
+   open tasks of a retired account are cancelled,
+6. apply the models' changed strategy files (an invalid file keeps the stored strategy and is
+   reported), let ready accounts waiting to be reassigned join their new model, and queue the
+   recurring post/story/highlight slots of active accounts due within the next 24 hours
+   (models.py, schedule.py).
 
 Every phase is an indexed query that finds only the work there is, so a tick with nothing to do
 costs little however large the fleet is; every change goes through the same functions as
@@ -22,7 +28,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from . import lifecycle, proxies, tasks
+from . import lifecycle, models, proxies, proxy_health, tasks
 from .clock import to_db
 from .db import Database
 from .plan import Plan, local_date, start_of_day
@@ -51,9 +57,13 @@ def tick(
         raise RuntimeError("tick runs its own transaction; do not call it inside db.write()")
     now = tasks.as_instant(ws, now)
     result: dict = {}
+    # Proxy tests wait for the network, so they run before the transaction (never in a dry run);
+    # a proxy they quarantine is then skipped by this very tick.
+    health = {} if dry_run else proxy_health.run_due_tests(ws, actor=actor)
     try:
         with db.write():
             result = _run(ws, db, now, actor)
+            result.update(health)
             result["dry_run"] = dry_run
             if on_done is not None:
                 on_done(db, result)
@@ -64,8 +74,12 @@ def tick(
     return result
 
 
+# Counts that describe what waits rather than what the tick did.
+WAITING_KEYS = ("reassignments_waiting",)
+
+
 def did_something(result: dict) -> bool:
-    return any(v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool))
+    return any(v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool) and k not in WAITING_KEYS)
 
 
 def _run(ws, db: Database, now: datetime, actor: str) -> dict:
@@ -75,6 +89,9 @@ def _run(ws, db: Database, now: datetime, actor: str) -> dict:
     assigned = proxies.auto_assign(ws, actor=actor)
     started, deferred = start_warmups(ws, db, now, actor)
     repaired = repair(ws, db, now, actor)
+    strategies = models.sync_strategies(ws, db, now, actor)
+    reassigned = models.reassign_pending(ws, db, now, actor)
+    scheduled = models.schedule_due(ws, db, now, actor)
     return {
         "at": at,
         "leases_expired": expired,
@@ -84,8 +101,15 @@ def _run(ws, db: Database, now: datetime, actor: str) -> dict:
         "warmups_deferred": deferred,
         "steps_requeued": len(repaired["requeued"]),
         "retired_released": repaired["released"],
+        "strategies_applied": len(strategies["applied"]),
+        "reassignments_joined": len(reassigned["joined"]),
+        "reassignments_waiting": reassigned["waiting"],
+        "slots_queued": scheduled["queued"],
+        "slots_skipped": scheduled["skipped"],
         "started": started,
         "requeued": repaired["requeued"],
+        "reassigned": reassigned["joined"],
+        "strategy_errors": strategies["errors"],
     }
 
 
