@@ -186,6 +186,25 @@ def test_texts_removed_from_the_list_are_retired_and_reordering_changes_priority
     assert ws.db().scalar("SELECT count(*) FROM content") == 3
 
 
+def test_the_priorities_map_overrides_prefixes_and_list_positions(igctl, ws_path, ws):
+    """texts.yaml's `priorities:` names an image by its path in the pool folder or by its bare
+    file name, or a text as listed; lower comes first."""
+    put(ws_path, "_templates/post/10_beach.jpg", b"beach")
+    put(ws_path, "_templates/post/city.jpg", b"city")
+    put(ws_path, "_templates/pfp/face.jpg", b"face")
+    put(ws_path, "_templates/texts.yaml", "bio: [one, two]\npriorities:\n  post/10_beach.jpg: 50\n  face.jpg: 3\n  two: -1\n")
+    sync(ws)
+    rows = {r["path"] or r["text"]: r["order_priority"] for r in igctl.json("content", "list", "_templates")}
+    assert rows["_templates/post/10_beach.jpg"] == 50  # the map beats the name's prefix
+    assert rows["_templates/post/city.jpg"] == content.DEFAULT_IMAGE_PRIORITY
+    assert rows["_templates/pfp/face.jpg"] == 3
+    assert rows["one"] == 0 and rows["two"] == -1  # the map beats the list position
+    put(ws_path, "_templates/texts.yaml", "bio: [one, two]\n")  # map removed: back to the defaults
+    sync(ws)
+    rows = {r["path"] or r["text"]: r["order_priority"] for r in igctl.json("content", "list", "_templates")}
+    assert rows["_templates/post/10_beach.jpg"] == 10 and rows["two"] == 1
+
+
 def test_a_missing_texts_file_retires_every_text(ws_path, ws):
     put(ws_path, "_templates/texts.yaml", "bio: [one]\n")
     sync(ws)
@@ -242,6 +261,8 @@ def test_non_image_files_are_skipped_and_reported(igctl, ws_path, ws):
         ("bio: ['" + "x" * 151 + "']\n", "line 1"),  # longer than Instagram allows
         ("username: ['not a name!']\n", "line 1"),
         ("bio: ['']\n", "line 1"),
+        ("bio: [one]\npriorities:\n  one: first\n", "line 3"),  # a priority that is not a number
+        ("priorities: [a, b]\n", "line 1"),  # not a mapping
     ],
 )
 def test_bad_texts_yaml_is_a_clear_error_naming_file_and_line_and_changes_nothing(igctl, ws_path, ws, text, where):

@@ -36,8 +36,9 @@ IMAGE_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", 
 TEXTS_FILE = "texts.yaml"
 TEXT_FILE_EXTENSIONS = (".txt",)
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-# texts.yaml keys that are not text pools. `priorities` is kept for the models issue: it is
-# checked to be a mapping and otherwise not interpreted here.
+# texts.yaml keys that are not text pools. `priorities` maps an image (its path inside the pool
+# folder, e.g. `post/beach.jpg`, or its bare file name) or a text (exactly as listed) to an
+# order_priority that overrides the file-name prefix or the list position.
 RESERVED_TEXT_KEYS = ("priorities",)
 STEP_PREFIXES = ("change_", "post_", "reset_")
 # A numeric prefix in a file name gives its order_priority: `10_beach.jpg` → 10.
@@ -160,15 +161,35 @@ def _is_null(node) -> bool:
 
 def parse_texts(text: str, label: str) -> dict[str, list[str]]:
     """A texts.yaml: a mapping of type → list of strings. Errors name the file and the line."""
+    return parse_texts_file(text, label)[0]
+
+
+def _parse_priorities(node, label: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if _is_null(node):
+        return out
+    for key_node, value_node in node.value:
+        line = _node_line(key_node)
+        if not isinstance(key_node, yaml.ScalarNode) or not str(key_node.value).strip():
+            raise InvalidInput(f"{label}: line {line}: a priorities key must be an image path or a text")
+        if not isinstance(value_node, yaml.ScalarNode) or value_node.tag != "tag:yaml.org,2002:int":
+            raise InvalidInput(f"{label}: line {_node_line(value_node)}: the priority of {key_node.value!r} must be a whole number")
+        out[str(key_node.value).strip()] = int(value_node.value)
+    return out
+
+
+def parse_texts_file(text: str, label: str) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """A texts.yaml: its text pools and its `priorities:` map."""
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
         raise yaml_error(exc, label) from None
     if root is None:
-        return {}
+        return {}, {}
     if not isinstance(root, yaml.MappingNode):
         raise InvalidInput(f"{label}: line {_node_line(root)}: expected a mapping of text pools, e.g. `bio: [...]`")
     pools: dict[str, list[str]] = {}
+    priorities: dict[str, int] = {}
     for key_node, value_node in root.value:
         key = key_node.value
         line = _node_line(key_node)
@@ -179,6 +200,7 @@ def parse_texts(text: str, label: str) -> dict[str, list[str]]:
         if key in RESERVED_TEXT_KEYS:
             if not isinstance(value_node, yaml.MappingNode) and not _is_null(value_node):
                 raise InvalidInput(f"{label}: line {line}: {key} must be a mapping")
+            priorities = _parse_priorities(value_node, label)
             continue
         if _is_null(value_node):
             pools[key] = []  # `bio:` with nothing after it: an empty pool
@@ -197,7 +219,7 @@ def parse_texts(text: str, label: str) -> dict[str, list[str]]:
             if value not in texts:
                 texts.append(value)
         pools[key] = texts
-    return pools
+    return pools, priorities
 
 
 def text_problem(content_type: str, value: str) -> str | None:
@@ -213,13 +235,17 @@ def text_problem(content_type: str, value: str) -> str | None:
 
 
 def _read_texts_file(path: Path, label: str) -> dict[str, list[str]]:
+    return _read_texts_and_priorities(path, label)[0]
+
+
+def _read_texts_and_priorities(path: Path, label: str) -> tuple[dict[str, list[str]], dict[str, int]]:
     if not path.exists():
-        return {}
+        return {}, {}
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput(f"{label}: not valid UTF-8") from None
-    return parse_texts(text, label)
+    return parse_texts_file(text, label)
 
 
 # -- scanning the folders (no database writes) --------------------------------------------------
@@ -230,6 +256,7 @@ class PoolScan:
     folder: str  # path relative to the workspace
     images: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # relpath → (sha256, priority, type)
     texts: dict[str, list[str]] = field(default_factory=dict)
+    text_priorities: dict[str, int] = field(default_factory=dict)  # text → priority from `priorities:`
     refused: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
 
@@ -274,7 +301,7 @@ def _scan_pool(ws, root: Path, model_id, name, slug) -> PoolScan:
             return ps
     if not folder.is_dir():
         return ps
-    ps.texts = _read_texts_file(folder / TEXTS_FILE, f"{rel_folder}/{TEXTS_FILE}")
+    ps.texts, priorities = _read_texts_and_priorities(folder / TEXTS_FILE, f"{rel_folder}/{TEXTS_FILE}")
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.name == TEXTS_FILE or (entry.name in IMAGE_TYPES and entry.is_dir()):
             continue
@@ -320,7 +347,11 @@ def _scan_pool(ws, root: Path, model_id, name, slug) -> PoolScan:
                 except OSError as exc:
                     ps.refused.append({"path": rel, "reason": f"cannot be read: {exc.strerror or exc}"})
                     continue
-                ps.images[rel] = (digest, file_priority(fname), content_type)
+                in_pool = path.relative_to(folder).as_posix()  # e.g. post/beach.jpg
+                priority = priorities.get(in_pool, priorities.get(fname, file_priority(fname)))
+                ps.images[rel] = (digest, priority, content_type)
+    listed = {t for texts in ps.texts.values() for t in texts}
+    ps.text_priorities = {k: v for k, v in priorities.items() if k in listed}
     return ps
 
 
@@ -427,7 +458,8 @@ def apply(ws, result: Scan, *, actor: str) -> dict:
             for content_type, texts in ps.texts.items():
                 for index, text in enumerate(texts):
                     wanted.add((content_type, text))
-                    outcome = _register_text(db, ps.model_id, content_type, text, index, now)
+                    priority = ps.text_priorities.get(text, index)
+                    outcome = _register_text(db, ps.model_id, content_type, text, priority, now)
                     counts[f"texts_{outcome}"] += 1
             rows = db.query(f"SELECT id, content_type, text_content FROM content WHERE {where} AND text_content IS NOT NULL AND active = 1", params)
             for row in rows:
