@@ -153,6 +153,24 @@ def bench_warmup(args) -> dict:
     return warmup.bench(args.accounts, args.warming, args.claims)
 
 
+@benchmark
+def bench_report(args) -> dict:
+    """`igctl report --json` (and tables, --html, one model, one week) on a big fleet with its
+    step log and events."""
+    from bench import report
+
+    return report.bench(args.accounts, args.steps)
+
+
+@benchmark
+def bench_api(args) -> dict:
+    """The bot API over loopback: next-task + step-complete round trips with 16 concurrent
+    BotClients, and /api/health on the same server as the ceiling; p50/p99 of each."""
+    from bench import api
+
+    return api.bench(args.round_trips, args.clients, args.server_threads, tuple(args.servers.split(",")))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
@@ -160,6 +178,11 @@ def main(argv=None) -> int:
     parser.add_argument("--accounts", type=int, default=100_000, help="fleet size for the warm-up benchmark")
     parser.add_argument("--warming", type=int, default=20_000, help="of which in warm-up")
     parser.add_argument("--claims", type=int, default=2_000, help="claims to time")
+    parser.add_argument("--steps", type=int, default=1_000_000, help="step-log rows for the report benchmark")
+    parser.add_argument("--round-trips", type=int, default=2_000, help="bot API round trips to time")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent bot clients for the API benchmark")
+    parser.add_argument("--server-threads", type=int, default=8, help="server threads for the API benchmark")
+    parser.add_argument("--servers", default="waitress", help="API benchmark servers: waitress[,cheroot]")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)

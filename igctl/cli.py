@@ -41,7 +41,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "bot": ("igctl.commands.bot", "bot", "Bot identities: one per PC with its phone, each with its own API token."),
     "serve-bots": ("igctl.commands.serve", "serve_bots", "Serve the bot API that bot PCs poll for their tasks."),
-    "bots": ("igctl.commands.simulate", "bots", ""),
+    "bots": (
+        "igctl.commands.simulate",
+        "bots",
+        "Simulated bots that drive a running serve-bots over HTTP, to try the pipeline without phones.",
+    ),
     "report": (
         "igctl.commands.report",
         "report",

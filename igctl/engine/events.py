@@ -1,5 +1,7 @@
 """The event log: the `events` table is the record; `logs/events-YYYY-MM-DD.jsonl` mirrors it
 (one file a UTC day, so old files can be archived or deleted without touching the database).
+A day's file that would grow past `MAX_FILE_BYTES` is continued in `events-YYYY-MM-DD.1.jsonl`,
+`.2.jsonl`, … (docs/analytics.md, "Log files").
 
 Every state transition, bot action, error, data-changing user command, proxy status change and
 credential hand-out is an event. Details pass through `redact()` so that no secret reaches the
@@ -43,9 +45,31 @@ def redact_argument(arg: str) -> str:
     return _COLON_FORM.sub(lambda m: m.group("pre") + REDACTED, arg)
 
 
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
 class EventLog:
-    def __init__(self, logs_dir: Path | None):
+    def __init__(self, logs_dir: Path | None, max_file_bytes: int = MAX_FILE_BYTES):
         self.logs_dir = logs_dir
+        self.max_file_bytes = max_file_bytes
+        self._parts: dict[str, int] = {}  # day → the part this process last wrote to
+
+    def log_file(self, day: str, incoming: int = 0) -> Path:
+        """The file of UTC day `day` (YYYY-MM-DD) that `incoming` more bytes go to: the day's
+        first part with room (an empty part always has room, so one huge line still goes
+        somewhere). Parts are only ever added, so processes writing at once agree enough: at
+        worst two of them append to the same part."""
+        part = self._parts.get(day, 0)
+        while True:
+            path = self.logs_dir / (f"events-{day}.jsonl" if part == 0 else f"events-{day}.{part}.jsonl")
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            if size == 0 or size + incoming <= self.max_file_bytes:
+                self._parts[day] = part
+                return path
+            part += 1
 
     def record(
         self,
@@ -133,16 +157,27 @@ class EventLog:
         try:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
             for day, texts in by_day.items():
-                with open(self.logs_dir / f"events-{day}.jsonl", "a", encoding="utf-8") as fh:
-                    fh.write("".join(texts))
+                chunk: list[str] = []
+                size = 0
+                for text in texts + [None]:
+                    # flush when the next line would not fit the current part (or at the end)
+                    if chunk and (text is None or size + len(text.encode()) > self.max_file_bytes):
+                        data = "".join(chunk)
+                        with open(self.log_file(day, len(data.encode())), "a", encoding="utf-8") as fh:
+                            fh.write(data)
+                        chunk, size = [], 0
+                    if text is not None:
+                        chunk.append(text)
+                        size += len(text.encode())
         except OSError:
             pass  # as in _mirror: the table is the record
 
     def _mirror(self, at: str, line: dict) -> None:
         try:
             self.logs_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.logs_dir / f"events-{at[:10]}.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+            text = json.dumps(line, sort_keys=True, default=str) + "\n"
+            with open(self.log_file(at[:10], len(text.encode())), "a", encoding="utf-8") as fh:
+                fh.write(text)
         except OSError:
             # The table is the record; a full disk or a read-only logs/ must not undo a commit.
             pass

@@ -228,6 +228,15 @@ def m001_initial(db: Database) -> None:
         );
         CREATE INDEX step_log_account ON step_log (account_id);
         CREATE INDEX step_log_task ON step_log (task_id);
+        -- `igctl report` (engine/reports.py): per-step counts and claim → completion times, and
+        -- per-bot counts and execution times, read from these indexes alone, medians by walking
+        -- them in order. The duration expression must stay identical to reports.DURATION_MS.
+        CREATE INDEX step_log_step_times ON step_log (
+            kind, step_number, status,
+            CAST(ROUND((julianday(completed_at) - julianday(started_at)) * 86400000) AS INTEGER),
+            completed_at, bot_id
+        );
+        CREATE INDEX step_log_bot_times ON step_log (bot_id, status, execution_time_ms, completed_at);
 
         CREATE TABLE account_metrics (
             id INTEGER PRIMARY KEY,
@@ -260,6 +269,8 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX events_at ON events (at);
         CREATE INDEX events_account ON events (account_id, id);
         CREATE INDEX events_kind ON events (kind, id);
+        -- the report's funnel: the states each account ever reached, without reading other events
+        CREATE INDEX events_state ON events (account_id, new_state) WHERE kind = 'account.state';
 
         -- Files taken in from the drop folder, by content hash: each at most once.
         CREATE TABLE inbox_files (

@@ -1,0 +1,199 @@
+"""Bot API benchmark: `python -m bench.api [--round-trips 2000] [--clients 16] [--servers waitress,cheroot]`.
+
+The server runs in its own process (`igctl serve-bots`, or the same app under cheroot for the
+comparison) on 127.0.0.1; 16 BotClients in threads of this process, each with its keep-alive
+connection, first call `GET /api/health` (the ceiling: no database write), then do round trips
+of `next-task` + `step-complete` (two writing requests each) until `--round-trips` are done.
+Figures: requests or round trips per second, p50 and p99 latency of each request kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+NOW_SERVER = "2026-03-03T10:00:00Z"  # the day after bench.warmup.build's NOW: every current step is due
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))
+    return ordered[k]
+
+
+def ms(values: list[float]) -> dict:
+    return {"p50_ms": round(percentile(values, 50) * 1000, 1), "p99_ms": round(percentile(values, 99) * 1000, 1)}
+
+
+def start_server(kind: str, ws: Path, threads: int) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "IGCTL_WORKSPACE": str(ws), "IGCTL_NOW": NOW_SERVER}
+    if kind == "waitress":
+        args = [sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", str(threads)]
+    else:
+        args = [sys.executable, "-m", "bench.api", "--serve-cheroot", str(ws), "--threads", str(threads)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    line = proc.stdout.readline()
+    m = re.search(r"(http://[0-9.]+:\d+)", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"{kind} did not start: {line!r}")
+    return proc, m.group(1)
+
+
+def serve_cheroot(ws_path: str, threads: int) -> None:
+    """The same app under cheroot (for the comparison only; `serve-bots` uses waitress)."""
+    from cheroot import wsgi
+
+    from igctl.botserver.app import create_app
+    from igctl.engine.workspace import Workspace
+
+    ws = Workspace.open(ws_path)
+    ws.cipher  # noqa: B018
+    server = wsgi.Server(("127.0.0.1", 0), create_app(ws), numthreads=threads)
+    server.prepare()
+    print(f"Serving on http://127.0.0.1:{server.bind_addr[1]} (cheroot)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: server.interrupt_stop() if hasattr(server, "interrupt_stop") else None)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def run_clients(url: str, tokens: list[str], work, seconds_cap: float) -> tuple[float, list]:
+    """Run `work(client, out)` in one thread per token, released together; returns (seconds,
+    per-thread outputs)."""
+    from igctl.botclient import BotClient
+
+    barrier = threading.Barrier(len(tokens) + 1)
+    outs: list[dict] = [{} for _ in tokens]
+
+    def thread(i: int) -> None:
+        client = BotClient(url, tokens[i], retries=0, timeout=60)
+        client.me()
+        barrier.wait()
+        work(client, outs[i])
+        client.close()
+
+    threads = [threading.Thread(target=thread, args=(i,)) for i in range(len(tokens))]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for th in threads:
+        th.join(timeout=seconds_cap)
+    return time.perf_counter() - start, outs
+
+
+def measure(kind: str, ws: Path, tokens: list[str], threads: int, health_requests: int, round_trips: int) -> dict:
+    proc, url = start_server(kind, ws, threads)
+    try:
+        per_client = max(1, health_requests // len(tokens))
+
+        def health(client, out):
+            lat = out.setdefault("lat", [])
+            for _ in range(per_client):
+                t = time.perf_counter()
+                client.health()
+                lat.append(time.perf_counter() - t)
+
+        seconds, outs = run_clients(url, tokens, health, 600)
+        lat = [x for o in outs for x in o["lat"]]
+        figures: dict = {"health": {"requests": len(lat), "requests_per_second": round(len(lat) / seconds), **ms(lat)}}
+
+        remaining = [round_trips]
+        lock = threading.Lock()
+
+        def work(client, out):
+            claims, completes, trips = out.setdefault("claims", []), out.setdefault("completes", []), out.setdefault("trips", [])
+            while True:
+                with lock:
+                    if remaining[0] <= 0:
+                        return
+                    remaining[0] -= 1
+                t0 = time.perf_counter()
+                task = client.next_task()
+                t1 = time.perf_counter()
+                if task is None:
+                    return
+                client.complete(task["task_id"], execution_time_ms=1)
+                t2 = time.perf_counter()
+                claims.append(t1 - t0)
+                completes.append(t2 - t1)
+                trips.append(t2 - t0)
+
+        seconds, outs = run_clients(url, tokens, work, 600)
+        claims = [x for o in outs for x in o["claims"]]
+        completes = [x for o in outs for x in o["completes"]]
+        trips = [x for o in outs for x in o["trips"]]
+        figures["round_trips"] = {
+            "round_trips": len(trips),
+            "round_trips_per_second": round(len(trips) / seconds),
+            "round_trip": ms(trips),
+            "next_task": ms(claims),
+            "step_complete": ms(completes),
+        }
+        figures["ratio_to_ceiling"] = round(figures["round_trips"]["round_trips_per_second"] / figures["health"]["requests_per_second"], 3)
+        return figures
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def bench(round_trips: int = 2000, clients: int = 16, threads: int = 8, servers=("waitress",), health_requests: int = 8000) -> dict:
+    from bench.warmup import build
+    from igctl.engine import bots
+    from igctl.engine.workspace import Workspace
+
+    root = Path(tempfile.mkdtemp(prefix="igctl-bench-api-"))
+    try:
+        figures: dict = {"clients": clients, "server_threads": threads}
+        for kind in servers:
+            # a fresh workspace per server: the same due work for each
+            sub = root / kind
+            sub.mkdir()
+            path = build(sub, round_trips + 500, round_trips + 500)
+            ws = Workspace.open(path)
+            tokens = [bots.add(ws, f"bench{i}", actor="bench")["token"] for i in range(clients)]
+            ws.close()
+            figures[kind] = measure(kind, path, tokens, threads, health_requests, round_trips)
+        return figures
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__.splitlines()[0])
+    parser.add_argument("--round-trips", type=int, default=2000, help="next-task + step-complete round trips to time")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent BotClients")
+    parser.add_argument("--threads", type=int, default=8, help="server worker threads")
+    parser.add_argument("--servers", default="waitress", help="comma-separated: waitress, cheroot")
+    parser.add_argument("--serve-cheroot", metavar="WORKSPACE", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_cheroot:
+        serve_cheroot(args.serve_cheroot, args.threads)
+        return 0
+    print(json.dumps(bench(args.round_trips, args.clients, args.threads, tuple(args.servers.split(","))), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""What a bot may see besides its own task queue: the content of a task, the accounts bound to
+it. The bot API calls these; the rules of who may see what live here and nowhere else.
+
+- A bot sees the content of a task only for an account bound to it (device affinity: the
+  claim binds the account, so the bot that claimed the task is the one that sees its content),
+  and only once the content has been chosen (at the claim).
+- A bot reports metrics only for an account bound to it.
+"""
+
+from __future__ import annotations
+
+from .db import Database
+from .errors import Conflict, Forbidden, NotFound
+from .tasks import get_bot
+
+
+def bound_account(db: Database, bot, account_id: int):
+    """The account row when it is bound to `bot`; NotFound for an unknown account, Forbidden
+    for one bound to another bot or to none."""
+    account = db.one("SELECT * FROM accounts WHERE id = ?", [account_id])
+    if account is None:
+        raise NotFound(f"no account with id {account_id}", detail={"account_id": account_id})
+    if account["bot_id"] != bot["id"]:
+        raise Forbidden(
+            f"account {account_id} is not bound to bot {bot['name']}",
+            detail={"account_id": account_id, "bot_id": bot["id"]},
+        )
+    return account
+
+
+def task_content(ws, bot_id: int, account_id: int, task_id: int) -> dict:
+    """The content chosen for task `task_id` of account `account_id`, as recorded at the claim:
+    `{"texts": {type: {"content_id", "text"}}, "images": [{"content_id", "type", "sha256", "path"}]}`.
+    The same answer every time (the choice is stored on the task). NotFound for an unknown task
+    or one of another account; Forbidden when the account is not bound to this bot; Conflict
+    when the task has not been claimed yet (content is chosen at the claim)."""
+    import json
+
+    db = ws.db()
+    bot = get_bot(db, bot_id)
+    task = db.one("SELECT id, account_id, status, content_json FROM tasks WHERE id = ?", [task_id])
+    if task is None or task["account_id"] != account_id:
+        raise NotFound(
+            f"account {account_id} has no task {task_id}", detail={"account_id": account_id, "task_id": task_id}
+        )
+    bound_account(db, bot, account_id)
+    if task["content_json"] is None:
+        raise Conflict(
+            f"task {task_id} has not been claimed yet: its content is chosen when a bot claims it",
+            detail={"task_id": task_id, "status": task["status"]},
+        )
+    return json.loads(task["content_json"])

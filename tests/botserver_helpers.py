@@ -1,0 +1,56 @@
+"""A real bot API server for the tests: waitress on 127.0.0.1, a free port, in a thread of the
+test process (so IGCTL_NOW set by the test moves the server's clock too), and plain HTTP
+calls to it with http.client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+
+from igctl.botserver.app import AuthThrottle
+from igctl.botserver.serve import make_server, run
+from igctl.engine.workspace import Workspace
+
+
+class LiveServer:
+    def __init__(self, ws_path, *, threads: int = 8, throttle: AuthThrottle | None = None):
+        self.ws = Workspace.open(ws_path)
+        self.bound = make_server(self.ws, "127.0.0.1", 0, threads, throttle=throttle)
+        self.host, self.port = self.bound.addresses[0]
+        self.url = f"http://{self.host}:{self.port}"
+        self.thread = threading.Thread(target=run, args=(self.bound,), kwargs={"install_signals": False, "drain_seconds": 5}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.bound.stop()
+        self.thread.join(timeout=15)
+        assert not self.thread.is_alive(), "the server did not stop"
+
+    def call(self, method: str, path: str, *, token: str | None = None, body=None, raw: bytes | None = None,
+             headers: dict | None = None, content_type: str | None = None):  # fmt: skip
+        """One request on a new connection: (status, headers (lower-case names), parsed JSON or bytes)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        hdrs = dict(headers or {})
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        if content_type:
+            hdrs["Content-Type"] = content_type
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            payload = resp.read()
+            rh = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        if rh.get("content-type", "").startswith("application/json"):
+            return resp.status, rh, json.loads(payload)
+        return resp.status, rh, payload
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40 + b"\xff\xd9"

@@ -1,0 +1,71 @@
+"""Load: 16 BotClients in threads, released together by a barrier, against one real server
+until 2,000 tasks are done — no task done twice, none lost, no 5xx."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from botserver_helpers import LiveServer
+from igctl.botclient import ApiError, BotClient, ServerError
+from igctl.engine import bots
+from igctl.engine import tick as engine_tick
+from warmup_helpers import fleet, seed_templates
+
+CLIENTS = 16
+TASKS = 2000  # 2,000 accounts with warm-up step 1 due
+
+
+@pytest.mark.stress
+def test_sixteen_clients_finish_two_thousand_tasks_each_exactly_once(ws, ws_path):
+    seed_templates(ws)
+    fleet(ws, TASKS)
+    engine_tick.tick(ws)  # every warm-up started: step 1 of each account due now
+    db = ws.db()
+    assert db.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND due_at <= ?", [ws.now()]) == TASKS
+    tokens = [bots.add(ws, f"phone{i}", actor="test")["token"] for i in range(CLIENTS)]
+    server = LiveServer(ws_path, threads=8)
+    barrier = threading.Barrier(CLIENTS)
+    done: dict[int, list[int]] = {i: [] for i in range(CLIENTS)}
+    errors: list[BaseException] = []
+    server_errors: list[ApiError] = []
+
+    def worker(i: int) -> None:
+        client = BotClient(server.url, tokens[i], retries=0, timeout=60)  # retries off: a 5xx must show
+        try:
+            client.me()
+            barrier.wait()
+            idle = 0
+            while idle < 3:
+                task = client.next_task()
+                if task is None:
+                    idle += 1
+                    continue
+                idle = 0
+                client.complete(task["task_id"], execution_time_ms=1)
+                done[i].append(task["task_id"])
+        except ServerError as exc:
+            server_errors.append(exc)
+        except BaseException as exc:  # noqa: BLE001 - every error must reach the assertions
+            errors.append(exc)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=600)
+    finally:
+        server.stop()
+    assert server_errors == [] and errors == []
+    handed = [t for got in done.values() for t in got]
+    assert len(handed) == TASKS and len(set(handed)) == TASKS  # each exactly once, none lost
+    assert db.scalar("SELECT COUNT(*) FROM tasks WHERE step_number = 1 AND status != 'completed'") == 0
+    assert db.scalar("SELECT COUNT(*) FROM tasks WHERE step_number = 2 AND status = 'queued'") == TASKS
+    claims = Counter(r[0] for r in db.query("SELECT task_id FROM events WHERE kind = 'task.claimed'"))
+    assert set(claims.values()) == {1}
+    assert sum(1 for got in done.values() if got) > 1  # the work was shared

@@ -1,0 +1,113 @@
+"""`igctl serve-bots` as a real process: it prints where it listens, logs each request on
+stderr, warns when bound beyond loopback, and stops cleanly on SIGTERM and SIGINT while bots are
+busy — every answer a bot got is in the database, no request fails with a 5xx, exit 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from igctl.botclient import ApiError, BotClient, ConnectionFailed, ServerError
+from igctl.engine import bots
+from igctl.engine import tick as engine_tick
+from warmup_helpers import fleet, seed_templates
+
+pytestmark = pytest.mark.slow
+
+
+def start(ws_path, *args):
+    env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "igctl", "serve-bots", "--port", "0", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    line = proc.stdout.readline()
+    m = re.search(r"on (http://[^ ]+) \(", line)
+    assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc, m.group(1)
+
+
+@pytest.fixture
+def arranged(ws):
+    seed_templates(ws)
+    fleet(ws, 300)
+    engine_tick.tick(ws)
+    return [bots.add(ws, f"phone{i}", actor="test") for i in range(6)]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_cleanly_while_bots_are_busy(ws, ws_path, arranged, signum):
+    proc, url = start(ws_path, "--threads", "4")
+    answered_claims: list[int] = []
+    answered_completions: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def bot(token):
+        client = BotClient(url, token, retries=0, timeout=20)
+        try:
+            while not stop.is_set():
+                task = client.next_task()
+                if task is None:
+                    return
+                answered_claims.append(task["task_id"])
+                client.complete(task["task_id"])
+                answered_completions.append(task["task_id"])
+        except ServerError as exc:
+            failures.append(exc)
+        except (ConnectionFailed, ApiError):
+            return  # the server has gone: expected once it stopped
+        except BaseException as exc:  # noqa: BLE001
+            failures.append(exc)
+
+    threads = [threading.Thread(target=bot, args=(b["token"],)) for b in arranged]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 30
+    while len(answered_completions) < 30 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=40)
+    stop.set()
+    for th in threads:
+        th.join(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Stopped." in out and "Traceback" not in err
+    assert failures == []
+    db = ws.db()
+    status = {r["id"]: r["status"] for r in db.query("SELECT id, status FROM tasks")}
+    assert answered_completions and all(status[t] == "completed" for t in answered_completions)
+    assert all(status[t] in ("claimed", "completed") for t in answered_claims)
+    # one access-log line per answered request at least, with the bot's name and never a token
+    lines = [ln for ln in err.splitlines() if " GET /api/bot/next-task/" in ln or " POST /api/bot/step-complete " in ln]
+    assert len(lines) >= len(answered_claims) + len(answered_completions)
+    assert re.search(r"GET /api/bot/next-task/\d+ 200 [\d.]+ms bot=phone\d#\d+", err)
+    assert all(b["token"] not in err for b in arranged)
+
+
+def test_binding_beyond_loopback_warns_and_the_default_does_not(ws_path, arranged):
+    proc, url = start(ws_path, "--host", "0.0.0.0")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Warning: the bot API is bound to 0.0.0.0" in err
+    proc, url = start(ws_path)
+    assert BotClient(url, "x").health()["status"] == "ok"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Warning" not in err and "GET /api/health 200" in err
+
+
+def test_a_port_in_use_is_a_one_line_error(ws_path, arranged, igctl):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        line = igctl.error("serve-bots", "--port", port)
+    assert f"cannot listen on 127.0.0.1:{port}" in line
