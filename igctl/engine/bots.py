@@ -156,8 +156,11 @@ def list_bots(ws, db: Database | None = None) -> list[dict]:
 
 
 def lowest_free_slot(db: Database, bot) -> int | None:
-    """The lowest slot number (from 1) the bot has free, or None when all its slots are taken.
-    A bot without a slot limit always has one."""
+    """A free slot number for the bot: with a slot limit, the lowest free one from 1 (None when
+    all are taken); a bot without a limit always has one: the next after its highest (an index lookup;
+    such a bot may hold thousands of accounts)."""
+    if bot["slots"] is None:
+        return db.scalar("SELECT COALESCE(MAX(slot), 0) + 1 FROM accounts WHERE bot_id = ?", [bot["id"]])
     used = {r[0] for r in db.query("SELECT slot FROM accounts WHERE bot_id = ? AND slot IS NOT NULL", [bot["id"]])}
     limit = bot["slots"]
     slot = 1

@@ -32,8 +32,8 @@ def parse_instant(text: str, tz: ZoneInfo | timezone = UTC) -> datetime:
 
 def to_db(dt: datetime) -> str:
     """The stored form: UTC, millisecond precision, fixed width."""
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # isoformat is done in C: several times faster than strftime, and this runs per event.
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def from_db(text: str | None) -> datetime | None:

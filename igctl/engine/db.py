@@ -59,6 +59,7 @@ class Database:
         self._owner = threading.get_ident()
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
+        self._batches: dict[str, list] = {}
         self._lock = _write_lock(self.path)
 
     # -- reading -----------------------------------------------------------------------
@@ -107,6 +108,7 @@ class Database:
             except BaseException:
                 self._depth = 0
                 self._after_commit.clear()
+                self._batches = {}
                 try:
                     self.conn.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -117,10 +119,12 @@ class Database:
                 self.conn.execute("COMMIT")
             except BaseException:
                 self._after_commit.clear()
+                self._batches = {}
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
         callbacks, self._after_commit = self._after_commit, []
+        self._batches = {}
         for cb in callbacks:
             cb()
 
@@ -129,6 +133,19 @@ class Database:
             self._after_commit.append(callback)
         else:
             callback()
+
+    def after_commit_batch(self, key: str, item, flush: Callable[[list], None]) -> None:
+        """Collect `item` under `key`; once the outermost transaction commits, `flush(items)`
+        runs once with all of them (e.g. one append to the event-log file per transaction
+        instead of one per event). Outside a transaction it runs at once with [item]."""
+        if not self._depth:
+            flush([item])
+            return
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = []
+            self._after_commit.append(lambda: flush(batch))
+        batch.append(item)
 
     def _begin_immediate(self) -> None:
         # busy_timeout covers most waits; a second loop covers the rare SQLITE_BUSY that

@@ -114,7 +114,7 @@ class EventLog:
             line = {"id": event_id, **{k: v for k, v in row.items() if v is not None and k != "details_json"}}
             if details:
                 line["details"] = details
-            db.after_commit(lambda: self._mirror(at, line))
+            db.after_commit_batch("events", line, self._mirror_many)
         return event_id
 
     def record_many(self, db: Database, events: list[dict]) -> int:
@@ -169,15 +169,6 @@ class EventLog:
                     if text is not None:
                         chunk.append(text)
                         size += len(text.encode())
-        except OSError:
-            pass  # as in _mirror: the table is the record
-
-    def _mirror(self, at: str, line: dict) -> None:
-        try:
-            self.logs_dir.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(line, sort_keys=True, default=str) + "\n"
-            with open(self.log_file(at[:10], len(text.encode())), "a", encoding="utf-8") as fh:
-                fh.write(text)
         except OSError:
             # The table is the record; a full disk or a read-only logs/ must not undo a commit.
             pass
