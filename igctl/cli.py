@@ -52,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Analytics: accounts per state, warm-up success and duration per step, the conversion funnel, proxy "
         "utilisation, bots, models and errors.",
     ),
+    "dashboard": (
+        "igctl.commands.dashboard",
+        "dashboard",
+        "The operator's web dashboard: models, accounts, proxies, bots, review, report, import.",
+    ),
     "log": ("igctl.commands.log", "log", "The event log: state changes, bot actions, errors, commands, proxy changes."),
     "secrets": ("igctl.commands.secrets", "secrets", "The key that encrypts every stored password."),
     "watch": (

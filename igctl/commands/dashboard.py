@@ -1,0 +1,104 @@
+"""`igctl dashboard`: the operator's web dashboard (product.md §10) and its password."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from igctl.commands._common import actor, open_workspace, record_command, workspace_option
+from igctl.engine.errors import InvalidInput
+
+
+class _StderrLines(logging.Handler):
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - a log line must never take a request down
+            self.handleError(record)
+
+
+def _logging() -> None:
+    handler = _StderrLines()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    for name in ("igctl.dashboard", "waitress"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+@click.group("dashboard", invoke_without_command=True)
+@click.option("--host", default=None, help="Address to bind (default: dashboard.host in igctl.yaml, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port to bind; 0 picks a free one (default: dashboard.port in igctl.yaml, 8701).")  # fmt: skip
+@click.option("--secure-cookie", is_flag=True,
+              help="Mark the session cookie Secure (when a TLS reverse proxy is in front of it).")  # fmt: skip
+@workspace_option
+@click.pass_context
+def dashboard(ctx, host, port, secure_cookie):
+    """The operator's web dashboard: models, accounts, proxies, bots, review, report, import.
+
+    Without a subcommand it serves the dashboard (127.0.0.1:8701 by default) until SIGTERM or
+    Ctrl-C, one access-log line per request on stderr. Set the password first with
+    `igctl dashboard set-password`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from igctl.dashboard import serve
+    from igctl.engine import operators
+
+    ws = open_workspace()
+    if not operators.has_password(ws):
+        raise InvalidInput("no dashboard password is set: run `igctl dashboard set-password` first")
+    host = host or ws.config.dashboard.host
+    port = ws.config.dashboard.port if port is None else port
+    _logging()
+    serve.warn_if_exposed(host)
+    try:
+        bound = serve.make_server(ws, host, port, secure_cookies=secure_cookie)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    serve.handle_sigterm()
+
+    def announce():
+        for url in bound.urls:
+            click.echo(f"Serving the dashboard on {url} (workspace {ws.path}); SIGTERM or Ctrl-C stops it.")
+        sys.stdout.flush()
+
+    serve.run(bound, install_signals=False, on_ready=announce)
+    click.echo("Stopped.")
+
+
+def _read_twice() -> tuple[str, str]:
+    if sys.stdin.isatty():
+        first = click.prompt("New dashboard password", hide_input=True)
+        second = click.prompt("Repeat it", hide_input=True)
+        return first, second
+    lines = sys.stdin.read().splitlines()
+    if len(lines) < 2:
+        raise InvalidInput("give the new password twice, one line each, on standard input")
+    return lines[0], lines[1]
+
+
+@dashboard.command("set-password")
+@workspace_option
+def set_password():
+    """Set the operator password of the dashboard: asked twice (read as two lines from standard
+    input when it is not a terminal), never taken from an argument. Ends every open session."""
+    from igctl.engine import operators
+
+    first, second = _read_twice()
+    if first != second:
+        raise InvalidInput("the two passwords differ; nothing was changed")
+    ws = open_workspace()
+    db = ws.db()
+    with db.write():
+        record_command(ws, db, "dashboard set-password")
+        result = operators.set_password(ws, first, actor=actor())
+    verb = "changed" if result["replaced"] else "set"
+    click.echo(f"Dashboard password {verb}" + (f"; {result['sessions_ended']} session(s) ended." if result["sessions_ended"] else "."))
+
+
+COMMANDS = [dashboard]
