@@ -89,3 +89,22 @@ def test_a_failed_write_rolls_back_everything(tmp_path):
     assert db.scalar("SELECT count(*) FROM meta") == 0
     assert not db.conn.in_transaction
     db.close()
+
+
+def test_a_dry_run_write_does_the_work_then_takes_it_back(tmp_path):
+    db = Database(tmp_path / "t.db")
+    migrations.migrate(db)
+    ran = []
+    with db.write(dry_run=True):
+        db.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
+        assert db.scalar("SELECT count(*) FROM meta") == 1  # visible inside
+        db.after_commit(lambda: ran.append("callback"))
+    assert db.scalar("SELECT count(*) FROM meta") == 0 and ran == [] and not db.conn.in_transaction
+    with db.write():
+        try:
+            with db.write(dry_run=True):  # a dry run cannot take back part of an outer transaction
+                pass
+        except RuntimeError:
+            ran.append("refused")
+    assert ran == ["refused"]
+    db.close()

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
 
-from igctl.commands._common import actor, open_workspace, record_command, workspace_option
+from igctl.commands._common import actor, log_to_stderr, open_workspace, record_command, workspace_option
 from igctl.engine.errors import InvalidInput
-
-
-class _StderrLines(logging.Handler):
-    def emit(self, record):
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - a log line must never take a request down
-            self.handleError(record)
-
-
-def _logging() -> None:
-    handler = _StderrLines()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    for name in ("igctl.dashboard", "waitress"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
 
 
 @click.group("dashboard", invoke_without_command=True)
@@ -54,7 +34,7 @@ def dashboard(ctx, host, port, secure_cookie):
         raise InvalidInput("no dashboard password is set: run `igctl dashboard set-password` first")
     host = host or ws.config.dashboard.host
     port = ws.config.dashboard.port if port is None else port
-    _logging()
+    log_to_stderr("igctl.dashboard", "waitress")
     serve.warn_if_exposed(host)
     try:
         bound = serve.make_server(ws, host, port, secure_cookies=secure_cookie)

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
 
-from igctl.commands._common import open_workspace, workspace_option
-
-
-class _StderrLines(logging.Handler):
-    """Access-log and server lines on stderr, flushed one by one (journald reads them live)."""
-
-    def emit(self, record):
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - a log line must never take a request down
-            self.handleError(record)
-
-
-def _logging() -> None:
-    handler = _StderrLines()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    for name in ("igctl.botserver", "waitress"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
+from igctl.commands._common import log_to_stderr, open_workspace, workspace_option
 
 
 @click.command("serve-bots")
@@ -56,7 +34,7 @@ def serve_bots(host, port, threads):
         bound = serve.make_server(ws, host, port, threads)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    _logging()  # only once it serves: a refused start leaves the process's logging as it was
+    log_to_stderr("igctl.botserver", "waitress")  # only once it serves: a refused start leaves the process's logging as it was
     serve.handle_sigterm()
 
     def announce():

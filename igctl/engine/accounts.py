@@ -240,10 +240,6 @@ class _Report:
         }
 
 
-class _DryRun(Exception):
-    """Raised to roll back a dry run's transaction."""
-
-
 def import_file(
     ws,
     path,
@@ -263,18 +259,8 @@ def import_file(
     check_file(ws, path)
     db = ws.db()
     report = _Report(path)
-    if dry_run:
-        if db.in_transaction:
-            raise RuntimeError("a dry-run import needs a transaction of its own")
-        try:
-            with db.write():
-                _import(ws, db, path, report, assign, actor, progress, dry_run=True)
-                raise _DryRun
-        except _DryRun:
-            pass
-    else:
-        with db.write():
-            _import(ws, db, path, report, assign, actor, progress, dry_run=False)
+    with db.write(dry_run=dry_run):
+        _import(ws, db, path, report, assign, actor, progress, dry_run=dry_run)
     return report.result(dry_run)
 
 

@@ -28,6 +28,17 @@ def check_timezone(name: str) -> str:
     return name
 
 
+def check_step_names(steps: list[str]) -> list[str]:
+    """Step names (a warm-up plan, a model's onboarding): lower-case letters, digits and _,
+    each at most once."""
+    for step in steps:
+        if not STEP_NAME.match(step):
+            raise ValueError(f"step name {step!r} must be lower-case letters, digits and _")
+    if len(set(steps)) != len(steps):
+        raise ValueError("a step may appear only once")
+    return steps
+
+
 def check_active_hours(value: str | None) -> str | None:
     if value is None:
         return None
@@ -63,15 +74,7 @@ class WarmupSettings(Strict):
     retry_backoff_minutes: float = Field(default=30, gt=0)
     max_attempts: int = Field(default=3, ge=1)
 
-    @field_validator("steps")
-    @classmethod
-    def _steps(cls, steps):
-        for s in steps:
-            if not STEP_NAME.match(s):
-                raise ValueError(f"step name {s!r} must be lower-case letters, digits and _")
-        if len(set(steps)) != len(steps):
-            raise ValueError("a step may appear only once in the plan")
-        return steps
+    _steps = field_validator("steps")(classmethod(lambda cls, v: check_step_names(v)))
 
     _hours = field_validator("active_hours")(classmethod(lambda cls, v: check_active_hours(v)))
 

@@ -90,10 +90,14 @@ class Database:
 
     # -- writing -----------------------------------------------------------------------
     @contextmanager
-    def write(self) -> Iterator["Database"]:
+    def write(self, *, dry_run: bool = False) -> Iterator["Database"]:
         """A write transaction (`BEGIN IMMEDIATE`). Nested calls join the outer transaction.
-        Callbacks registered with `after_commit` run once the outermost one commits."""
+        Callbacks registered with `after_commit` run once the outermost one commits. With
+        `dry_run` the work is done and then rolled back (only for the outermost transaction:
+        a dry run cannot take back part of someone else's)."""
         if self._depth:
+            if dry_run:
+                raise RuntimeError("a dry run needs a transaction of its own")
             self._depth += 1
             try:
                 yield self
@@ -106,25 +110,26 @@ class Database:
             try:
                 yield self
             except BaseException:
-                self._depth = 0
-                self._after_commit.clear()
-                self._batches = {}
-                try:
-                    self.conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+                self._end(commit=False)
                 raise
-            self._depth = 0
+            self._end(commit=not dry_run)
+
+    def _end(self, *, commit: bool) -> None:
+        """Commit (then run the after-commit callbacks) or roll back."""
+        self._depth = 0
+        callbacks, self._after_commit, self._batches = self._after_commit, [], {}
+        if not commit:
             try:
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self._after_commit.clear()
-                self._batches = {}
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-        callbacks, self._after_commit = self._after_commit, []
-        self._batches = {}
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
         for cb in callbacks:
             cb()
 

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from . import content, lifecycle, metrics, plan, proxies, schedule, tasks
 from .clock import from_db, to_db
-from .config import STEP_NAME, check_active_hours
+from .config import check_active_hours, check_step_names
 from .db import Database
 from .errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from .yamlfile import parse_model
@@ -85,15 +85,7 @@ class Strategy(_Strict):
     max_accounts: int | None = Field(default=None, ge=0)
     notes: str | None = None
 
-    @field_validator("onboarding")
-    @classmethod
-    def _steps(cls, steps):
-        for s in steps:
-            if not STEP_NAME.match(s):
-                raise ValueError(f"step name {s!r} must be lower-case letters, digits and _")
-        if len(set(steps)) != len(steps):
-            raise ValueError("a step may appear only once")
-        return steps
+    _steps = field_validator("onboarding")(classmethod(lambda cls, v: check_step_names(v)))
 
     @field_validator("locations")
     @classmethod
@@ -625,10 +617,6 @@ def unassign(ws, name: str, usernames: list[str], *, actor: str) -> dict:
 
 
 # -- batch assignment --------------------------------------------------------------------------------
-class _DryRun(Exception):
-    pass
-
-
 def _followers_sql(alias: str = "a") -> str:
     return (f"(SELECT x.followers FROM account_metrics x WHERE x.account_id = {alias}.id AND x.followers IS NOT NULL"
             " ORDER BY x.at DESC, x.id DESC LIMIT 1)")
@@ -743,17 +731,11 @@ def assign(
     if db.in_transaction:
         raise RuntimeError("assign runs its own transaction")
     now = tasks.as_instant(ws, now)
-    result: dict = {}
-    try:
-        with db.write():
-            result = _assign(ws, db, name, usernames, count, location, max_retries, min_followers, reassign, now, actor)
-            result["dry_run"] = dry_run
-            if on_done is not None:
-                on_done(db, result)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+    with db.write(dry_run=dry_run):
+        result = _assign(ws, db, name, usernames, count, location, max_retries, min_followers, reassign, now, actor)
+        result["dry_run"] = dry_run
+        if on_done is not None:
+            on_done(db, result)
     return result
 
 

@@ -36,10 +36,6 @@ from .plan import Plan, local_date, start_of_day
 TICK_ACTOR = "tick"
 
 
-class _DryRun(Exception):
-    """Raised to roll back a dry run's transaction."""
-
-
 def tick(
     ws,
     *,
@@ -56,21 +52,15 @@ def tick(
     if db.in_transaction:
         raise RuntimeError("tick runs its own transaction; do not call it inside db.write()")
     now = tasks.as_instant(ws, now)
-    result: dict = {}
     # Proxy tests wait for the network, so they run before the transaction (never in a dry run);
     # a proxy they quarantine is then skipped by this very tick.
     health = {} if dry_run else proxy_health.run_due_tests(ws, actor=actor)
-    try:
-        with db.write():
-            result = _run(ws, db, now, actor)
-            result.update(health)
-            result["dry_run"] = dry_run
-            if on_done is not None:
-                on_done(db, result)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+    with db.write(dry_run=dry_run):
+        result = _run(ws, db, now, actor)
+        result.update(health)
+        result["dry_run"] = dry_run
+        if on_done is not None:
+            on_done(db, result)
     return result
 
 
