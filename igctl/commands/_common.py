@@ -7,6 +7,7 @@ import functools
 import getpass
 import io
 import json
+import logging
 import sys
 from typing import Any, Iterable
 
@@ -69,6 +70,18 @@ def _cell(value):
     return "" if value is None else value
 
 
+# A spreadsheet runs a cell that begins with one of these as a formula (`=cmd|' /C calc'!A0`);
+# CSV cells that are text and begin so get a leading `'`, which spreadsheets show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    value = _cell(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def print_rows(
     rows: list[dict],
     columns: list[str] | None = None,
@@ -88,7 +101,7 @@ def print_rows(
         writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in keys})
+            writer.writerow({k: csv_cell(row.get(k)) for k in keys})
         click.echo(buf.getvalue(), nl=False)
         return
     if not rows:
@@ -108,6 +121,28 @@ def print_mapping(data: dict, *, json_: bool = False) -> None:
     width = max((len(k) for k in data), default=0)
     for k, v in data.items():
         click.echo(f"{k.ljust(width)}  {_cell(v)}")
+
+
+class _StderrLines(logging.Handler):
+    """Server lines on stderr, flushed one by one (journald reads them live)."""
+
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - a log line must never take a request down
+            self.handleError(record)
+
+
+def log_to_stderr(*logger_names: str) -> None:
+    """Send these loggers' lines (a server's access log, waitress) to stderr with a time stamp."""
+    handler = _StderrLines()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def show_progress(json_: bool = False) -> bool:
