@@ -171,9 +171,78 @@ def bench_api(args) -> dict:
     return api.bench(args.round_trips, args.clients, args.server_threads, tuple(args.servers.split(",")))
 
 
+def _startup(ws: Path, repeat: int = 15) -> dict:
+    """Median wall time of `python -c pass`, `igctl --help` and `igctl accounts list --json` on
+    a small workspace, each in a new process, interleaved so that load hits all three alike."""
+    runs = {
+        "python_c_pass": [sys.executable, "-c", "pass"],
+        "igctl_help": [sys.executable, "-m", "igctl", "--help"],
+        "igctl_accounts_list_json": [sys.executable, "-m", "igctl", "accounts", "list", "--json"],
+    }
+    env = {**os.environ, "IGCTL_WORKSPACE": str(ws)}
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(repeat):
+        for name, argv in runs.items():
+            start = time.perf_counter()
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+    out = {f"{k}_ms": round(sorted(v)[len(v) // 2] * 1000, 1) for k, v in times.items()}
+    out["help_over_python_ms"] = round(out["igctl_help_ms"] - out["python_c_pass_ms"], 1)
+    out["list_over_python_ms"] = round(out["igctl_accounts_list_json_ms"] - out["python_c_pass_ms"], 1)
+    return out
+
+
+@benchmark
+def bench_scale(args) -> dict:
+    """The scale story in one run (docs/benchmarks.md, "Scale"): import at --scale-sizes, tick
+    idle and busy at those fleet sizes, claim+complete over HTTP with --scale-clients, the report
+    at the largest size, and start-up next to bare Python."""
+    from bench import api, report, warmup
+
+    sizes = [int(x) for x in args.scale_sizes.split(",")]
+    figures: dict = {"sizes": sizes}
+    root = Path(tempfile.mkdtemp(prefix="igctl-bench-scale-"))
+    try:
+        small = fresh_workspace(root, "small")
+        source = root / "small.txt"
+        write_accounts_file(source, 20)
+        igctl("accounts", "import", source, "--no-assign", env={"IGCTL_WORKSPACE": str(small)})
+        print("-- start-up", file=sys.stderr)
+        figures["startup"] = _startup(small)
+        for n in sizes:
+            print(f"-- import {n:,}", file=sys.stderr)
+            source = root / f"accounts-{n}.txt"
+            write_accounts_file(source, n)
+            ws = fresh_workspace(root, f"import-{n}")
+            result, seconds, rss = run_measured(["accounts", "import", source, "--json", "--no-assign"],
+                                                env={"IGCTL_WORKSPACE": str(ws)})  # fmt: skip
+            assert json.loads(result.stdout)["imported"] == n
+            figures[f"import_{n}"] = {"seconds": round(seconds, 1), "accounts_per_second": round(n / seconds),
+                                      "peak_rss_mib": round(rss / 1024, 1)}  # fmt: skip
+            source.unlink()
+            shutil.rmtree(ws, ignore_errors=True)
+        for n in sizes:
+            print(f"-- tick at {n:,}", file=sys.stderr)
+            figures[f"tick_{n}"] = warmup.bench(n, n // 5, 500)
+        for clients in [int(x) for x in args.scale_clients.split(",")]:
+            print(f"-- API with {clients} clients", file=sys.stderr)
+            figures[f"api_{clients}_clients"] = api.bench(args.round_trips, clients, args.server_threads, ("waitress",), 2000)
+        big = max(sizes)
+        print(f"-- report at {big:,}", file=sys.stderr)
+        start = time.perf_counter()
+        path, rows = report.build(root / "report", big, args.steps)
+        built = round(time.perf_counter() - start, 1)
+        env = {**os.environ, "IGCTL_WORKSPACE": str(path), "IGCTL_NOW": report.NOW}
+        seconds, _ = report.timed_command(["report", "--json"], env)
+        figures[f"report_{big}"] = {**rows, "build_seconds": built, "report_json_seconds": round(seconds, 2)}
+        return figures
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all but scale): {', '.join(BENCHMARKS)}")
     parser.add_argument("--lines", type=int, default=100_000, help="accounts in the generated import file")
     parser.add_argument("--accounts", type=int, default=100_000, help="fleet size for the warm-up benchmark")
     parser.add_argument("--warming", type=int, default=20_000, help="of which in warm-up")
@@ -183,9 +252,11 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent bot clients for the API benchmark")
     parser.add_argument("--server-threads", type=int, default=8, help="server threads for the API benchmark")
     parser.add_argument("--servers", default="waitress", help="API benchmark servers: waitress[,cheroot]")
+    parser.add_argument("--scale-sizes", default="100000,1000000", help="fleet sizes of the scale benchmark")
+    parser.add_argument("--scale-clients", default="16,64", help="concurrent bot clients of the scale benchmark")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    names = args.names or list(BENCHMARKS)
+    names = args.names or [n for n in BENCHMARKS if n != "scale"]  # scale runs the others at size: ask for it
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")

@@ -57,6 +57,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "dashboard",
         "The operator's web dashboard: models, accounts, proxies, bots, review, report, import.",
     ),
+    "demo": (
+        "igctl.commands.demo",
+        "demo",
+        "A throw-away workspace taken through the whole lifecycle by simulated bots.",
+    ),
     "log": ("igctl.commands.log", "log", "The event log: state changes, bot actions, errors, commands, proxy changes."),
     "secrets": ("igctl.commands.secrets", "secrets", "The key that encrypts every stored password."),
     "watch": (
