@@ -142,3 +142,27 @@ def test_a_bad_igctl_now_is_a_clear_error(ws_path, igctl, monkeypatch):
 def test_workspace_files_are_not_world_writable(ws_path):
     mode = stat.S_IMODE(os.stat(ws_path / "secret.key").st_mode)
     assert mode & 0o077 == 0
+
+
+def test_validated_settings_are_remembered_until_the_file_changes(ws_path, igctl):
+    """A command whose igctl.yaml is unchanged does not import pydantic (it costs more than the
+    rest of a small listing); a change is validated again, and an invalid file is never
+    remembered."""
+    import subprocess
+    import sys
+
+    igctl("log", "--json")  # validates and remembers
+    code = (
+        "import sys; from igctl.cli import main\n"
+        "sys.argv = ['igctl', 'accounts', 'list', '--json']\n"
+        "try:\n    main()\nexcept SystemExit: pass\n"
+        "sys.exit(3 if 'pydantic' in sys.modules else 0)"
+    )
+    env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path)}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True).returncode == 0
+    text = (ws_path / "igctl.yaml").read_text()
+    (ws_path / "igctl.yaml").write_text(text.replace("max_attempts: 3", "max_attempts: 0"))
+    assert "warmup.max_attempts" in igctl.error("log")  # the change is validated, not taken from memory
+    (ws_path / "igctl.yaml").write_text(text.replace("max_attempts: 3", "max_attempts: 5"))
+    assert Workspace.open(ws_path).config.warmup.max_attempts == 5
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True).returncode == 0

@@ -23,7 +23,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .clock import UTC, from_db, to_db
-from .config import Cooldown, WarmupSettings
 from .errors import NotFound
 
 
@@ -72,7 +71,7 @@ def clamp_to_window(instant: datetime, tz: ZoneInfo, window: Window | None) -> d
     return local_instant(day + timedelta(days=1), window.start, tz)
 
 
-def cooldown_hours(cooldown: Cooldown, account_id: int, step_number: int) -> float:
+def cooldown_hours(cooldown, account_id: int, step_number: int) -> float:
     """A draw in [min_hours, max_hours], fixed by account and step."""
     digest = hashlib.sha256(f"igctl-cooldown:{account_id}:{step_number}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
@@ -82,7 +81,8 @@ def cooldown_hours(cooldown: Cooldown, account_id: int, step_number: int) -> flo
 class Plan:
     """The warm-up plan of one workspace."""
 
-    def __init__(self, settings: WarmupSettings, tz: ZoneInfo):
+    def __init__(self, settings, tz: ZoneInfo):
+        # `settings`: igctl.yaml's warmup section (engine/settings.py), or config.WarmupSettings
         self.settings = settings
         self.tz = tz
         self.steps = list(settings.steps)
@@ -116,7 +116,7 @@ class Plan:
         """When step `completed_step + 1` becomes due, given step `completed_step` completed at
         `completed_at`."""
         spacing = self.settings.spacing
-        if isinstance(spacing, Cooldown):
+        if not isinstance(spacing, str):  # a cooldown {min_hours, max_hours}
             hours = cooldown_hours(spacing, account_id, completed_step + 1)
             return clamp_to_window(completed_at + timedelta(hours=hours), self.tz, self.window)
         next_day = local_date(completed_at, self.tz) + timedelta(days=1)
@@ -138,7 +138,7 @@ class Plan:
         return out
 
 
-def backoff(settings: WarmupSettings, attempt: int) -> timedelta:
+def backoff(settings, attempt: int) -> timedelta:
     """The wait after failed attempt number `attempt` (1-based): base × 2^(attempt-1)."""
     return timedelta(minutes=settings.retry_backoff_minutes * 2 ** max(attempt - 1, 0))
 

@@ -13,14 +13,12 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from . import migrations
+from . import migrations, settings
 from .clock import Clock
-from .config import Config, check_timezone
 from .db import Database
 from .errors import InvalidInput, WorkspaceError
 from .events import EventLog
-from .secrets import KEY_CHECK_PLAINTEXT, Cipher, load_keys, new_key, write_key_file
-from .yamlfile import load_model
+from .secrets import ENV_KEY, KEY_CHECK_PLAINTEXT, Cipher, load_keys, new_key, write_key_file
 
 CONFIG_NAME = "igctl.yaml"
 DB_NAME = "igctl.db"
@@ -71,7 +69,7 @@ def find_workspace(explicit: str | os.PathLike | None = None, cwd: Path | None =
 
 
 class Workspace:
-    def __init__(self, path: Path, config: Config, clock: Clock | None = None):
+    def __init__(self, path: Path, config, clock: Clock | None = None):
         self.path = Path(path)
         self.config = config
         self.clock = clock or Clock(config.tz)
@@ -81,10 +79,18 @@ class Workspace:
     @classmethod
     def open(cls, explicit=None, clock: Clock | None = None) -> "Workspace":
         path = find_workspace(explicit)
-        config = load_model(path / CONFIG_NAME, Config, CONFIG_NAME)
+        if not (path / DB_NAME).exists():
+            settings.read_text(path / CONFIG_NAME, CONFIG_NAME)  # a broken igctl.yaml is named first
+            raise WorkspaceError(f"{path / DB_NAME} is missing: this workspace was not created by `igctl init`")
+        db = Database(path / DB_NAME)
+        try:
+            migrations.migrate(db)
+            config = settings.load(path / CONFIG_NAME, db, CONFIG_NAME)
+        except BaseException:
+            db.close()
+            raise
         ws = cls(path, config, clock)
-        if not ws.db_path.exists():
-            raise WorkspaceError(f"{ws.db_path} is missing: this workspace was not created by `igctl init`")
+        ws._local.db = db  # this thread's connection, already open
         return ws
 
     # -- paths ---------------------------------------------------------------------------
@@ -135,7 +141,8 @@ class Workspace:
     @cached_property
     def cipher(self) -> Cipher:
         keys, source = load_keys(self.key_path)
-        cipher = Cipher(keys, source)
+        # the key file is followed for changes (another process's rotation); an env key is not
+        cipher = Cipher(keys, source, key_path=None if source == ENV_KEY else self.key_path)
         cipher.check(self.db().scalar("SELECT value FROM meta WHERE key = 'key_check'"))
         return cipher
 
@@ -154,6 +161,8 @@ def init_workspace(
     if path.exists() and any(path.iterdir()):
         raise WorkspaceError(f"{path} is not empty; choose a new or empty folder")
     if timezone is not None:
+        from .config import check_timezone
+
         try:
             check_timezone(timezone)
         except ValueError as exc:
@@ -168,7 +177,7 @@ def init_workspace(
         text = cfg.read_text(encoding="utf-8")
         cfg.write_text(text.replace("timezone: UTC", f"timezone: {timezone}", 1), encoding="utf-8")
 
-    config = load_model(path / CONFIG_NAME, Config, CONFIG_NAME)
+    config = settings.from_dict(settings.validate(settings.read_text(path / CONFIG_NAME, CONFIG_NAME), CONFIG_NAME))
     ws = Workspace(path, config, clock)
     key = new_key()
     if not os.environ.get("IGCTL_SECRET_KEY"):
