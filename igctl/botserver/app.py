@@ -34,6 +34,8 @@ access_log = logging.getLogger("igctl.botserver.access")
 AUTH_FAILURES_ALLOWED = 20
 AUTH_WINDOW_SECONDS = 60.0
 IMAGE_URL = "/api/bot/images/{}"
+# What a screenshot may be declared as (the bytes decide between PNG and JPEG)
+SCREENSHOT_TYPES = ("image/png", "image/jpeg", "image/jpg", "application/octet-stream")
 
 
 def error_body(status: int, message: str, detail=None) -> str:
@@ -81,8 +83,16 @@ class AuthThrottle:
             self._failures[address] = q
 
 
+def raw_header(name: str) -> str:
+    """A request header as the WSGI server passed it (latin-1), never decoded further: bottle's
+    `get_header` decodes it as UTF-8 and raises on bytes that are not, which turned a garbled
+    header into a 500. The headers we read (a token, ETags) are ASCII when valid, so a
+    non-ASCII value simply fails to match."""
+    return request.environ.get("HTTP_" + name.upper().replace("-", "_"), "")
+
+
 def bearer_token() -> str | None:
-    header = request.get_header("Authorization", "")
+    header = raw_header("Authorization")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -107,16 +117,34 @@ def read_body(max_bytes: int) -> bytes:
     return raw
 
 
+class NotJson(InvalidInput):
+    """A body declared as something other than JSON (HTTP 415 Unsupported Media Type)."""
+
+    http_status = 415
+
+
+def check_json_type() -> None:
+    """A JSON body must come as application/json (or a +json type); a request without a
+    Content-Type is read as JSON. A form or text body is refused, never guessed at."""
+    declared = request.environ.get("CONTENT_TYPE", "")
+    media = declared.split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise NotJson(f"the body must be application/json, not {media[:100]}", detail={"content_type": declared[:200]})
+
+
 def read_json(max_bytes: int, *, optional: bool = False) -> dict:
-    """The request body as a JSON object: 413 when too large, 400 when not a JSON object.
-    `optional`: an empty body is `{}`."""
+    """The request body as a JSON object: 413 when too large, 415 when declared as another
+    type, 400 when not a JSON object. `optional`: an empty body is `{}`."""
     raw = read_body(max_bytes)
     if optional and not raw.strip():
         return {}
+    check_json_type()
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        # ValueError also covers JSONDecodeError and a number of more than 4,300 digits,
+        # which Python refuses to convert (int_max_str_digits)
+        raise InvalidInput(f"the body is not valid JSON: {str(exc)[:200]}") from None
     except RecursionError:
         raise InvalidInput("the body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
@@ -329,6 +357,10 @@ def create_app(ws, *, throttle: AuthThrottle | None = None) -> Bottle:
     def screenshot(task_id):
         path_id(task_id, "task")
         data = read_body(max_body)
+        declared = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if declared and declared not in SCREENSHOT_TYPES:
+            raise evidence.NotAnImage(f"a screenshot must be image/png or image/jpeg, not {declared[:100]}",
+                                      detail={"content_type": declared[:200]})  # fmt: skip
         kept = evidence.add_screenshot(ws, task_id, the_bot()["id"], data)
         response.status = 201
         return kept
@@ -343,7 +375,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None) -> Bottle:
         etag = f'"{hashes.of(path, data)}"'
         response.set_header("ETag", etag)
         response.set_header("Cache-Control", "private, no-cache")
-        wanted = [t.strip() for t in request.get_header("If-None-Match", "").split(",")]
+        wanted = [t.strip() for t in raw_header("If-None-Match").split(",")]
         if etag in wanted or f"W/{etag}" in wanted or "*" in wanted:
             response.status = 304
             return ""

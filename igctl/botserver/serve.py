@@ -9,6 +9,7 @@ write is one SQLite transaction, so even a hard kill loses nothing that was answ
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import signal
 import sys
@@ -20,6 +21,7 @@ from typing import Callable
 from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
 
 from .app import AuthThrottle, create_app
 
@@ -57,6 +59,25 @@ class Bound:
         return [f"http://[{h}]:{p}" if ":" in h else f"http://{h}:{p}" for h, p in self.addresses]
 
 
+class _JsonErrorTask(ErrorTask):
+    """The answers waitress gives itself, before the app sees a request (a body over
+    `max_request_body_size`, a malformed request line or chunk, headers too large): JSON like
+    every other answer of the API, not waitress's plain text."""
+
+    def execute(self):
+        err = self.request.error
+        body = json.dumps({"error": err.reason.lower(), "detail": err.body}).encode("utf-8")
+        self.status = f"{err.code} {err.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _JsonErrorChannel(HTTPChannel):
+    error_task_class = _JsonErrorTask
+
+
 def make_server(ws, host: str, port: int, threads: int, *, throttle: AuthThrottle | None = None) -> Bound:
     """A waitress server for the bot API over `ws`, bound (port 0: a free port) but not yet
     running. The workspace's key is checked first, so a wrong key stops start-up with its
@@ -77,6 +98,8 @@ def make_server(ws, host: str, port: int, threads: int, *, throttle: AuthThrottl
         channel_timeout=120,
     )
     listening = [s for s in _dispatchers(server) if isinstance(s, BaseWSGIServer)] or [server]
+    for listener in listening:
+        listener.channel_class = _JsonErrorChannel
     addresses = [(s.effective_host, int(s.effective_port)) for s in listening]
     return Bound(server, addresses)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from igctl import report_html
-from igctl.commands._common import _cell, open_workspace, print_json, print_rows, workspace_option
+from igctl.commands._common import csv_cell, open_workspace, print_json, print_rows, workspace_option
 from igctl.engine import reports
 from igctl.engine.clock import show
 from igctl.engine.errors import InvalidInput
@@ -79,7 +79,7 @@ def _write_csv(path: Path, rows: list[dict]) -> Path:
         writer = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in keys})
+            writer.writerow({k: csv_cell(row.get(k)) for k in keys})
     return path
 
 

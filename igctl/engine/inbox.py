@@ -353,6 +353,10 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict:
         raise  # the workspace cannot work (e.g. a wrong key): no file is to blame, none is moved
     except _NothingImported as exc:
         out.update(exc.result, outcome=FAILED, error=str(exc))
+        if kind == "accounts":  # the auto-assignment was rolled back with the file
+            out["proxies_assigned"] = 0
+            if isinstance(out.get("result"), dict):
+                out["result"] = {**out["result"], "proxies_assigned": 0}
     except IgctlError as exc:
         # the importers name the file by its path in the inbox, where it will no longer be
         out.update(outcome=FAILED, error=exc.message.replace(str(path), f"inbox/{kind}/{path.name}"))

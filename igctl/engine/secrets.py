@@ -75,15 +75,45 @@ def load_keys(key_path: Path) -> tuple[list[bytes], str]:
     return _parse_keys(key_path.read_text(encoding="ascii", errors="replace"), str(key_path.name)), str(key_path)
 
 
+def _file_stamp(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 class Cipher:
-    def __init__(self, keys: list[bytes], source: str = "key"):
+    """Encrypts with the first key, decrypts with any. With `key_path`, a key file changed by
+    another process (`secrets rotate` while serve-bots, watch or the dashboard run) is read
+    again: before encrypting, so nothing new is encrypted with a key the rotation dropped, and
+    when a token does not decrypt, so the re-encrypted secrets stay readable."""
+
+    def __init__(self, keys: list[bytes], source: str = "key", key_path: Path | None = None):
         self.keys = keys
         self.source = source
         self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._key_path = key_path
+        self._stamp = _file_stamp(key_path) if key_path is not None else None
+
+    def _reload(self) -> bool:
+        """Read the key file again if it changed since it was read; True when it did."""
+        if self._key_path is None:
+            return False
+        stamp = _file_stamp(self._key_path)
+        if stamp is None or stamp == self._stamp:
+            return False
+        keys, _ = load_keys(self._key_path)
+        # one assignment each: a thread using the old MultiFernet meanwhile is still right
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self.keys = keys
+        self._stamp = stamp
+        return True
 
     def encrypt(self, plaintext: str | None) -> str | None:
         if plaintext is None:
             return None
+        self._reload()
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str | None) -> str | None:
@@ -92,6 +122,8 @@ class Cipher:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
+            if self._reload():
+                return self.decrypt(token)
             raise SecretError(
                 f"cannot decrypt a stored secret with the key from {self.source}: "
                 "wrong key for this workspace"
@@ -106,11 +138,17 @@ class Cipher:
             raise SecretError(f"cannot re-encrypt a stored secret with the key from {self.source}") from None
 
     def encrypt_bytes(self, data: bytes) -> bytes:
+        self._reload()
         return self._fernet.encrypt(data)
 
     def decrypt_bytes(self, token: bytes) -> bytes:
         """Raises InvalidToken for a wrong key or damaged data (callers name the file)."""
-        return self._fernet.decrypt(token)
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken:
+            if self._reload():
+                return self._fernet.decrypt(token)
+            raise
 
     def rotate_bytes(self, token: bytes) -> bytes:
         return self._fernet.rotate(token)
