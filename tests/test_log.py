@@ -76,3 +76,32 @@ def test_redaction_rules():
     assert redact_argument("[2001:db8::1]:8080:user:pw") == "[2001:db8::1]:8080:user:***"
     assert redact_argument("192.0.2.1:8080") == "192.0.2.1:8080"
     assert redact_argument("someone@example.com") == "someone@example.com"
+
+
+@pytest.mark.slow
+def test_follow_prints_new_events_as_json_lines(ws_path, igctl):
+    """`log --follow --json` in a real process: the events there, then each new one as it comes."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "igctl", "log", "--follow", "--json"], env=env, stdout=subprocess.PIPE, text=True
+    )
+    import threading
+
+    guard = threading.Timer(30, proc.kill)  # a missing event fails the test instead of hanging it
+    guard.start()
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["kind"] == "workspace.init"
+        igctl("proxy", "add", "192.0.2.1:8080:user:pw-follow")
+        seen = []
+        while not any(e["kind"] == "proxy.added" for e in seen):
+            seen.append(json.loads(proc.stdout.readline()))  # blocks until the follower prints
+        assert all("pw-follow" not in json.dumps(e) for e in seen)
+    finally:
+        guard.cancel()
+        proc.terminate()
+        proc.wait(timeout=10)

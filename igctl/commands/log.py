@@ -8,9 +8,8 @@ import time
 import click
 
 from igctl.commands._common import open_workspace, output_options, print_rows, workspace_option
-from igctl.engine import events
+from igctl.engine import accounts, bots, events
 from igctl.engine.clock import show
-from igctl.engine.errors import NotFound
 from igctl.engine.timeparse import operator_instant
 
 
@@ -30,15 +29,9 @@ def log(username, bot_name, kind, since, until, limit, follow, json_, csv_):
     db = ws.db()
     filters = {"kind": kind}
     if username:
-        row = db.one("SELECT id FROM accounts WHERE username = ?", [username])
-        if row is None:
-            raise NotFound(f"no account named {username}")
-        filters["account_id"] = row["id"]
+        filters["account_id"] = accounts.get_account(ws, username, db)["id"]
     if bot_name:
-        row = db.one("SELECT id FROM bots WHERE name = ?", [bot_name])
-        if row is None:
-            raise NotFound(f"no bot named {bot_name}")
-        filters["bot_id"] = row["id"]
+        filters["bot_id"] = bots.get(db, bot_name)["id"]
     if since:
         filters["since"] = operator_instant(since, ws.tz)
     if until:
@@ -62,7 +55,7 @@ def _human(row: dict, tz) -> dict:
 
 
 def _follow(ws, db, rows, filters, json_):
-    last = rows[-1]["id"] if rows else (db.scalar("SELECT max(id) FROM events") or 0)
+    last = rows[-1]["id"] if rows else events.last_id(db)
 
     def emit(batch):
         for r in batch:

@@ -181,6 +181,11 @@ def event_row(row) -> dict:
     return out
 
 
+def last_id(db: Database) -> int:
+    """The id of the newest event (0 when there is none): where `log --follow` starts."""
+    return db.scalar("SELECT max(id) FROM events") or 0
+
+
 def query(
     db: Database,
     *,
