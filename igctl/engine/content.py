@@ -25,6 +25,7 @@ import yaml
 
 from .db import Database
 from .errors import Conflict, InvalidInput, NotFound
+from .files import sha256_file
 from .yamlfile import yaml_error
 
 TEMPLATES = "_templates"
@@ -121,12 +122,6 @@ def pool_for(db: Database, kind: str, step_name: str, model_id: int | None) -> P
 
 
 # -- files ---------------------------------------------------------------------------------------
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sha256_text(text: str) -> str:
@@ -343,7 +338,7 @@ def _scan_pool(ws, root: Path, model_id, name, slug) -> PoolScan:
                     if real.stat().st_size == 0:
                         ps.refused.append({"path": rel, "reason": "an empty file"})
                         continue
-                    digest = _sha256_file(real)
+                    digest = sha256_file(real)
                 except OSError as exc:
                     ps.refused.append({"path": rel, "reason": f"cannot be read: {exc.strerror or exc}"})
                     continue
@@ -802,7 +797,7 @@ def add(ws, model: str, content_type: str, files: list[str | Path], *, actor: st
         with db.write():
             for src, dest in images:
                 rel = _rel(ws, dest)
-                sha = _sha256_file(dest)
+                sha = sha256_file(dest)
                 _register_image(db, model_id, rel, sha, file_priority(dest.name), content_type, now)
                 cid = db.scalar("SELECT id FROM content WHERE path = ? AND active = 1 AND sha256 = ?", [rel, sha])
                 result["images"].append({"content_id": cid, "path": rel, "sha256": sha})
@@ -888,7 +883,7 @@ def image_path(ws, content_id: int, db: Database | None = None) -> Path:
         raise NotFound(f"image {content_id} is not in the content folder any more")
     if not row["active"]:
         try:
-            same = _sha256_file(real) == row["sha256"]
+            same = sha256_file(real) == row["sha256"]
         except OSError:
             same = False
         if not same:

@@ -14,7 +14,6 @@ Whether a file is complete is decided by `observe()` and `is_settled()`: pure fu
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from . import clock as clockmod
 from . import secrets
 from .errors import IgctlError, InvalidInput, SecretError, WorkspaceError
 from .events import redact
+from .files import sha256_file
 from .workspace import Workspace
 
 log = logging.getLogger("igctl.inbox")
@@ -170,12 +170,6 @@ def is_settled(snapshot: Snapshot, now: float, settle_seconds: float) -> bool:
 
 
 # -- handling one file ------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _count(value) -> int:
@@ -334,7 +328,7 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict:
                 secrets.unseal_in_place(ws.cipher, path)
             except SecretError as exc:  # sealed elsewhere: this file's problem, not the workspace's
                 raise InvalidInput(exc.message) from None
-        out["sha256"] = sha = file_sha256(path)
+        out["sha256"] = sha = sha256_file(path)
         with db.write():
             row = db.one("SELECT * FROM inbox_files WHERE sha256 = ?", [sha])
             if row is not None and row["outcome"] == PROCESSED:
