@@ -47,7 +47,7 @@ def demo(path, accounts, days, bots, failure_rate, seed, json_):
     if json_:
         print_json({**result, "seconds": seconds})
         return
-    from igctl.commands.report import _print_tables
+    from igctl.commands.report import print_report_tables
     from igctl.engine import reports
     from igctl.engine.workspace import Workspace
 
@@ -57,7 +57,7 @@ def demo(path, accounts, days, bots, failure_rate, seed, json_):
     click.echo()
     ws = Workspace.open(result["workspace"])
     try:
-        _print_tables(result["report"], reports.tables(result["report"]), ws.tz)
+        print_report_tables(result["report"], reports.tables(result["report"]), ws.tz)
     finally:
         ws.close()
     click.echo(f"\nHTML report: {result['html_report']}")

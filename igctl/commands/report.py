@@ -46,7 +46,7 @@ def report(model, since, until, json_, csv_dir, html_file):
     if json_:
         print_json(data)
         return
-    _print_tables(data, tables, ws.tz)
+    print_report_tables(data, tables, ws.tz)
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -96,7 +96,7 @@ def _heading(text: str) -> None:
     click.echo(click.style(text, bold=True))
 
 
-def _print_tables(data: dict, tables: dict, tz) -> None:
+def print_report_tables(data: dict, tables: dict, tz) -> None:
     scope = data["scope"]
     what = [f"model {scope['model']}"] if scope["model"] else []
     what += [f"since {show(scope['since'], tz)}"] if scope["since"] else []
