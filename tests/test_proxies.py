@@ -732,7 +732,7 @@ def test_import_file_refuses_missing_folder_and_too_big(ws, write, tmp_path):
         proxies.import_file(ws, tmp_path / "nope.txt", actor=ACTOR)
     with pytest.raises(InvalidInput, match="is not a file"):
         proxies.import_file(ws, tmp_path, actor=ACTOR)
-    ws.config.import_.max_file_mb = 0.0001  # 100 bytes
+    ws.config.import_.max_file_mb = 100 / (1024 * 1024)  # 100 bytes (MB means MiB, as for accounts files)
     just_in = write("in.txt", "192.0.2.1:8080\n".ljust(100, "#"))
     assert proxies.import_file(ws, just_in, actor=ACTOR)["imported"] == 1
     just_out = write("out.txt", "192.0.2.2:8080\n".ljust(101, "#"))

@@ -22,6 +22,8 @@ from . import lifecycle
 from .db import Database
 from .errors import Conflict, IllegalTransition, InvalidInput, NotFound
 
+MIB = 1024 * 1024
+
 SCHEMES = ("http", "https", "socks5", "socks5h")
 STATUSES = ("active", "inactive", "error")
 MAX_ACCOUNTS_LIMIT = 3
@@ -371,7 +373,7 @@ def add(ws, spec_text: str, *, provider=None, location=None, cost=None, max_acco
         return proxy_dict(_row(db, proxy_id))
 
 
-def read_text_file(path, max_bytes: int) -> str:
+def read_text_file(path, max_bytes: float) -> str:
     """A text file as an import reads it: UTF-8 (a BOM is dropped), not binary, not too big."""
     p = Path(path)
     if not p.exists():
@@ -380,7 +382,10 @@ def read_text_file(path, max_bytes: int) -> str:
         raise InvalidInput(f"{path} is not a file")
     size = p.stat().st_size
     if size > max_bytes:
-        raise InvalidInput(f"{path} is {size / 1e6:.1f} MB, over the limit of {max_bytes / 1e6:g} MB (import.max_file_mb)")
+        raise InvalidInput(
+            f"{path} is {size:,} bytes, over the limit of {int(max_bytes):,} bytes "
+            f"(import.max_file_mb: {max_bytes / MIB:g} in igctl.yaml)"
+        )
     data = p.read_bytes()
     if b"\x00" in data:
         raise InvalidInput(f"{path} is not a text file (it holds NUL bytes)")
@@ -395,7 +400,7 @@ def import_file(ws, path, *, provider=None, location=None, cost=None, actor: str
     `#` comments are skipped; invalid lines and duplicates (in the file or already stored) are
     reported with their line numbers and skipped. A file that cannot be read as text → InvalidInput."""
     opts = _options(ws, provider, location, cost, None)
-    text = read_text_file(path, int(ws.config.import_.max_file_mb * 1_000_000))
+    text = read_text_file(path, ws.config.import_.max_file_mb * MIB)  # MB means MiB, as for accounts files
     max_line = ws.config.import_.max_line_chars
     db = ws.db()
     invalid: list[dict] = []
