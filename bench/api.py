@@ -1,8 +1,7 @@
-"""Bot API benchmark: `python -m bench.api [--round-trips 2000] [--clients 16] [--servers waitress,cheroot]`.
+"""Bot API benchmark: `python -m bench.api [--round-trips 2000] [--clients 16] [--threads 8]`.
 
-The server runs in its own process (`igctl serve-bots`, or the same app under cheroot for the
-comparison) on 127.0.0.1; 16 BotClients in threads of this process, each with its keep-alive
-connection, first call `GET /api/health` (the ceiling: no database write), then do round trips
+The server runs in its own process (`igctl serve-bots`, cheroot) on 127.0.0.1; 16 BotClients
+in threads of this process, each with its keep-alive connection, first call `GET /api/health` (the ceiling: no database write), then do round trips
 of `next-task` + `step-complete` (two writing requests each) until `--round-trips` are done.
 Figures: requests or round trips per second, p50 and p99 latency of each request kind.
 """
@@ -38,41 +37,17 @@ def ms(values: list[float]) -> dict:
     return {"p50_ms": round(percentile(values, 50) * 1000, 1), "p99_ms": round(percentile(values, 99) * 1000, 1)}
 
 
-def start_server(kind: str, ws: Path, threads: int) -> tuple[subprocess.Popen, str]:
+def start_server(ws: Path, threads: int) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws), "IGCTL_NOW": NOW_SERVER}
-    if kind == "waitress":
-        args = [sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", str(threads)]
-    else:
-        args = [sys.executable, "-m", "bench.api", "--serve-cheroot", str(ws), "--threads", str(threads)]
+    args = [sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", str(threads)]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             cwd=Path(__file__).resolve().parents[1])  # fmt: skip
     line = proc.stdout.readline()
     m = re.search(r"(http://[0-9.]+:\d+)", line)
     if not m:
         proc.kill()
-        raise SystemExit(f"{kind} did not start: {line!r}")
+        raise SystemExit(f"serve-bots did not start: {line!r}")
     return proc, m.group(1)
-
-
-def serve_cheroot(ws_path: str, threads: int) -> None:
-    """The same app under cheroot (for the comparison only; `serve-bots` uses waitress)."""
-    from cheroot import wsgi
-
-    from igctl.botserver.app import create_app
-    from igctl.engine.workspace import Workspace
-
-    ws = Workspace.open(ws_path)
-    ws.cipher  # noqa: B018
-    server = wsgi.Server(("127.0.0.1", 0), create_app(ws), numthreads=threads)
-    server.prepare()
-    print(f"Serving on http://127.0.0.1:{server.bind_addr[1]} (cheroot)", flush=True)
-    signal.signal(signal.SIGTERM, lambda *a: server.interrupt_stop() if hasattr(server, "interrupt_stop") else None)
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
 
 
 def run_clients(url: str, tokens: list[str], work, seconds_cap: float) -> tuple[float, list]:
@@ -100,8 +75,8 @@ def run_clients(url: str, tokens: list[str], work, seconds_cap: float) -> tuple[
     return time.perf_counter() - start, outs
 
 
-def measure(kind: str, ws: Path, tokens: list[str], threads: int, health_requests: int, round_trips: int) -> dict:
-    proc, url = start_server(kind, ws, threads)
+def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, round_trips: int) -> dict:
+    proc, url = start_server(ws, threads)
     try:
         per_client = max(1, health_requests // len(tokens))
 
@@ -158,7 +133,7 @@ def measure(kind: str, ws: Path, tokens: list[str], threads: int, health_request
             proc.kill()
 
 
-def bench(round_trips: int = 2000, clients: int = 16, threads: int = 8, servers=("waitress",), health_requests: int = 8000) -> dict:
+def bench(round_trips: int = 2000, clients: int = 16, threads: int = 8, health_requests: int = 8000) -> dict:
     from bench.warmup import build
     from igctl.engine import bots
     from igctl.engine.workspace import Workspace
@@ -166,15 +141,11 @@ def bench(round_trips: int = 2000, clients: int = 16, threads: int = 8, servers=
     root = Path(tempfile.mkdtemp(prefix="igctl-bench-api-"))
     try:
         figures: dict = {"clients": clients, "server_threads": threads}
-        for kind in servers:
-            # a fresh workspace per server: the same due work for each
-            sub = root / kind
-            sub.mkdir()
-            path = build(sub, round_trips + 500, round_trips + 500)
-            ws = Workspace.open(path)
-            tokens = [bots.add(ws, f"bench{i}", actor="bench")["token"] for i in range(clients)]
-            ws.close()
-            figures[kind] = measure(kind, path, tokens, threads, health_requests, round_trips)
+        path = build(root, round_trips + 500, round_trips + 500)
+        ws = Workspace.open(path)
+        tokens = [bots.add(ws, f"bench{i}", actor="bench")["token"] for i in range(clients)]
+        ws.close()
+        figures["serve_bots"] = measure(path, tokens, threads, health_requests, round_trips)
         return figures
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -185,13 +156,8 @@ def main(argv=None) -> int:
     parser.add_argument("--round-trips", type=int, default=2000, help="next-task + step-complete round trips to time")
     parser.add_argument("--clients", type=int, default=16, help="concurrent BotClients")
     parser.add_argument("--threads", type=int, default=8, help="server worker threads")
-    parser.add_argument("--servers", default="waitress", help="comma-separated: waitress, cheroot")
-    parser.add_argument("--serve-cheroot", metavar="WORKSPACE", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_cheroot:
-        serve_cheroot(args.serve_cheroot, args.threads)
-        return 0
-    print(json.dumps(bench(args.round_trips, args.clients, args.threads, tuple(args.servers.split(","))), indent=2))
+    print(json.dumps(bench(args.round_trips, args.clients, args.threads), indent=2))
     return 0
 
 

@@ -168,7 +168,7 @@ def bench_api(args) -> dict:
     BotClients, and /api/health on the same server as the ceiling; p50/p99 of each."""
     from bench import api
 
-    return api.bench(args.round_trips, args.clients, args.server_threads, tuple(args.servers.split(",")))
+    return api.bench(args.round_trips, args.clients, args.server_threads)
 
 
 def _startup(ws: Path, repeat: int = 15) -> dict:
@@ -226,7 +226,7 @@ def bench_scale(args) -> dict:
             figures[f"tick_{n}"] = warmup.bench(n, n // 5, 500)
         for clients in [int(x) for x in args.scale_clients.split(",")]:
             print(f"-- API with {clients} clients", file=sys.stderr)
-            figures[f"api_{clients}_clients"] = api.bench(args.round_trips, clients, args.server_threads, ("waitress",), 2000)
+            figures[f"api_{clients}_clients"] = api.bench(args.round_trips, clients, args.server_threads, 2000)
         big = max(sizes)
         print(f"-- report at {big:,}", file=sys.stderr)
         start = time.perf_counter()
@@ -251,7 +251,6 @@ def main(argv=None) -> int:
     parser.add_argument("--round-trips", type=int, default=2_000, help="bot API round trips to time")
     parser.add_argument("--clients", type=int, default=16, help="concurrent bot clients for the API benchmark")
     parser.add_argument("--server-threads", type=int, default=8, help="server threads for the API benchmark")
-    parser.add_argument("--servers", default="waitress", help="API benchmark servers: waitress[,cheroot]")
     parser.add_argument("--scale-sizes", default="100000,1000000", help="fleet sizes of the scale benchmark")
     parser.add_argument("--scale-clients", default="16,64", help="concurrent bot clients of the scale benchmark")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -182,7 +182,7 @@ class DemoClock:
 
 
 class _Server:
-    """The bot API (waitress, as `igctl serve-bots`) on a free loopback port, in a thread."""
+    """The bot API (cheroot, as `igctl serve-bots`) on a free loopback port, in a thread."""
 
     def __init__(self, ws, threads: int = 8):
         from igctl.botserver.serve import make_server, run

@@ -1,4 +1,4 @@
-"""A real bot API server for the tests: waitress on 127.0.0.1, a free port, in a thread of the
+"""A real bot API server for the tests: cheroot on 127.0.0.1, a free port, in a thread of the
 test process (so IGCTL_NOW set by the test moves the server's clock too), and plain HTTP
 calls to it with http.client."""
 
@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
+import socket
 import threading
 
 from igctl.botserver.app import AuthThrottle
@@ -50,6 +52,37 @@ class LiveServer:
         if rh.get("content-type", "").startswith("application/json"):
             return resp.status, rh, json.loads(payload)
         return resp.status, rh, payload
+
+
+def raw_request(server, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:
+    """A request written byte for byte on a socket (what http.client would not send), and the
+    answer read until the server closes."""
+    with socket.create_connection((server.host, server.port), timeout=30) as sock:
+        data = head + body
+        # send piece by piece and stop as soon as the server answers (it may refuse a body
+        # before it has all of it, and then close the connection)
+        for start in range(0, len(data), 256 * 1024):
+            if select.select([sock], [], [], 0)[0]:
+                break
+            try:
+                sock.sendall(data[start:start + 256 * 1024])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        chunks = []
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    reply = b"".join(chunks)
+    header_block, _, payload = reply.partition(b"\r\n\r\n")
+    lines = header_block.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return status, headers, payload
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40

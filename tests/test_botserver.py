@@ -1,4 +1,4 @@
-"""The bot API end to end over a real socket (waitress on 127.0.0.1, a free port): every
+"""The bot API end to end over a real socket (cheroot on 127.0.0.1, a free port): every
 endpoint, every status code of product.md §7, traversal attempts, repeated and stale reports,
 and a full warm-up driven through HTTP with the clock moved day by day."""
 
@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from botserver_helpers import JPEG, PNG, LiveServer
+from botserver_helpers import JPEG, PNG, LiveServer, raw_request
 from igctl.botserver.app import AuthThrottle
 from igctl.engine import bots, metrics, tasks
 from igctl.engine import tick as engine_tick
@@ -236,6 +236,101 @@ def test_a_body_over_the_limit_is_413_and_one_at_the_limit_is_read(ws_path, arra
         is_json_error(status, rh, answer, 413)
     finally:
         s.stop()
+
+
+def chunked(payload: bytes, size: int = 100) -> bytes:
+    return b"".join(b"%x\r\n" % len(payload[i:i + size]) + payload[i:i + size] + b"\r\n"
+                    for i in range(0, len(payload), size)) + b"0\r\n\r\n"  # fmt: skip
+
+
+def test_the_server_refuses_a_body_just_over_4x_the_limit_itself_and_the_app_one_at_it(ws_path, arranged, ws):
+    # cheroot's own limit is max(4 x max_body, max_body + 1 MiB); at it the app answers (its 413
+    # names max_bytes), one byte over cheroot refuses it before reading any of it: JSON too
+    config = ws_path / "igctl.yaml"
+    config.write_text(config.read_text() + "\nserver:\n  max_body_mb: 0.5\n")
+    limit = int(0.5 * 1024 * 1024)
+    server_limit = max(4 * limit, limit + 1024 * 1024)
+    s = LiveServer(ws_path)
+    before = snapshot(ws)
+    try:
+        bot = arranged["bot"]
+        head = (b"POST /api/bot/step-complete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")  # fmt: skip
+        status, headers, payload = raw_request(s, head % (bot["token"].encode(), server_limit))
+        answer = is_json_error(status, headers, json.loads(payload), 413)
+        assert answer["detail"] == {"max_bytes": limit}  # the app's answer
+        status, headers, payload = raw_request(s, head % (bot["token"].encode(), server_limit + 1))
+        answer = is_json_error(status, headers, json.loads(payload), 413)
+        assert "maximum allowed bytes" in answer["detail"] and headers["connection"] == "close"  # the server's
+        assert snapshot(ws) == before
+    finally:
+        s.stop()
+
+
+def test_a_chunked_body_reaches_the_app_whole_and_is_held_to_the_same_limits(ws_path, arranged, ws):
+    config = ws_path / "igctl.yaml"
+    config.write_text(config.read_text() + "\nserver:\n  max_body_mb: 0.001\n")  # 1048 bytes
+    limit = int(0.001 * 1024 * 1024)
+    s = LiveServer(ws_path)
+    try:
+        bot = arranged["bot"]
+        _, _, task = s.call("GET", f"/api/bot/next-task/{bot['id']}", token=bot["token"])
+        head = (b"POST /api/bot/step-complete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                % bot["token"].encode())  # fmt: skip
+        body = json.dumps({"task_id": task["task_id"], "bot_id": bot["id"]}).encode()
+        over = body + b" " * (limit + 1 - len(body))
+        before = snapshot(ws)
+        status, headers, payload = raw_request(s, head, chunked(over))  # one byte over the app's limit
+        assert is_json_error(status, headers, json.loads(payload), 413)["detail"] == {"max_bytes": limit}
+        status, headers, payload = raw_request(s, head, b"zz\r\n{}\r\n0\r\n\r\n")  # a malformed chunk
+        assert "chunked" in is_json_error(status, headers, json.loads(payload), 400)["detail"]
+        assert snapshot(ws) == before
+        # a Content-Length sent with the chunked body is overruled by the chunks (RFC 9112 6.3)
+        lying = head.replace(b"Transfer-Encoding", b"Content-Length: 5\r\nTransfer-Encoding")
+        status, headers, payload = raw_request(s, lying, chunked(over[:-1]))  # at the limit, in 11 chunks
+        assert status == 200 and json.loads(payload)["status"] == "completed"
+        assert ws.db().scalar("SELECT status FROM tasks WHERE id = ?", [task["task_id"]]) == "completed"
+    finally:
+        s.stop()
+
+
+def test_the_app_sees_no_forwarded_headers_and_a_dechunked_body_with_its_length(arranged):
+    # what cheroot hands an app, seen by a WSGI app that answers with its environ
+    import threading
+
+    from igctl.botserver.serve import build_server, run
+
+    def echo(environ, start_response):
+        seen = {k: v for k, v in environ.items() if k.startswith(("HTTP_", "CONTENT_", "REMOTE_"))}
+        seen["body"] = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
+        answer = json.dumps(seen).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+        return [answer]
+
+    bound = build_server(echo, "127.0.0.1", 0, 2, max_body_bytes=1000, ident="test", json_errors=True)
+    runner = threading.Thread(target=run, args=(bound,), kwargs={"install_signals": False, "drain_seconds": 2})
+    runner.start()
+    try:
+        class Target:
+            host, port = bound.addresses[0]
+
+        head = (b"POST / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Host: evil.example\r\n"
+                b"X-Forwarded-Proto: https\r\nForwarded: for=10.9.9.9\r\nX-Other: kept\r\n"
+                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")  # fmt: skip
+        status, headers, payload = raw_request(Target, head, chunked(b'{"a": "' + b"x" * 891 + b'"}', 64))  # 900 bytes
+        seen = json.loads(payload)
+        assert headers["server"] == "test"  # the ident, not cheroot's version
+        assert status == 200 and seen["HTTP_X_OTHER"] == "kept" and seen["REMOTE_ADDR"] == "127.0.0.1"
+        assert not [k for k in seen if "FORWARDED" in k]
+        assert "HTTP_TRANSFER_ENCODING" not in seen and seen["CONTENT_LENGTH"] == "900" and len(seen["body"]) == 900
+        # over the server's limit (for a chunked body cheroot counts the chunk-size lines too)
+        status, headers, payload = raw_request(Target, head, chunked(b" " * 1001, 64))
+        assert status == 413 and headers["content-type"] == "application/json" and json.loads(payload)["error"]
+    finally:
+        bound.stop()
+        runner.join(timeout=10)
+    assert not runner.is_alive()
 
 
 # -- a bug is a JSON 500 ------------------------------------------------------------------------
@@ -499,3 +594,49 @@ def test_access_log_has_one_line_per_request_and_no_token(server, arranged, capl
     assert lines[1].startswith(f"GET /api/bot/next-task/{arranged['bot']['id']} 200 ") and lines[1].endswith(f"bot=phone1#{arranged['bot']['id']}")
     assert " 401 " in lines[2] and " 404 " in lines[3]
     assert arranged["bot"]["token"] not in caplog.text and "wrong-token" not in caplog.text
+
+
+# -- stopping -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("second_signal", [False, True])
+def test_a_stop_waits_for_the_request_in_progress_unless_a_second_signal_comes(arranged, caplog, second_signal):
+    import threading
+
+    from igctl.botserver.serve import build_server, run
+
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(environ, start_response):
+        entered.set()
+        release.wait(20)
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+        return [b"{}"]
+
+    bound = build_server(slow, "127.0.0.1", 0, 2, max_body_bytes=1000, ident="test", json_errors=True)
+    runner = threading.Thread(target=run, args=(bound,), kwargs={"install_signals": False, "drain_seconds": 20})
+    runner.start()
+
+    class Target:
+        host, port = bound.addresses[0]
+
+    answers = []
+    client = threading.Thread(target=lambda: answers.append(raw_request(Target, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+    client.start()
+    assert entered.wait(10)
+    with caplog.at_level(logging.INFO, logger="igctl.botserver"):
+        bound.stop()
+        runner.join(timeout=1.5)
+        assert runner.is_alive()  # draining: the request in progress holds the stop
+        if second_signal:
+            bound.hurry.set()
+            for _ in range(100):
+                if "second signal: stopping at once" in caplog.text:
+                    break
+                runner.join(timeout=0.05)
+            assert "second signal: stopping at once" in caplog.text
+        release.set()
+        runner.join(timeout=10)
+        client.join(timeout=10)
+    assert not runner.is_alive() and not client.is_alive()
+    if not second_signal:  # the drained request was answered
+        assert answers and answers[0][0] == 200 and answers[0][2] == b"{}"
+        assert "still busy" not in caplog.text

@@ -212,7 +212,7 @@ def test_tick_with_nothing_due_reads_no_account(igctl, ws_path, ws, clock):
 
 def test_bot_side_over_http(igctl, ws_path, ws, clock):
     """A model's onboarding, a scheduled story and the metrics the model pages show, over the
-    real bot API (waitress on 127.0.0.1, a free port)."""
+    real bot API (cheroot on 127.0.0.1, a free port)."""
     from botserver_helpers import LiveServer
 
     clock.set("2026-03-02T09:00:00")

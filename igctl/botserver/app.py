@@ -101,8 +101,8 @@ def bearer_token() -> str | None:
 
 def peer_address() -> str:
     # REMOTE_ADDR, never X-Forwarded-For (bottle's remote_addr prefers that header, which any
-    # client can set to dodge the throttle). Behind a reverse proxy, configure the WSGI server
-    # to set REMOTE_ADDR from the proxy's header (waitress: trusted_proxy).
+    # client can set to dodge the throttle). Behind a reverse proxy REMOTE_ADDR is the proxy's:
+    # serve-bots trusts no forwarded header (botserver/serve.py drops them).
     return request.environ.get("REMOTE_ADDR") or "-"
 
 

@@ -135,7 +135,7 @@ class _StderrLines(logging.Handler):
 
 
 def log_to_stderr(*logger_names: str) -> None:
-    """Send these loggers' lines (a server's access log, waitress) to stderr with a time stamp."""
+    """Send these loggers' lines (a server's access log, its own notes) to stderr with a time stamp."""
     handler = _StderrLines()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     for name in logger_names:

@@ -34,13 +34,13 @@ def dashboard(ctx, host, port, secure_cookie):
         raise InvalidInput("no dashboard password is set: run `igctl dashboard set-password` first")
     host = host or ws.config.dashboard.host
     port = ws.config.dashboard.port if port is None else port
-    log_to_stderr("igctl.dashboard", "waitress")
+    log_to_stderr("igctl.dashboard", "igctl.server")
     serve.warn_if_exposed(host)
     try:
         bound = serve.make_server(ws, host, port, secure_cookies=secure_cookie)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    serve.handle_sigterm()
+    serve.handle_signals(bound)  # before it is announced: an early signal stops it cleanly too
 
     def announce():
         for url in bound.urls:

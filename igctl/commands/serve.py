@@ -34,8 +34,8 @@ def serve_bots(host, port, threads):
         bound = serve.make_server(ws, host, port, threads)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    log_to_stderr("igctl.botserver", "waitress")  # only once it serves: a refused start leaves the process's logging as it was
-    serve.handle_sigterm()
+    log_to_stderr("igctl.botserver", "igctl.server")  # only once it serves: a refused start leaves the process's logging as it was
+    serve.handle_signals(bound)  # before it is announced: an early signal stops it cleanly too
 
     def announce():
         for url in bound.urls:

@@ -1,14 +1,11 @@
-"""Serving the dashboard with waitress, as the bot API is served (igctl/botserver/serve.py):
+"""Serving the dashboard with cheroot, as the bot API is served (igctl/botserver/serve.py):
 the same clean stop on SIGTERM or Ctrl-C, its own app."""
 
 from __future__ import annotations
 
 import sys
 
-from waitress import create_server
-from waitress.server import BaseWSGIServer
-
-from igctl.botserver.serve import Bound, _dispatchers, handle_sigterm, is_loopback, run  # noqa: F401  (re-exported)
+from igctl.botserver.serve import Bound, build_server, handle_signals, is_loopback, run  # noqa: F401  (re-exported)
 
 from .app import create_app
 
@@ -16,18 +13,15 @@ THREADS = 8
 
 
 def make_server(ws, host: str, port: int, *, threads: int = THREADS, secure_cookies: bool = False) -> Bound:
-    """A waitress server for the dashboard over `ws`, bound (port 0: a free port), not yet
-    running. The key is checked first: imports and pages need it."""
+    """A cheroot server for the dashboard over `ws`, bound (port 0: a free port), not yet
+    serving. The key is checked first: imports and pages need it."""
     ws.cipher  # noqa: B018 - fail at start-up on a wrong key, not on the first import
     app = create_app(ws, secure_cookies=secure_cookies)
     max_upload = int(ws.config.import_.max_file_mb * 1_000_000)
-    server = create_server(
-        app, host=host, port=port, threads=threads, ident="igctl-dashboard",
-        # an upload is at most import.max_file_mb plus its form around it
-        max_request_body_size=max_upload + 1024 * 1024, clear_untrusted_proxy_headers=True, channel_timeout=120,
-    )  # fmt: skip
-    listening = [s for s in _dispatchers(server) if isinstance(s, BaseWSGIServer)] or [server]
-    return Bound(server, [(s.effective_host, int(s.effective_port)) for s in listening])
+    # an upload is at most import.max_file_mb plus its form around it; the server's own refusals
+    # (a body over that, malformed requests) stay plain text here: a browser shows them as they are
+    return build_server(app, host, port, threads, max_body_bytes=max_upload + 1024 * 1024,
+                        ident="igctl-dashboard", json_errors=False)  # fmt: skip
 
 
 def warn_if_exposed(host: str, out=sys.stderr) -> bool:

@@ -7,12 +7,10 @@ The everyday cases (each 400/413 of each body) are in tests/test_botserver.py.""
 from __future__ import annotations
 
 import json
-import select
-import socket
 
 import pytest
 
-from botserver_helpers import PNG, LiveServer
+from botserver_helpers import PNG, LiveServer, raw_request
 from igctl.engine import bots
 from igctl.engine import tick as engine_tick
 from warmup_helpers import fleet, seed_templates, snapshot
@@ -110,39 +108,8 @@ def test_every_hostile_body_gets_a_json_4xx_and_changes_nothing(arranged, ws):
     assert status == 200 and answer["status"] == "completed"
 
 
-def raw_request(server, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:
-    """A request written byte for byte on a socket (what http.client would not send), and the
-    answer read until the server closes."""
-    with socket.create_connection((server.host, server.port), timeout=30) as sock:
-        data = head + body
-        # send piece by piece and stop as soon as the server answers (it may refuse a body
-        # before it has all of it, and then close the connection)
-        for start in range(0, len(data), 256 * 1024):
-            if select.select([sock], [], [], 0)[0]:
-                break
-            try:
-                sock.sendall(data[start:start + 256 * 1024])
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        chunks = []
-        while True:
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-    reply = b"".join(chunks)
-    header_block, _, payload = reply.partition(b"\r\n\r\n")
-    lines = header_block.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    return status, headers, payload
-
-
 def test_bodies_far_over_the_limit_and_malformed_requests_get_json_errors_from_the_server_itself(arranged, ws):
-    # waitress refuses these before the app runs (it never buffers them): its answers are JSON too
+    # cheroot refuses these before the app runs (it never buffers them): our request class makes its answers JSON too
     server, bot = arranged["server"], arranged["bot"]
     before = snapshot(ws)
     auth = f"Authorization: Bearer {bot['token']}\r\n".encode()
