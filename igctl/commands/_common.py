@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import getpass
@@ -46,6 +47,17 @@ def command_line() -> list[str]:
 def record_command(ws, db, name: str, **details) -> None:
     """The 'user command that changes data' event, inside the caller's transaction."""
     ws.events.record(db, ws.now(), "command", actor(), message=name, details={"argv": command_line(), **details})
+
+
+@contextlib.contextmanager
+def changing(name: str, **details):
+    """The workspace, inside one write transaction that starts with this command's `command`
+    event: the engine call made in the block joins it, so a refused command leaves no trace."""
+    ws = open_workspace()
+    db = ws.db()
+    with db.write():
+        record_command(ws, db, name, **details)
+        yield ws
 
 
 # -- output ------------------------------------------------------------------------------

@@ -6,12 +6,12 @@ import click
 
 from igctl.commands._common import (
     actor,
+    changing,
     json_option,
     open_workspace,
     output_options,
     print_json,
     print_rows,
-    record_command,
     workspace_option,
 )
 from igctl.engine import bots as engine_bots
@@ -30,10 +30,7 @@ def bot():
 @workspace_option
 def add(name, slots, json_):
     """Register bot NAME and print its API token (shown this once only)."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "bot add")
+    with changing("bot add") as ws:
         result = engine_bots.add(ws, name, slots=slots, actor=actor())
     if json_:
         print_json(result)
@@ -80,10 +77,7 @@ def list_(json_, csv_):
 def revoke(name, json_):
     """Revoke bot NAME: its token stops working, its tasks go back to the queue, its accounts
     are unbound."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "bot revoke")
+    with changing("bot revoke") as ws:
         result = engine_bots.revoke(ws, name, actor=actor())
     if json_:
         print_json(result)
@@ -101,10 +95,7 @@ def revoke(name, json_):
 @workspace_option
 def move(username, bot_name, json_):
     """Bind account USERNAME to another bot and its lowest free slot."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "accounts move")
+    with changing("accounts move") as ws:
         result = engine_bots.move_account(ws, username, bot_name, actor=actor())
     if json_:
         print_json(result)

@@ -6,6 +6,7 @@ import click
 
 from igctl.commands._common import (
     actor,
+    changing,
     json_option,
     open_workspace,
     output_options,
@@ -99,10 +100,7 @@ def add(model, content_type, files, json_):
 
     A .txt FILE adds its lines (one text a line, blank lines skipped) to the TYPE list of the
     model's texts.yaml, e.g. `igctl content add alice bio bios.txt`."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "content add")
+    with changing("content add") as ws:
         result = engine_content.add(ws, model, content_type, list(files), actor=actor())
     if json_:
         print_json(result)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from igctl.commands._common import actor, log_to_stderr, open_workspace, record_command, workspace_option
+from igctl.commands._common import actor, changing, log_to_stderr, open_workspace, workspace_option
 from igctl.engine.errors import InvalidInput
 
 
@@ -72,10 +72,7 @@ def set_password():
     first, second = _read_twice()
     if first != second:
         raise InvalidInput("the two passwords differ; nothing was changed")
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "dashboard set-password")
+    with changing("dashboard set-password") as ws:
         result = operators.set_password(ws, first, actor=actor())
     verb = "changed" if result["replaced"] else "set"
     click.echo(f"Dashboard password {verb}" + (f"; {result['sessions_ended']} session(s) ended." if result["sessions_ended"] else "."))

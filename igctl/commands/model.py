@@ -8,6 +8,7 @@ import click
 
 from igctl.commands._common import (
     actor,
+    changing,
     json_option,
     open_workspace,
     output_options,
@@ -36,10 +37,7 @@ def model():
 def create(name, strategy_file, json_):
     """Create model NAME: models/<slug>.yaml and content/<slug>/ (pfp, post, story, highlight,
     any, texts.yaml)."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "model create", model=name)
+    with changing("model create", model=name) as ws:
         result = engine_models.create(ws, name, strategy_file=strategy_file, actor=actor())
     if json_:
         print_json(result)
@@ -59,10 +57,7 @@ def _quote(name: str) -> str:
 @workspace_option
 def sync(name, json_):
     """Apply NAME's edited strategy file and sync its content folder."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "model sync", model=name)
+    with changing("model sync", model=name) as ws:
         result = engine_models.sync(ws, name, actor=actor())
     if json_:
         print_json(result)
@@ -176,10 +171,7 @@ def assign(name, usernames, count, location, max_retries, min_followers, reassig
 def unassign(name, usernames, json_):
     """Take accounts out of model NAME: each goes to cleanup (reset_pfp, reset_bio,
     delete_posts), then back to ready."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "model unassign", model=name)
+    with changing("model unassign", model=name) as ws:
         result = engine_models.unassign(ws, name, list(usernames), actor=actor())
     if json_:
         print_json(result)

@@ -7,6 +7,7 @@ import click
 
 from igctl.commands._common import (
     actor,
+    changing,
     json_option,
     open_workspace,
     output_options,
@@ -38,10 +39,7 @@ def proxy():
 def add(spec, provider, location, cost, max_accounts, json_):
     """Add one proxy. SPEC is host:port, host:port:user:pass, user:pass@host:port or
     scheme://user:pass@host:port (schemes http, https, socks5, socks5h; IPv6 hosts in brackets)."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "proxy add")
+    with changing("proxy add") as ws:
         row = proxies.add(ws, spec, provider=provider, location=location, cost=cost,
                           max_accounts=max_accounts, actor=actor())
     if json_:
@@ -60,10 +58,7 @@ def add(spec, provider, location, cost, max_accounts, json_):
 def import_(file, provider, location, cost, json_):
     """Import proxies from FILE, one spec a line (the formats of `proxy add`). Blank lines and
     # comments are skipped; invalid lines and duplicates are reported and skipped."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "proxy import")
+    with changing("proxy import") as ws:
         result = proxies.import_file(ws, file, provider=provider, location=location, cost=cost, actor=actor())
     if json_:
         print_json(result)
@@ -111,10 +106,7 @@ def _test_word(ok) -> str:
 @workspace_option
 def assign(username, proxy_id):
     """Put USERNAME on proxy PROXY_ID, or without PROXY_ID on the proxy auto-assign would pick."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "proxy assign")
+    with changing("proxy assign") as ws:
         result = proxies.assign(ws, username, proxy_id, actor=actor())
     moved = f" (moved from proxy {result['from_proxy_id']})" if result["from_proxy_id"] is not None else ""
     click.echo(f"{result['username']} is on proxy {result['proxy_id']}{moved}; state {result['lifecycle_state']}.")
@@ -126,10 +118,7 @@ def assign(username, proxy_id):
 @workspace_option
 def auto_assign(location, json_):
     """Give every imported account without a proxy the fullest active proxy that has room."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "proxy auto-assign")
+    with changing("proxy auto-assign") as ws:
         result = proxies.auto_assign(ws, location=location, actor=actor())
     if json_:
         print_json(result)
@@ -142,10 +131,7 @@ def auto_assign(location, json_):
 @workspace_option
 def unassign(username):
     """Take USERNAME off its proxy (proxy_assigned accounts go back to imported)."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "proxy unassign")
+    with changing("proxy unassign") as ws:
         result = proxies.unassign(ws, username, actor=actor())
     click.echo(f"{result['username']} is off proxy {result['proxy_id']}; state {result['lifecycle_state']}.")
 
@@ -159,10 +145,7 @@ def set_status(proxy_id, status, reason):
     """Set PROXY_ID's status: active, inactive or error (inactive and error proxies get no new
     accounts and their accounts get no tasks). Also acknowledges a change of the proxy's exit IP
     shown under needs attention, even when the status stays."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "proxy set-status")
+    with changing("proxy set-status") as ws:
         result = proxies.set_status(ws, proxy_id, status, actor=actor(), cause=reason, acknowledge=True)
     if result["changed"]:
         click.echo(f"Proxy {proxy_id}: {result['old_status']} → {status}.")
@@ -177,10 +160,7 @@ def set_status(proxy_id, status, reason):
 @workspace_option
 def remove(proxy_id):
     """Delete PROXY_ID; refused while accounts use it."""
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "proxy remove")
+    with changing("proxy remove") as ws:
         row = proxies.remove(ws, proxy_id, actor=actor())
     click.echo(f"Removed proxy {proxy_id} ({_label(row)}).")
 
