@@ -444,14 +444,14 @@ def test_proxy_status_and_assignment(igctl, browser, ws, scene):
 
 
 def test_import_accounts_reports_duplicates_and_bad_lines(igctl, browser, ws, scene):
-    content = b"fresh1,pw1,f1@example.com\nready00001,pw,dup@example.com\nbad user,pw,x@example.com\nfresh2,pw2,f2@example.com\nfresh1,pw,again@example.com\n"
+    content = b"fresh1,Fresh1-Secret-Zq,f1@example.com\nready00001,pw,dup@example.com\nbad user,pw,x@example.com\nfresh2,pw2,f2@example.com\nfresh1,pw,again@example.com\n"
     page = browser.post("/import", {"csrf_token": browser.csrf(), "kind": "accounts"}, files={"file": ("new.txt", content)})
     assert page.code == 200
     assert page.figure("imported") == "2" and page.figure("duplicates") == "2" and page.figure("invalid") == "1"
     rows = re.findall(r'<tr class="(\w+)"><td>(\d+)</td>', page.text)
     assert rows == [("duplicate", "2"), ("invalid", "3"), ("duplicate", "5")]
     assert {a["username"] for a in igctl.json("accounts", "list", "--state", "proxy_assigned")} >= {"fresh1", "fresh2"}
-    assert b"pw1" not in (ws.path / "igctl.db").read_bytes()
+    assert b"Fresh1-Secret-Zq" not in (ws.path / "igctl.db").read_bytes()
     assert not list(ws.path.rglob("new.txt"))
     assert [e["message"] for e in events_by(ws, "operator:alice") if e["kind"] == "command"] == ["accounts import"]
 
