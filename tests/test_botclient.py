@@ -119,21 +119,27 @@ def test_requests_carry_the_token_and_a_json_body(scripted):
 
 
 def test_connection_refused_is_retried_then_connection_failed():
+    # The port stays bound, never listening, for the whole test: connecting is refused, and no
+    # other socket can take the port meanwhile (as one could once a probe socket was closed).
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # nothing listens once this socket closes
-    client = BotClient(f"http://127.0.0.1:{port}", "tok", bot_id=1, retries=2, backoff=0.05)
-    start = time.monotonic()
-    with pytest.raises(botclient.ConnectionFailed) as info:
-        client.heartbeat()
+        port = sock.getsockname()[1]
+        client = BotClient(f"http://127.0.0.1:{port}", "tok", bot_id=1, retries=2, backoff=0.05)
+        start = time.monotonic()
+        with pytest.raises(botclient.ConnectionFailed) as info:
+            client.heartbeat()
     assert info.value.status == 0
     assert time.monotonic() - start >= (0.05 + 0.1) * 0.75
 
 
 def test_a_server_that_comes_up_during_the_retries_is_reached(ws_path, ws):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from igctl.botserver.serve import make_server, run
+
+    # The port is held (bound, not listening: connections are refused) through the outage and
+    # let go only just before the server binds it, so no other socket can take it meanwhile.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
     got = {}
 
     def call():
@@ -142,8 +148,7 @@ def test_a_server_that_comes_up_during_the_retries_is_reached(ws_path, ws):
     caller = threading.Thread(target=call)
     caller.start()
     time.sleep(0.3)  # the client is retrying meanwhile: a real outage, not a clock
-    from igctl.botserver.serve import make_server, run
-
+    holder.close()
     bound = make_server(ws, "127.0.0.1", port, 2)
     runner = threading.Thread(target=run, args=(bound,), kwargs={"install_signals": False, "drain_seconds": 2})
     runner.start()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import os
 
 import pytest
 
@@ -57,6 +57,9 @@ def make_account(ws, username: str, proxy_id=None, model_id=None, state="warming
         ).lastrowid
 
 
+TASK_KEYS = itertools.count(1)  # unique idempotency keys, not random ones that could collide
+
+
 def make_task(ws, account_id: int, step_name: str, kind: str = "warmup", model_id=None) -> int:
     db = ws.db()
     now = ws.now()
@@ -64,7 +67,7 @@ def make_task(ws, account_id: int, step_name: str, kind: str = "warmup", model_i
         return db.execute(
             "INSERT INTO tasks (account_id, kind, step_name, model_id, idempotency_key, due_at, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [account_id, kind, step_name, model_id, f"{account_id}:{kind}:{step_name}:{os.urandom(4).hex()}", now, now, now],
+            [account_id, kind, step_name, model_id, f"{account_id}:{kind}:{step_name}:{next(TASK_KEYS)}", now, now, now],
         ).lastrowid
 
 
