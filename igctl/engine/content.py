@@ -549,12 +549,14 @@ def _task_model_id(task, account) -> int | None:
     return model_id if model_id is not None else account["model_id"]
 
 
-def choose_for_task(ws, db: Database, task, account, *, actor: str = "system", now: str | None = None) -> dict | None:
+def choose_for_task(ws, db: Database, task, account, *, actor: str = "system", now: str | None = None,
+                    record: bool = True) -> dict | None:
     """The content of a task, chosen once and recorded on the task (`tasks.content_json`), so
     every later call answers the same. None when a needed type has no item at all in the pool:
     the task is not handed out and waits (see `missing_types`). Runs inside the caller's claim
     transaction on `db`; opens none of its own (a nested `write()` joins the caller's).
-    `now` (a stored time) defaults to the workspace clock."""
+    `now` (a stored time) defaults to the workspace clock. With `record=False` the caller
+    writes the choice to the task itself (the claim does, in its own UPDATE of the task)."""
     if task["content_json"]:
         return json.loads(task["content_json"])
     pool = pool_for(db, task["kind"], task["step_name"], _task_model_id(task, account))
@@ -584,12 +586,12 @@ def choose_for_task(ws, db: Database, task, account, *, actor: str = "system", n
 
     now = now or ws.now()
     with db.write():
+        db.conn.executemany(
+            "INSERT INTO content_usage (content_id, account_id, proxy_id, task_id, used_at) VALUES (?, ?, ?, ?, ?)",
+            [[item["id"], account["id"], account["proxy_id"], task["id"], now] for item in picked],
+        )
+        db.conn.executemany("UPDATE content SET usage_count = usage_count + 1 WHERE id = ?", [[item["id"]] for item in picked])
         for item in picked:
-            db.execute(
-                "INSERT INTO content_usage (content_id, account_id, proxy_id, task_id, used_at) VALUES (?, ?, ?, ?, ?)",
-                [item["id"], account["id"], account["proxy_id"], task["id"], now],
-            )
-            db.execute("UPDATE content SET usage_count = usage_count + 1 WHERE id = ?", [item["id"]])
             if item["account_uses"] > 0:
                 kind = "image" if item["path"] is not None else "text"
                 ws.events.record(
@@ -598,10 +600,11 @@ def choose_for_task(ws, db: Database, task, account, *, actor: str = "system", n
                     message=f"{pool.model_name}: no {item['content_type']} {kind} left that this account has not used; reusing content {item['id']}",
                     details={"model": pool.model_name, "type": _need_type(task["step_name"], item), "kind": kind, "content_id": item["id"]},
                 )  # fmt: skip
-        db.execute(
-            "UPDATE tasks SET content_json = ?, updated_at = ? WHERE id = ?",
-            [json.dumps(choice, sort_keys=True), now, task["id"]],
-        )
+        if record:
+            db.execute(
+                "UPDATE tasks SET content_json = ?, updated_at = ? WHERE id = ?",
+                [json.dumps(choice, sort_keys=True), now, task["id"]],
+            )
     return choice
 
 

@@ -11,6 +11,7 @@ table or the files.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -151,27 +152,40 @@ class EventLog:
         return len(rows)
 
     def _mirror_many(self, lines: list[dict]) -> None:
-        by_day: dict[str, list[str]] = {}
+        by_day: dict[str, list[bytes]] = {}
         for line in lines:
-            by_day.setdefault(line["at"][:10], []).append(json.dumps(line, sort_keys=True, default=str) + "\n")
+            by_day.setdefault(line["at"][:10], []).append((json.dumps(line, sort_keys=True, default=str) + "\n").encode())
         try:
-            self.logs_dir.mkdir(parents=True, exist_ok=True)
             for day, texts in by_day.items():
-                chunk: list[str] = []
+                chunk: list[bytes] = []
                 size = 0
                 for text in texts + [None]:
                     # flush when the next line would not fit the current part (or at the end)
-                    if chunk and (text is None or size + len(text.encode()) > self.max_file_bytes):
-                        data = "".join(chunk)
-                        with open(self.log_file(day, len(data.encode())), "a", encoding="utf-8") as fh:
-                            fh.write(data)
+                    if chunk and (text is None or size + len(text) > self.max_file_bytes):
+                        self._append(day, b"".join(chunk))
                         chunk, size = [], 0
                     if text is not None:
                         chunk.append(text)
-                        size += len(text.encode())
+                        size += len(text)
         except OSError:
             # The table is the record; a full disk or a read-only logs/ must not undo a commit.
             pass
+
+    def _append(self, day: str, data: bytes) -> None:
+        """One O_APPEND write of whole lines, without a buffered file object (the bot API pays
+        for this inside the write lock). logs/ is made again if someone removed it."""
+        path = self.log_file(day, len(data))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except FileNotFoundError:
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
 
 def event_row(row) -> dict:

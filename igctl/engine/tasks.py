@@ -61,7 +61,9 @@ REVIEW_AT_ONCE = {"challenge", "captcha", "login_failed"}
 LEASE_EXPIRED = "lease_expired"
 
 OPEN_STATUSES = ("queued", "claimed", "review")
-CANDIDATE_BATCH = 32
+# Candidates are read in batches: the first is small (nearly always its first row is taken),
+# later ones grow, for a queue whose head waits for content.
+CANDIDATE_BATCHES = (4, 32, 256)
 
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -78,9 +80,14 @@ def bot_actor(bot) -> str:
     return f"bot:{bot['name']}"
 
 
-def get_bot(db: Database, bot_id: int):
-    """A bot that may work: NotFound for an unknown id, Forbidden for a revoked one."""
-    bot = db.one("SELECT * FROM bots WHERE id = ?", [bot_id])
+def get_bot(db: Database, bot_id: int, *, seen_at: str | None = None):
+    """A bot that may work: NotFound for an unknown id, Forbidden for a revoked one. With
+    `seen_at` (inside a write) its last_seen_at is set in the same statement; a refusal's
+    exception then rolls that back with the rest of the transaction."""
+    if seen_at is None:
+        bot = db.one("SELECT * FROM bots WHERE id = ?", [bot_id])
+    else:
+        bot = db.one("UPDATE bots SET last_seen_at = ? WHERE id = ? RETURNING *", [seen_at, bot_id])
     if bot is None:
         raise NotFound(f"no bot with id {bot_id}", detail={"bot_id": bot_id})
     if bot["revoked_at"] is not None:
@@ -199,8 +206,13 @@ def _may_bind(db: Database, bot) -> bool:
     return db.scalar("SELECT COUNT(*) FROM accounts WHERE bot_id = ?", [bot["id"]]) < bot["slots"]
 
 
-_CANDIDATES = """
-    SELECT t.*, a.bot_id AS account_bot_id
+# A candidate row carries what the claim needs of its account (a__) and proxy (p__), so that
+# handing a task out reads nothing more (the write lock is held throughout).
+_ACCOUNT_COLUMNS = ("bot_id", "slot", "username", "proxy_id", "model_id", "password_enc", "email", "email_password_enc")
+_PROXY_COLUMNS = ("scheme", "host", "port", "username", "password_enc")
+_CANDIDATES = f"""
+    SELECT t.*, {", ".join(f"a.{c} AS a__{c}" for c in _ACCOUNT_COLUMNS)},
+           {", ".join(f"p.{c} AS p__{c}" for c in _PROXY_COLUMNS)}
     FROM tasks t
     JOIN accounts a ON a.id = t.account_id
     JOIN proxies p ON p.id = a.proxy_id
@@ -218,12 +230,27 @@ _CANDIDATES = """
 """
 
 
-def _choose_content(ws, db: Database, task, account):
+def _choose_content(ws, db: Database, task, account, at: str, actor: str):
     """The task's content: what was chosen before (stable across attempts), or a new choice
-    by the content engine; None when the step's content type has no item at all."""
+    by the content engine (recorded by the claim's own UPDATE of the task); None when the
+    step's content type has no item at all."""
     if task["content_json"] is not None:
         return json.loads(task["content_json"])
-    return content.choose_for_task(ws, db, dict(task), dict(account))
+    return content.choose_for_task(ws, db, task, account, actor=actor, now=at, record=False)
+
+
+def _split_candidate(row) -> tuple[dict, dict, dict]:
+    """A candidate row as (task, account, proxy) dicts."""
+    task, account, proxy = {}, {}, {}
+    for key in row.keys():
+        if key.startswith("a__"):
+            account[key[3:]] = row[key]
+        elif key.startswith("p__"):
+            proxy[key[3:]] = row[key]
+        else:
+            task[key] = row[key]
+    account["id"], proxy["id"] = task["account_id"], account["proxy_id"]
+    return task, account, proxy
 
 
 def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | None:
@@ -238,71 +265,75 @@ def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | Non
     now = as_instant(ws, now)
     at = to_db(now)
     with db.write():
-        bot = get_bot(db, bot_id)
+        bot = get_bot(db, bot_id, seen_at=at)
         actor = bot_actor(bot)
         expire_leases(ws, db, now, actor="system")
         may_bind = _may_bind(db, bot)
         free_slot = None
         after_due, after_id = "", 0
-        task = account = payload_content = None
+        task = account = proxy = payload_content = None
+        batches = 0
         while task is None:
+            limit = CANDIDATE_BATCHES[min(batches, len(CANDIDATE_BATCHES) - 1)]
+            batches += 1
             batch = db.query(
                 _CANDIDATES,
                 {"now": at, "after_due": after_due, "after_id": after_id, "bot": bot_id,
-                 "may_bind": may_bind, "limit": CANDIDATE_BATCH},
+                 "may_bind": may_bind, "limit": limit},
             )
-            for candidate in batch:
-                candidate_account = get_account(db, candidate["account_id"])
+            for row in batch:
+                candidate, candidate_account, candidate_proxy = _split_candidate(row)
                 if candidate_account["bot_id"] is None:
                     free_slot = free_slot or bots.lowest_free_slot(db, bot)
                     if free_slot is None:
                         continue
-                chosen_content = _choose_content(ws, db, candidate, candidate_account)
+                chosen_content = _choose_content(ws, db, candidate, candidate_account, at, actor)
                 if chosen_content is not None:
-                    task, account, payload_content = candidate, candidate_account, chosen_content
+                    task, account, proxy, payload_content = candidate, candidate_account, candidate_proxy, chosen_content
                     break
             if task is None:
-                if len(batch) < CANDIDATE_BATCH:
-                    db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
+                if len(batch) < limit:
                     return None
                 after_due, after_id = batch[-1]["due_at"], batch[-1]["id"]
 
         slot = account["slot"]
+        lease = to_db(now + timedelta(minutes=ws.config.bot.lease_minutes))
+        attempt = task["attempts"] + 1
         if account["bot_id"] is None:
             slot = free_slot
             db.execute(
-                "UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ? WHERE id = ? AND bot_id IS NULL",
-                [bot_id, slot, at, account["id"]],
+                """UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ?, last_bot_action_by = ?, last_bot_action_at = ?
+                   WHERE id = ? AND bot_id IS NULL""",
+                [bot_id, slot, at, bot["name"], at, account["id"]],
             )
             ws.events.record(
                 db, at, "account.bound", actor, account_id=account["id"], bot_id=bot_id,
                 message=f"{account['username']} bound to bot {bot['name']}, slot {slot}", details={"slot": slot},
             )
-        lease = now + timedelta(minutes=ws.config.bot.lease_minutes)
-        attempt = task["attempts"] + 1
+        else:
+            db.execute(
+                "UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ? WHERE id = ?",
+                [bot["name"], at, account["id"]],
+            )
+        content_json = _json(payload_content)
         db.execute(
             """UPDATE tasks SET status = 'claimed', bot_id = ?, claimed_at = ?, lease_expires_at = ?,
                       attempts = ?, content_json = ?, result_json = NULL, updated_at = ?
                WHERE id = ? AND status = 'queued'""",
-            [bot_id, at, to_db(lease), attempt, _json(payload_content), at, task["id"]],
+            [bot_id, at, lease, attempt, content_json, at, task["id"]],
         )
         db.execute(
             """INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, status,
                                      bot_id, content_used_json, retry_count)
                VALUES (?, ?, ?, ?, ?, ?, 'in_progress', ?, ?, ?)""",
             [task["id"], account["id"], task["kind"], task["step_number"], task["step_name"], at, bot_id,
-             _json(payload_content), attempt - 1],
+             content_json, attempt - 1],
         )
-        db.execute(
-            "UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ? WHERE id = ?",
-            [bot["name"], at, account["id"]],
-        )
-        db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
         ws.events.record(
             db, at, "task.claimed", actor, account_id=account["id"], bot_id=bot_id, task_id=task["id"],
             proxy_id=account["proxy_id"],
             message=f"bot {bot['name']} claimed {task['kind']} {task['step_name']} of {account['username']} (attempt {attempt})",
-            details={"kind": task["kind"], "step_name": task["step_name"], "attempt": attempt, "lease_expires_at": to_db(lease)},
+            details={"kind": task["kind"], "step_name": task["step_name"], "attempt": attempt, "lease_expires_at": lease},
         )
         ws.events.record(
             db, at, "bot.credentials", actor, account_id=account["id"], bot_id=bot_id, task_id=task["id"],
@@ -310,8 +341,7 @@ def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | Non
             message=f"credentials of {account['username']} and its proxy handed to bot {bot['name']}",
             details={"handed_out": ["account login", "email login", "proxy login"]},
         )
-        proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]])
-        cipher = ws.cipher
+        cipher = ws.cipher  # inside the transaction: no claim stays without its hand-out
         return {
             "task_id": task["id"],
             "kind": task["kind"],
@@ -335,7 +365,7 @@ def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | Non
                 "password": cipher.decrypt(proxy["password_enc"]),
             },
             "content": payload_content,
-            "lease_expires_at": to_db(lease),
+            "lease_expires_at": lease,
         }
 
 
@@ -377,10 +407,11 @@ def complete(
         bot = get_bot(db, bot_id)
         task = get_task(db, task_id)
         if task["status"] == "completed" and task["bot_id"] == bot_id and task["result_json"]:
-            return json.loads(task["result_json"])
-        expire_leases(ws, db, now, actor="system")
-        task = get_task(db, task_id)
+            return json.loads(task["result_json"])  # a repeated report changes nothing
+        if expire_leases(ws, db, now, actor="system"):
+            task = get_task(db, task_id)
         _check_holder(db, task, bot)
+        db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
         actor = bot_actor(bot)
         db.execute(
             """UPDATE step_log SET status = 'completed', completed_at = ?, execution_time_ms = ?,
@@ -388,24 +419,26 @@ def complete(
                WHERE id = (SELECT MAX(id) FROM step_log WHERE task_id = ?) AND status = 'in_progress'""",
             [at, execution_time_ms, _json(content_used), _json(instagram_response), task_id],
         )
-        db.execute(
-            "UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ?, retry_count = 0, updated_at = ? WHERE id = ?",
+        account = db.one(
+            """UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ?, retry_count = 0, updated_at = ?
+               WHERE id = ? RETURNING *""",
             [bot["name"], at, at, task["account_id"]],
         )
-        db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
         timing = {"execution_time_ms": execution_time_ms,
                   "seconds_since_claim": round((now - from_db(task["claimed_at"])).total_seconds(), 3)}
-        result = finish_task(ws, db, task, now=now, actor=actor, bot_id=bot_id, how="by bot " + bot["name"], details=timing)
+        result = finish_task(ws, db, task, now=now, actor=actor, bot_id=bot_id, how="by bot " + bot["name"],
+                             details=timing, account=account)
         return result
 
 
 def finish_task(ws, db: Database, task, *, now: datetime, actor: str, bot_id: int | None, how: str,
-                details: dict | None = None) -> dict:
+                details: dict | None = None, account=None) -> dict:
     """Mark a task completed and run its kind's follow-up (shared by a bot's completion and a
     human's `review resolve`). Returns the answer, which is also stored on the task. `details`
-    join the `task.completed` event's (a bot's timing)."""
+    join the `task.completed` event's (a bot's timing); `account` is the task's account row
+    when the caller has just read it."""
     at = to_db(now)
-    account = get_account(db, task["account_id"])
+    account = account or get_account(db, task["account_id"])
     ws.events.record(
         db, at, "task.completed", actor, account_id=account["id"], bot_id=bot_id, task_id=task["id"],
         message=f"{task['kind']} {task['step_name']} of {account['username']} completed {how}",
@@ -414,13 +447,13 @@ def finish_task(ws, db: Database, task, *, now: datetime, actor: str, bot_id: in
     )
     follow_up = ON_COMPLETE.get(task["kind"])
     extra = follow_up(ws, db, task, account, now, actor) if follow_up else {}
-    account = get_account(db, task["account_id"])
+    state = db.scalar("SELECT lifecycle_state FROM accounts WHERE id = ?", [account["id"]]) if follow_up else account["lifecycle_state"]
     result = {
         "task_id": task["id"],
         "status": "completed",
         "completed_at": at,
         "account_id": account["id"],
-        "account_state": account["lifecycle_state"],
+        "account_state": state,
         "next_task": extra.get("next_task"),
     }
     db.execute(
