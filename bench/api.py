@@ -50,6 +50,15 @@ def start_server(ws: Path, threads: int) -> tuple[subprocess.Popen, str]:
     return proc, m.group(1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def run_clients(url: str, tokens: list[str], work, seconds_cap: float) -> tuple[float, list]:
     """Run `work(client, out)` in one thread per token, released together; returns (seconds,
     per-thread outputs)."""
@@ -87,9 +96,12 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
                 client.health()
                 lat.append(time.perf_counter() - t)
 
+        cpu = cpu_seconds(proc.pid)
         seconds, outs = run_clients(url, tokens, health, 600)
+        cpu = cpu_seconds(proc.pid) - cpu
         lat = [x for o in outs for x in o["lat"]]
-        figures: dict = {"health": {"requests": len(lat), "requests_per_second": round(len(lat) / seconds), **ms(lat)}}
+        figures: dict = {"health": {"requests": len(lat), "requests_per_second": round(len(lat) / seconds), **ms(lat),
+                                    "server_cpu_ms_per_request": round(cpu * 1000 / len(lat), 3)}}  # fmt: skip
 
         remaining = [round_trips]
         lock = threading.Lock()
@@ -112,7 +124,9 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
                 completes.append(t2 - t1)
                 trips.append(t2 - t0)
 
+        cpu = cpu_seconds(proc.pid)
         seconds, outs = run_clients(url, tokens, work, 600)
+        cpu = cpu_seconds(proc.pid) - cpu
         claims = [x for o in outs for x in o["claims"]]
         completes = [x for o in outs for x in o["completes"]]
         trips = [x for o in outs for x in o["trips"]]
@@ -122,8 +136,12 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
             "round_trip": ms(trips),
             "next_task": ms(claims),
             "step_complete": ms(completes),
+            "server_cpu_ms_per_round_trip": round(cpu * 1000 / max(1, len(trips)), 3),
         }
         figures["ratio_to_ceiling"] = round(figures["round_trips"]["round_trips_per_second"] / figures["health"]["requests_per_second"], 3)
+        # The server is CPU-bound in both phases (one GIL), so the ratio follows the CPU a
+        # health request and a round trip cost: see docs/benchmarks.md, "Bot API".
+        figures["cpu_ratio"] = round(figures["health"]["server_cpu_ms_per_request"] / figures["round_trips"]["server_cpu_ms_per_round_trip"], 3)
         return figures
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -199,6 +199,21 @@ def test_content_needs_a_numeric_task_id(server, arranged):
         is_json_error(status, rh, body, 400)
 
 
+def test_unknown_query_parameters_are_400_after_the_token_check(server, arranged):
+    _, _, task = claim(server, arranged["bot"])
+    aid, token = task["account"]["id"], arranged["bot"]["token"]
+    status, rh, body = server.call("GET", f"/api/bot/account/{aid}/content?task_id={task['task_id']}&taskid=1", token=token)
+    is_json_error(status, rh, body, 400)
+    assert "'taskid'" in body["error"] and "task_id" in body["error"] and body["detail"] == {"unknown": ["taskid"]}
+    status, rh, body = server.call("GET", f"/api/bot/next-task/{arranged['bot']['id']}?verbose=1", token=token)
+    is_json_error(status, rh, body, 400)
+    assert "takes none" in body["error"]
+    # without a token the answer is 401 whatever the query; the open routes take any query
+    status, rh, body = server.call("GET", f"/api/bot/account/{aid}/content?task_id=1&taskid=1")
+    is_json_error(status, rh, body, 401)
+    assert server.call("GET", "/api/health?cache-buster=1")[0] == 200
+
+
 def test_bad_heartbeat_and_metrics_bodies_are_400(server, arranged, ws):
     bot = arranged["bot"]
     _, _, task = claim(server, bot)

@@ -1,9 +1,9 @@
 """`create_app(ws)` builds the bot API. Every route decodes HTTP, calls one engine function and
 encodes JSON; every rule is in the engine.
 
-Plugins, outermost first: bottle's JSON (dict → JSON) → JSON errors → authentication (for
-/api/bot/*) → the route. Bottle applies the last installed plugin innermost, so they are
-installed in the opposite order. Hooks write one access-log line per request, also for the
+Plugins, outermost first: bottle's JSON (dict → JSON) → authentication (for /api/bot/*; it
+answers its own 401/429) → JSON errors → known query parameters (for /api/bot/*) → the route.
+Bottle applies the last installed plugin innermost, so they are installed in this order. Hooks write one access-log line per request, also for the
 requests no route matched (bottle's 404/405 never reach a plugin).
 Connections: `ws.db()` is per thread, and the server's worker threads are long-lived, so each
 worker keeps one connection of its own; none is ever shared between threads.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import traceback
@@ -25,6 +26,7 @@ from bottle import Bottle, HTTPError, HTTPResponse, request, response
 from igctl import __version__
 from igctl.engine import botaccess, bots, content, evidence, metrics, tasks
 from igctl.engine.errors import Forbidden, IgctlError, InvalidInput, NotFound, TooLarge, Unauthorized
+from igctl.engine.writer import Writer
 
 from . import bodies
 
@@ -199,8 +201,11 @@ class FileHashes:
         return digest
 
 
-def create_app(ws, *, throttle: AuthThrottle | None = None) -> Bottle:
-    """The bot API over the workspace `ws` (its clock is the app's clock)."""
+def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | None = None) -> Bottle:
+    """The bot API over the workspace `ws` (its clock is the app's clock). With a running
+    `writer` the task writes (claim, complete, fail, heartbeat) go through its group commit
+    (engine/writer.py); without one they run in the request's thread."""
+    write = writer.call if writer is not None else (lambda fn, *args, **kwargs: fn(*args, **kwargs))
     # catchall stays on as a last net (errors outside routes become our JSON 500 below);
     # routes' own errors never get that far: json_errors answers them.
     app = Bottle(catchall=True)
@@ -268,9 +273,35 @@ def create_app(ws, *, throttle: AuthThrottle | None = None) -> Bottle:
 
         return wrapper
 
-    # innermost first (see the module docstring)
+    class KnownQuery:
+        """A bot route refuses query parameters its OpenAPI operation does not declare (a
+        misspelt `task_id` is an error, not silently ignored). Innermost: a request without a
+        valid token gets its 401 first."""
+
+        api = 2
+
+        def apply(self, callback, route):
+            if not route.rule.startswith("/api/bot/"):
+                return callback
+            operation = spec["paths"].get(re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", route.rule), {}).get(route.method.lower(), {})
+            allowed = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+
+            def wrapper(*args, **kwargs):
+                unknown = sorted(set(request.query.keys()) - allowed)
+                if unknown:
+                    raise InvalidInput(
+                        f"unknown query parameter {unknown[0][:100]!r}"
+                        + (f" (this route takes {', '.join(sorted(allowed))})" if allowed else " (this route takes none)"),
+                        detail={"unknown": [name[:100] for name in unknown[:20]]},
+                    )
+                return callback(*args, **kwargs)
+
+            return wrapper
+
+    # outermost first: bottle applies the last installed innermost (see the module docstring)
     app.install(authentication)
     app.install(json_errors)
+    app.install(KnownQuery())
 
     def default_error(err: HTTPError) -> str:
         # Bottle's own errors (no route, wrong method, the catchall's 500): JSON, never its
@@ -318,7 +349,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None) -> Bottle:
 
     @app.get("/api/bot/next-task/<bot_id:int>")
     def next_task(bot_id):
-        task = tasks.claim_next(ws, own_bot(bot_id))
+        task = write(tasks.claim_next, ws, own_bot(bot_id))
         if task is None:
             response.status = 204
             return ""
@@ -339,16 +370,16 @@ def create_app(ws, *, throttle: AuthThrottle | None = None) -> Bottle:
     @app.post("/api/bot/step-complete")
     def step_complete():
         body = bodies.parse(bodies.StepComplete, read_json(max_body))
-        return tasks.complete(
-            ws, body.task_id, own_bot(body.bot_id), execution_time_ms=body.execution_time_ms,
+        return write(
+            tasks.complete, ws, body.task_id, own_bot(body.bot_id), execution_time_ms=body.execution_time_ms,
             content_used=body.content_used, instagram_response=body.instagram_response,
         )  # fmt: skip
 
     @app.post("/api/bot/step-failed")
     def step_failed():
         body = bodies.parse(bodies.StepFailed, read_json(max_body))
-        return tasks.fail(
-            ws, body.task_id, own_bot(body.bot_id), error_message=body.error_message, error_kind=body.error_kind,
+        return write(
+            tasks.fail, ws, body.task_id, own_bot(body.bot_id), error_message=body.error_message, error_kind=body.error_kind,
             error_details=body.error_details, requires_review=body.requires_review, retryable=body.retryable,
             retry_after_seconds=body.retry_after_seconds,
         )  # fmt: skip
@@ -394,8 +425,8 @@ def create_app(ws, *, throttle: AuthThrottle | None = None) -> Bottle:
     def heartbeat(bot_id):
         own_bot(bot_id)
         body = bodies.parse(bodies.Heartbeat, read_json(max_body, optional=True))
-        return tasks.heartbeat(
-            ws, bot_id, status=body.status, current_task_id=body.current_task_id, app_version=body.app_version,
+        return write(
+            tasks.heartbeat, ws, bot_id, status=body.status, current_task_id=body.current_task_id, app_version=body.app_version,
             system_info=body.system_info,
         )  # fmt: skip
 

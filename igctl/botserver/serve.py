@@ -29,6 +29,8 @@ from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 from cheroot import wsgi
 
+from ..engine.checkpoint import Checkpointer
+from ..engine.writer import Writer
 from .app import AuthThrottle, create_app
 
 DRAIN_SECONDS = 30.0
@@ -60,6 +62,9 @@ class Bound:
     addresses: list[tuple[str, int]]
     stopping: threading.Event = field(default_factory=threading.Event)
     hurry: threading.Event = field(default_factory=threading.Event)
+    # started by `run()` before it serves, stopped (in reverse) once the last answer is out:
+    # the bot API's group-commit writer and WAL checkpointer (engine/writer.py, checkpoint.py)
+    services: list = field(default_factory=list)
 
     def stop(self) -> None:
         """Ask `run()` (in another thread) to stop cleanly, as a signal would."""
@@ -203,12 +208,16 @@ def make_server(ws, host: str, port: int, threads: int, *, throttle: AuthThrottl
     serving. The workspace's key is checked first, so a wrong key stops start-up with its
     error instead of failing every claim."""
     ws.cipher  # noqa: B018 - load and check the key once, before any request needs it
-    app = create_app(ws, throttle=throttle)
+    writer = Writer(ws)
+    app = create_app(ws, throttle=throttle, writer=writer)
     max_body = int(ws.config.server.max_body_mb * 1024 * 1024)
     # Up to 4x our limit the app answers 413 in JSON itself; beyond, cheroot refuses the body
     # (at once for a Content-Length, as soon as a chunked body passes it) without reading it all.
-    return build_server(app, host, port, threads, max_body_bytes=max(4 * max_body, max_body + 1024 * 1024),
-                        ident="igctl", json_errors=True)  # fmt: skip
+    bound = build_server(app, host, port, threads, max_body_bytes=max(4 * max_body, max_body + 1024 * 1024),
+                         ident="igctl", json_errors=True)  # fmt: skip
+    # commits stay short: grouped, and no checkpoint inside the write lock
+    bound.services = [Checkpointer(ws), writer]
+    return bound
 
 
 def handle_signals(bound: Bound) -> dict:
@@ -232,6 +241,8 @@ def run(bound: Bound, *, drain_seconds: float = DRAIN_SECONDS, install_signals: 
     while it announces the server still stops it cleanly."""
     server = bound.server
     previous = handle_signals(bound) if install_signals else {}
+    for service in bound.services:
+        service.start()
     try:
         try:
             if on_ready is not None:
@@ -249,6 +260,8 @@ def run(bound: Bound, *, drain_seconds: float = DRAIN_SECONDS, install_signals: 
             log.warning("second interrupt: stopping at once")
     finally:
         _close(server, timeout=1.0)
+        for service in reversed(bound.services):
+            service.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

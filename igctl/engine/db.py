@@ -36,7 +36,7 @@ def _write_lock(path: Path) -> threading.RLock:
         return lock
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
+def connect(path: Path | str, *, autocheckpoint: bool = True) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -47,15 +47,20 @@ def connect(path: Path | str) -> sqlite3.Connection:
     # WAL + NORMAL: a committed transaction survives any process crash; only a power loss
     # can take back the last few commits.
     conn.execute("PRAGMA synchronous = NORMAL")
+    # savepoints' statement journals (writer.py runs each call in one) and temporary b-trees
+    # in memory rather than in files created and deleted under /var/tmp
+    conn.execute("PRAGMA temp_store = MEMORY")
+    if not autocheckpoint:  # a background thread checkpoints instead (checkpoint.py)
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
     return conn
 
 
 class Database:
     """A connection with the transaction discipline of igctl, for one thread."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, autocheckpoint: bool = True):
         self.path = Path(path)
-        self.conn = connect(self.path)
+        self.conn = connect(self.path, autocheckpoint=autocheckpoint)
         self._owner = threading.get_ident()
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
@@ -132,6 +137,30 @@ class Database:
             raise
         for cb in callbacks:
             cb()
+
+    @contextmanager
+    def savepoint(self) -> Iterator["Database"]:
+        """Inside a write transaction, a part that can fail alone: on an exception its changes
+        are rolled back (and the after-commit callbacks it registered forgotten) while the
+        rest of the transaction stands. Used to run several requests in one transaction
+        (writer.py)."""
+        assert self._depth, "a savepoint needs a write transaction"
+        callbacks = len(self._after_commit)
+        batches = {key: len(items) for key, items in self._batches.items()}
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            del self._after_commit[callbacks:]
+            for key in list(self._batches):
+                if key in batches:
+                    del self._batches[key][batches[key]:]
+                else:
+                    del self._batches[key]  # its flush callback was registered after the mark
+            raise
+        self.conn.execute("RELEASE part")
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         if self._depth:

@@ -1,0 +1,220 @@
+"""Group commit (engine/writer.py), savepoints (Database.savepoint) and the background WAL
+checkpointer (engine/checkpoint.py): several calls in one transaction, each still all or
+nothing, answered only after the commit; checkpoints off the write path."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from igctl.engine import tasks
+from igctl.engine.checkpoint import Checkpointer
+from igctl.engine.errors import Conflict, NotFound
+from igctl.engine.writer import Writer
+from warmup_helpers import add_bot, fleet, seed_templates
+
+
+def mirrored(ws) -> list[dict]:
+    return [json.loads(line) for f in sorted((ws.path / "logs").glob("events-*.jsonl")) for line in f.read_text().splitlines()]
+
+
+def note(ws, kind: str, fail: bool = False) -> int:
+    """A write of one row and one event, failing at the end if asked."""
+    db = ws.db()
+    with db.write():
+        db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [kind, "x"])
+        event = ws.events.record(db, ws.now(), kind, "test", message=kind)
+        if fail:
+            raise Conflict(f"{kind} refused")
+    return event
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+# -- savepoints ---------------------------------------------------------------------------------
+def test_a_failing_savepoint_takes_back_its_rows_and_its_log_lines_only(ws):
+    db = ws.db()
+    with db.write():
+        with db.savepoint():
+            note(ws, "test.kept")
+        with pytest.raises(Conflict), db.savepoint():
+            note(ws, "test.dropped", fail=True)
+        with db.savepoint():
+            note(ws, "test.kept.too")
+    kinds = [r[0] for r in db.query("SELECT kind FROM events WHERE actor = 'test' ORDER BY id")]
+    assert kinds == ["test.kept", "test.kept.too"]
+    assert db.scalar("SELECT COUNT(*) FROM meta WHERE key = 'test.dropped'") == 0
+    assert [e["kind"] for e in mirrored(ws) if e["actor"] == "test"] == ["test.kept", "test.kept.too"]
+
+
+def test_a_savepoint_needs_a_transaction(ws):
+    with pytest.raises(AssertionError):
+        with ws.db().savepoint():
+            pass
+
+
+# -- the writer -----------------------------------------------------------------------------------
+def test_calls_queued_meanwhile_share_one_transaction_and_a_failing_one_changes_nothing(ws):
+    writer = Writer(ws).start()
+    try:
+        entered, release = threading.Event(), threading.Event()
+
+        def hold():  # keeps the writer busy while the other calls queue up
+            entered.set()
+            release.wait(10)
+            return note(ws, "test.first")
+
+        results: dict[str, object] = {}
+
+        def caller(name, *args):
+            try:
+                results[name] = writer.call(*args)
+            except Exception as exc:  # noqa: BLE001 - compared below
+                results[name] = exc
+
+        first = threading.Thread(target=caller, args=("first", hold))
+        first.start()
+        assert entered.wait(10)
+        threads = [threading.Thread(target=caller, args=(f"c{i}", note, ws, f"test.c{i}", i == 2)) for i in range(5)]
+        for th in threads:
+            th.start()
+        wait_until(lambda: writer._queue.qsize() == 5)
+        release.set()
+        for th in [first, *threads]:
+            th.join(10)
+    finally:
+        writer.stop()
+    assert isinstance(results["c2"], Conflict) and str(results["c2"]) == "test.c2 refused"
+    assert all(isinstance(results[k], int) for k in ("first", "c0", "c1", "c3", "c4"))
+    assert (writer.transactions, writer.calls) == (2, 6)  # the first alone, then the five together
+    db = ws.db()
+    kinds = {r[0] for r in db.query("SELECT kind FROM events WHERE actor = 'test'")}
+    assert kinds == {"test.first", "test.c0", "test.c1", "test.c3", "test.c4"}
+    assert db.scalar("SELECT COUNT(*) FROM meta WHERE key = 'test.c2'") == 0
+    assert {e["kind"] for e in mirrored(ws) if e["actor"] == "test"} == kinds
+
+
+def test_an_answer_comes_only_after_the_commit(ws):
+    """A caller that has its answer finds its work in the database from another connection."""
+    writer = Writer(ws).start()
+    seen = []
+    try:
+        for i in range(20):
+            event = writer.call(note, ws, f"test.n{i}")
+            other = ws.connect()
+            seen.append(other.scalar("SELECT kind FROM events WHERE id = ?", [event]))
+            other.close()
+    finally:
+        writer.stop()
+    assert seen == [f"test.n{i}" for i in range(20)]
+
+
+def test_without_a_running_writer_calls_run_in_the_callers_thread(ws):
+    writer = Writer(ws)
+    where = writer.call(lambda: threading.current_thread().name)
+    assert where == threading.current_thread().name
+    writer.start()
+    assert writer.call(lambda: threading.current_thread().name) == "igctl-writer"
+    writer.stop()
+    assert not writer.running
+    assert writer.call(lambda: 42) == 42
+
+
+def test_an_engine_error_reaches_the_caller_as_itself(ws):
+    bot = add_bot(ws, "phone")
+    writer = Writer(ws).start()
+    try:
+        with pytest.raises(NotFound):
+            writer.call(tasks.complete, ws, 999, bot)
+    finally:
+        writer.stop()
+
+
+def test_many_threads_through_one_writer_claim_each_task_once(ws):
+    seed_templates(ws)
+    ids = fleet(ws, 120, state="cleanup")
+    db = ws.db()
+    now = tasks.as_instant(ws, "2026-03-02T10:00:00Z")
+    with db.write():
+        for a in ids:
+            tasks.enqueue(ws, db, account_id=a, kind="cleanup", step_name="reset_pfp", key=f"cleanup:{a}",
+                          due_at=now, now=now, actor="test")  # fmt: skip
+    bots = [add_bot(ws, f"phone{n}") for n in range(8)]
+    ws.cipher  # noqa: B018 - loaded once, before the threads
+    writer = Writer(ws).start()
+    handed: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker(bot):
+        try:
+            while (task := writer.call(tasks.claim_next, ws, bot)) is not None:
+                handed.append(task["task_id"])
+                writer.call(tasks.complete, ws, task["task_id"], bot)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(b,)) for b in bots]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    writer.stop()
+    assert errors == []
+    assert sorted(handed) == sorted(set(handed)) and len(handed) == 120
+    assert db.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'completed'") == 120
+    assert writer.calls == 2 * 120 + 8  # every claim, every completion, and each bot's last "nothing left"
+
+
+# -- the checkpointer ---------------------------------------------------------------------------
+def test_connections_opened_while_the_checkpointer_runs_leave_checkpoints_to_it(ws):
+    checkpointer = Checkpointer(ws, interval=3600)  # the thread never wakes: run_once by hand
+    checkpointer.start()
+    try:
+        inside = ws.connect()
+        assert inside.scalar("PRAGMA wal_autocheckpoint") == 0
+        for i in range(30):
+            with inside.write():
+                inside.execute("INSERT INTO meta (key, value) VALUES (?, 'x')", [f"k{i}"])
+        assert checkpointer.run_once() is True and checkpointer.checkpoints == 1
+        # everything went back into the database: a second checkpoint has nothing to copy
+        busy, log_frames, copied = inside.one("PRAGMA wal_checkpoint(PASSIVE)")
+        assert (busy, log_frames) == (0, copied)
+        assert checkpointer.run_once() is False  # the log was not written to since
+        with inside.write():
+            inside.execute("INSERT INTO meta (key, value) VALUES ('one more', 'x')")
+        assert checkpointer.run_once() is True
+        inside.close()
+    finally:
+        checkpointer.stop()
+    after = ws.connect()
+    assert after.scalar("PRAGMA wal_autocheckpoint") == 1000  # SQLite's own again
+    after.close()
+    assert checkpointer.checkpoints == 3  # stop() checkpoints once more
+
+
+def test_without_a_log_there_is_nothing_to_checkpoint(ws):
+    checkpointer = Checkpointer(ws, interval=3600)
+    ws.db().execute("PRAGMA wal_checkpoint(TRUNCATE)")  # an empty log
+    assert checkpointer.log_state() is None
+    assert checkpointer.run_once() is False
+    assert checkpointer.run_once(force=True) is True
+
+
+def test_the_checkpointer_thread_checkpoints_a_log_that_was_written_to(ws):
+    checkpointer = Checkpointer(ws, interval=0.01).start()
+    try:
+        db = ws.connect()
+        with db.write():
+            db.execute("INSERT INTO meta (key, value) VALUES ('grow', 'x')")
+        db.close()
+        wait_until(lambda: checkpointer.checkpoints > 0)
+    finally:
+        checkpointer.stop()
