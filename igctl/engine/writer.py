@@ -34,7 +34,10 @@ class _Call:
 
     def __init__(self, fn, args, kwargs):
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.done = threading.Event()
+        # held until the call is done: the caller blocks acquiring it, the writer releases it
+        # (one futex wait and wake; an Event adds a Condition and a lock of its own per wait)
+        self.done = threading.Lock()
+        self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -75,7 +78,7 @@ class Writer:
             return fn(*args, **kwargs)
         item = _Call(fn, args, kwargs)
         self._queue.put(item)
-        item.done.wait()
+        item.done.acquire()
         if item.error is not None:
             raise item.error
         return item.result
@@ -121,4 +124,4 @@ class Writer:
                     item.result, item.error = None, exc
         finally:
             for item in items:
-                item.done.set()
+                item.done.release()
