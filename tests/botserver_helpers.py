@@ -49,7 +49,7 @@ class LiveServer:
             rh = {k.lower(): v for k, v in resp.getheaders()}
         finally:
             conn.close()
-        if rh.get("content-type", "").startswith("application/json"):
+        if payload and rh.get("content-type", "").startswith("application/json"):
             return resp.status, rh, json.loads(payload)
         return resp.status, rh, payload
 

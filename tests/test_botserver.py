@@ -214,6 +214,15 @@ def test_unknown_query_parameters_are_400_after_the_token_check(server, arranged
     assert server.call("GET", "/api/health?cache-buster=1")[0] == 200
 
 
+def test_a_head_request_for_the_next_task_claims_nothing(server, arranged, ws):
+    bot = arranged["bot"]
+    before = snapshot(ws)
+    status, rh, _ = server.call("HEAD", f"/api/bot/next-task/{bot['id']}", token=bot["token"])
+    assert status == 405 and rh["allow"] == "GET"
+    assert snapshot(ws) == before
+    assert server.call("GET", f"/api/bot/next-task/{bot['id']}", token=bot["token"])[0] == 200
+
+
 def test_bad_heartbeat_and_metrics_bodies_are_400(server, arranged, ws):
     bot = arranged["bot"]
     _, _, task = claim(server, bot)

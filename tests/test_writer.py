@@ -5,6 +5,8 @@ nothing, answered only after the commit; checkpoints off the write path."""
 from __future__ import annotations
 
 import json
+import queue
+import sqlite3
 import threading
 import time
 
@@ -218,3 +220,176 @@ def test_the_checkpointer_thread_checkpoints_a_log_that_was_written_to(ws):
         wait_until(lambda: checkpointer.checkpoints > 0)
     finally:
         checkpointer.stop()
+
+
+# -- the writer when things go wrong (found in review) ------------------------------------------
+class Group:
+    """Calls that queue while the writer is held busy, so they run as one group in order."""
+
+    def __init__(self, ws):
+        self.writer = Writer(ws).start()
+        self.results: dict[str, object] = {}
+        self.threads: list[threading.Thread] = []
+        self.entered, self.release = threading.Event(), threading.Event()
+        self._add("hold", self._hold)
+        assert self.entered.wait(10)
+
+    def _hold(self):
+        self.entered.set()
+        self.release.wait(10)
+
+    def _add(self, name, fn):
+        def caller():
+            try:
+                self.results[name] = self.writer.call(fn)
+            except BaseException as exc:  # noqa: BLE001 - compared by the tests
+                self.results[name] = exc
+
+        th = threading.Thread(target=caller)
+        th.start()
+        self.threads.append(th)
+
+    def add(self, name, fn):
+        queued = self.writer._queue.qsize()
+        self._add(name, fn)
+        wait_until(lambda: self.writer._queue.qsize() == queued + 1)  # in this order
+
+    def run(self):
+        self.release.set()
+        for th in self.threads:
+            th.join(10)
+        self.writer.stop()
+        return self.results
+
+
+def probe_table(ws):
+    db = ws.db()
+    with db.write():
+        db.execute("CREATE TABLE IF NOT EXISTS probe (k TEXT)")
+
+
+def insert(ws, key):
+    def fn():
+        db = ws.db()
+        with db.write():
+            db.execute("INSERT INTO probe (k) VALUES (?)", [key])
+            ws.events.record(db, ws.now(), f"test.{key}", "test", message=key)
+        return key
+
+    return fn
+
+
+def probes(ws) -> list[str]:
+    return sorted(r[0] for r in ws.db().query("SELECT k FROM probe"))
+
+
+def test_when_sqlite_rolls_the_whole_transaction_back_the_calls_so_far_fail_and_the_rest_run(ws):
+    probe_table(ws)
+
+    def interrupted():  # SQLITE_INTERRUPT rolls back the whole transaction, as a full disk can
+        db = ws.db()
+        with db.write():
+            db.conn.create_function("stop_now", 0, lambda: db.conn.interrupt() or 1)
+            db.execute("INSERT INTO probe (k) VALUES ('interrupted')")
+            db.execute("UPDATE probe SET k = k WHERE stop_now() = 1")
+
+    group = Group(ws)
+    group.add("before", insert(ws, "before"))
+    group.add("interrupted", interrupted)
+    group.add("after", insert(ws, "after"))
+    results = group.run()
+    assert isinstance(results["interrupted"], sqlite3.OperationalError) and "interrupt" in str(results["interrupted"])
+    assert results["before"] is results["interrupted"]  # its work went with the transaction
+    assert results["after"] == "after"  # run again in a transaction of its own, committed
+    assert probes(ws) == ["after"]
+    assert [e["kind"] for e in mirrored(ws) if e["actor"] == "test"] == ["test.after"]
+
+
+def test_a_failing_after_commit_step_neither_fails_the_callers_nor_stops_the_other_steps(ws):
+    probe_table(ws)
+
+    def bad_step():
+        db = ws.db()
+        with db.write():
+            db.execute("INSERT INTO probe (k) VALUES ('bad')")
+            db.after_commit(lambda: 1 / 0)
+        return "bad"
+
+    group = Group(ws)
+    group.add("bad", bad_step)
+    group.add("good", insert(ws, "good"))
+    results = group.run()
+    assert (results["bad"], results["good"]) == ("bad", "good")
+    assert probes(ws) == ["bad", "good"]
+    assert [e["kind"] for e in mirrored(ws) if e["actor"] == "test"] == ["test.good"]
+
+
+def test_a_call_queued_while_the_writer_stops_is_still_answered(ws):
+    """call()'s check and queueing, and stop()'s, are one step each: a call never lands behind
+    the stop where nobody would run it."""
+
+    class SlowQueue(queue.SimpleQueue):
+        def put(self, item, block=True, timeout=None):
+            if callable(getattr(item, "fn", None)):
+                putting.set()
+                time.sleep(0.2)  # widen the window between deciding to queue and queueing
+            super().put(item, block, timeout)
+
+    putting = threading.Event()
+    writer = Writer(ws)
+    writer._queue = SlowQueue()
+    writer.start()
+    answer: list = []
+    caller = threading.Thread(target=lambda: answer.append(writer.call(lambda: "answered")))
+    caller.start()
+    assert putting.wait(10)
+    writer.stop()
+    caller.join(10)
+    assert not caller.is_alive() and answer == ["answered"]
+
+
+def test_a_writer_that_cannot_open_its_connection_says_so_and_calls_run_in_place(ws, monkeypatch):
+    real_db = ws.db
+
+    def db():
+        if threading.current_thread().name == "igctl-writer":
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_db()
+
+    monkeypatch.setattr(ws, "db", db)
+    writer = Writer(ws)
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        writer.start()
+    assert not writer.running
+    assert writer.call(lambda: threading.current_thread().name) == threading.current_thread().name
+
+
+def test_a_bug_in_the_writer_loop_releases_every_waiting_caller(ws, monkeypatch):
+    writer = Writer(ws).start()
+    entered, release = threading.Event(), threading.Event()
+    results: list = []
+
+    def hold():
+        entered.set()
+        release.wait(10)
+
+    def caller(fn):
+        try:
+            results.append(writer.call(fn))
+        except BaseException as exc:  # noqa: BLE001
+            results.append(exc)
+
+    first = threading.Thread(target=caller, args=(hold,))
+    first.start()
+    assert entered.wait(10)
+    monkeypatch.setattr(writer, "_run", lambda db, items: (_ for _ in ()).throw(RuntimeError("a bug")))
+    waiting = threading.Thread(target=caller, args=(lambda: 1,))
+    waiting.start()
+    wait_until(lambda: writer._queue.qsize() == 1)
+    release.set()
+    first.join(10)
+    waiting.join(10)
+    assert not waiting.is_alive()
+    assert [type(r) for r in results].count(RuntimeError) >= 1
+    assert not writer.running and writer.call(lambda: 2) == 2
+    writer.stop()

@@ -349,6 +349,9 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
 
     @app.get("/api/bot/next-task/<bot_id:int>")
     def next_task(bot_id):
+        if request.method == "HEAD":  # bottle serves HEAD with the GET route; a HEAD must not claim
+            response.set_header("Allow", "GET")
+            return error_body(405, "HEAD is not allowed here: GET hands out a task")
         task = write(tasks.claim_next, ws, own_bot(bot_id))
         if task is None:
             response.status = 204

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 
 from .db import Database
@@ -76,15 +75,17 @@ class Checkpointer:
         return True
 
     def _loop(self) -> None:
-        db = Database(self.ws.db_path)  # this thread's connection
+        db = None  # this thread's connection
         try:
             while not self._stop.wait(self.interval):
                 try:
+                    db = db or Database(self.ws.db_path)
                     self.run_once(db=db)
-                except sqlite3.Error as exc:  # e.g. a disk error: try again next time
+                except Exception as exc:  # noqa: BLE001 - a disk error, a file gone: try again next time
                     log.warning("WAL checkpoint failed: %s", exc)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
     def stop(self) -> None:
         """Stop the thread, put the workspace's automatic checkpoints back for connections opened
@@ -96,5 +97,5 @@ class Checkpointer:
         self.ws.checkpoint_in_background = False
         try:
             self.run_once(force=True)
-        except sqlite3.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - stopping must not fail on it
             log.warning("WAL checkpoint failed: %s", exc)

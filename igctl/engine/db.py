@@ -8,6 +8,7 @@ readers that turn into writers) and waits on `busy_timeout` rather than failing.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -25,6 +26,7 @@ BUSY_TIMEOUT_MS = 30_000
 # same thread waits on SQLite (and times out) rather than deadlocking here.
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
+log = logging.getLogger("igctl")
 
 
 def _write_lock(path: Path) -> threading.RLock:
@@ -135,8 +137,12 @@ class Database:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+        # Committed: a callback that fails cannot take that back, nor stop the others.
         for cb in callbacks:
-            cb()
+            try:
+                cb()
+            except Exception:  # noqa: BLE001
+                log.exception("an after-commit step failed (the transaction stands)")
 
     @contextmanager
     def savepoint(self) -> Iterator["Database"]:
@@ -151,14 +157,17 @@ class Database:
         try:
             yield self
         except BaseException:
-            self.conn.execute("ROLLBACK TO part")
-            self.conn.execute("RELEASE part")
             del self._after_commit[callbacks:]
             for key in list(self._batches):
                 if key in batches:
                     del self._batches[key][batches[key]:]
                 else:
                     del self._batches[key]  # its flush callback was registered after the mark
+            # After a full disk or an I/O error SQLite may have rolled back the whole
+            # transaction, savepoint included: the error that did it is the one to raise.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK TO part")
+                self.conn.execute("RELEASE part")
             raise
         self.conn.execute("RELEASE part")
 

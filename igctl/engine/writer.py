@@ -15,12 +15,20 @@ answered only after the COMMIT that holds its work, so nothing answered can be l
 in the order they arrived; other processes and the server's other writes meet the same write
 lock as before (the writer's transaction takes it like any other). When the writer is not
 running, `call()` runs the function in the caller's thread, as before.
+
+When things go wrong: if SQLite rolls the whole transaction back (a full disk, an I/O error),
+the calls run so far in it get that error and the others run in a transaction of their own;
+an after-commit step that fails is logged and fails nobody (the commit stands, engine/db.py);
+if the thread cannot open its connection `start()` raises; if the loop itself breaks, every
+waiting caller gets the error and later calls run in their own threads. No caller waits for a
+writer that will not answer (tests/test_writer.py has each case).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 from typing import Any, Callable
 
@@ -30,7 +38,7 @@ MAX_GROUP = 32
 
 
 class _Call:
-    __slots__ = ("fn", "args", "kwargs", "done", "result", "error")
+    __slots__ = ("fn", "args", "kwargs", "done", "result", "error", "answered")
 
     def __init__(self, fn, args, kwargs):
         self.fn, self.args, self.kwargs = fn, args, kwargs
@@ -40,9 +48,23 @@ class _Call:
         self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
+        self.answered = False
+
+    def answer(self, error: BaseException | None = None) -> None:
+        """Let the caller go (once), with `error` if it has none yet."""
+        if self.answered:
+            return
+        if error is not None and self.error is None:
+            self.result, self.error = None, error
+        self.answered = True
+        self.done.release()
 
 
 _STOP = object()
+
+
+class _RolledBack(Exception):
+    """SQLite rolled the whole transaction back (a full disk, an I/O error): not one call's doing."""
 
 
 class Writer:
@@ -53,38 +75,66 @@ class Writer:
         self.calls = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # `call()`'s check-and-queue and `stop()`'s "no more" happen under this lock, so no
+        # call is queued behind the stop where nobody would run it
+        self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
         return self._thread is not None
 
     def start(self) -> "Writer":
-        self._thread = threading.Thread(target=self._loop, name="igctl-writer", daemon=True)
-        self._thread.start()
+        """Start the thread; returns once it has its connection (or raises why it could not)."""
+        ready: list = []
+        opened = threading.Event()
+        thread = threading.Thread(target=self._loop, args=(ready, opened), name="igctl-writer", daemon=True)
+        with self._lock:
+            self._thread = thread
+        thread.start()
+        opened.wait()
+        if ready and isinstance(ready[0], BaseException):
+            thread.join()
+            raise ready[0]
         return self
 
     def stop(self) -> None:
         """Finish the calls already queued, then stop. Calls made after this run in the caller's
         thread."""
-        thread, self._thread = self._thread, None
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(_STOP)
         if thread is not None:
-            self._queue.put(_STOP)
             thread.join()
 
     def call(self, fn: Callable, *args, **kwargs):
         """`fn(*args, **kwargs)` in the writer's transaction: its result, or its exception raised
         here. `fn` works on `ws.db()` inside `db.write()`, as every engine function does."""
-        if self._thread is None:
+        with self._lock:
+            if self._thread is not None:
+                item = _Call(fn, args, kwargs)
+                self._queue.put(item)
+            else:
+                item = None
+        if item is None:
             return fn(*args, **kwargs)
-        item = _Call(fn, args, kwargs)
-        self._queue.put(item)
         item.done.acquire()
         if item.error is not None:
             raise item.error
         return item.result
 
-    def _loop(self) -> None:
-        db = self.ws.db()  # the writer thread's own connection
+    def _loop(self, ready: list, opened: threading.Event) -> None:
+        try:
+            db = self.ws.db()  # the writer thread's own connection
+        except BaseException as exc:  # noqa: BLE001 - start() raises it
+            ready.append(exc)
+            with self._lock:
+                self._thread = None
+            opened.set()
+            return
+        ready.append(True)
+        opened.set()
+        items: list[_Call] = []
         try:
             while True:
                 first = self._queue.get()
@@ -103,20 +153,45 @@ class Writer:
                 self._run(db, items)
                 if stop:
                     return
+        except BaseException as exc:  # noqa: BLE001 - a bug here must not leave callers waiting
+            log.error("the writer thread stopped: %r", exc)
+            with self._lock:
+                self._thread = None  # calls from now on run in their own threads
+            for item in items:  # the ones taken and the ones still queued get the error
+                item.answer(exc)
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP:
+                    item.answer(exc)
         finally:
             self.ws.close()  # this thread's connection
 
     def _run(self, db, items: list[_Call]) -> None:
+        """One transaction for `items`, each call in its own savepoint. If SQLite itself rolls
+        the transaction back (a full disk, an I/O error), the calls run so far get that error
+        (their work is gone with it) and the rest run in a transaction of their own."""
+        rest: list[_Call] = []
         try:
             with db.write():
-                for item in items:
+                for number, item in enumerate(items):
                     try:
                         with db.savepoint():
                             item.result = item.fn(*item.args, **item.kwargs)
                     except BaseException as exc:  # noqa: BLE001 - handed to its caller
                         item.error = exc
+                    if not db.conn.in_transaction:
+                        error = item.error or sqlite3.OperationalError("the transaction was rolled back")
+                        for earlier in items[: number + 1]:
+                            earlier.result, earlier.error = None, error
+                        rest = items[number + 1 :]
+                        raise _RolledBack()
             self.transactions += 1
             self.calls += len(items)
+        except _RolledBack:
+            log.warning("a group of %d writes was rolled back by SQLite: %s", len(items) - len(rest), items[0].error)
         except BaseException as exc:  # noqa: BLE001 - BEGIN or COMMIT failed: nothing was written
             log.warning("a group of %d writes failed: %s", len(items), exc)
             for item in items:
@@ -124,4 +199,7 @@ class Writer:
                     item.result, item.error = None, exc
         finally:
             for item in items:
-                item.done.release()
+                if item not in rest:
+                    item.answer()
+        if rest:
+            self._run(db, rest)
