@@ -38,7 +38,7 @@ MAX_GROUP = 32
 
 
 class _Call:
-    __slots__ = ("fn", "args", "kwargs", "done", "result", "error", "answered")
+    __slots__ = ("fn", "args", "kwargs", "done", "taken", "result", "error", "answered")
 
     def __init__(self, fn, args, kwargs):
         self.fn, self.args, self.kwargs = fn, args, kwargs
@@ -46,9 +46,13 @@ class _Call:
         # (one futex wait and wake; an Event adds a Condition and a lock of its own per wait)
         self.done = threading.Lock()
         self.done.acquire()
+        self.taken = threading.Lock()  # whoever acquires it runs the call: the writer or its caller
         self.result: Any = None
         self.error: BaseException | None = None
         self.answered = False
+
+    def take(self) -> bool:
+        return self.taken.acquire(blocking=False)
 
     def answer(self, error: BaseException | None = None) -> None:
         """Let the caller go (once), with `error` if it has none yet."""
@@ -75,9 +79,6 @@ class Writer:
         self.calls = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        # `call()`'s check-and-queue and `stop()`'s "no more" happen under this lock, so no
-        # call is queued behind the stop where nobody would run it
-        self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -87,9 +88,7 @@ class Writer:
         """Start the thread; returns once it has its connection (or raises why it could not)."""
         ready: list = []
         opened = threading.Event()
-        thread = threading.Thread(target=self._loop, args=(ready, opened), name="igctl-writer", daemon=True)
-        with self._lock:
-            self._thread = thread
+        thread = self._thread = threading.Thread(target=self._loop, args=(ready, opened), name="igctl-writer", daemon=True)
         thread.start()
         opened.wait()
         if ready and isinstance(ready[0], BaseException):
@@ -100,23 +99,22 @@ class Writer:
     def stop(self) -> None:
         """Finish the calls already queued, then stop. Calls made after this run in the caller's
         thread."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            if thread is not None:
-                self._queue.put(_STOP)
+        thread, self._thread = self._thread, None
         if thread is not None:
+            self._queue.put(_STOP)
             thread.join()
 
     def call(self, fn: Callable, *args, **kwargs):
         """`fn(*args, **kwargs)` in the writer's transaction: its result, or its exception raised
         here. `fn` works on `ws.db()` inside `db.write()`, as every engine function does."""
-        with self._lock:
-            if self._thread is not None:
-                item = _Call(fn, args, kwargs)
-                self._queue.put(item)
-            else:
-                item = None
-        if item is None:
+        if self._thread is None:
+            return fn(*args, **kwargs)
+        item = _Call(fn, args, kwargs)
+        self._queue.put(item)
+        # Stopped (or broken) between the check and the put, the item may sit behind the stop
+        # where the writer never takes it: then the caller takes and runs it itself. Exactly
+        # one of the two takes it; no lock on this path.
+        if self._thread is None and item.take():
             return fn(*args, **kwargs)
         item.done.acquire()
         if item.error is not None:
@@ -128,8 +126,7 @@ class Writer:
             db = self.ws.db()  # the writer thread's own connection
         except BaseException as exc:  # noqa: BLE001 - start() raises it
             ready.append(exc)
-            with self._lock:
-                self._thread = None
+            self._thread = None
             opened.set()
             return
         ready.append(True)
@@ -140,6 +137,8 @@ class Writer:
                 first = self._queue.get()
                 if first is _STOP:
                     return
+                if not first.take():
+                    continue  # its caller runs it
                 items, stop = [first], False
                 while len(items) < self.max_group:
                     try:
@@ -149,14 +148,14 @@ class Writer:
                     if item is _STOP:
                         stop = True
                         break
-                    items.append(item)
+                    if item.take():
+                        items.append(item)
                 self._run(db, items)
                 if stop:
                     return
         except BaseException as exc:  # noqa: BLE001 - a bug here must not leave callers waiting
             log.error("the writer thread stopped: %r", exc)
-            with self._lock:
-                self._thread = None  # calls from now on run in their own threads
+            self._thread = None  # calls from now on run in their own threads
             for item in items:  # the ones taken and the ones still queued get the error
                 item.answer(exc)
             while True:
@@ -164,7 +163,7 @@ class Writer:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is not _STOP:
+                if item is not _STOP and item.take():
                     item.answer(exc)
         finally:
             self.ws.close()  # this thread's connection
