@@ -454,6 +454,19 @@ def _onboarded(ws, db: Database, account, model, now: datetime, actor: str) -> N
     )
 
 
+def _next_step(ws, db, task, account, steps, number: int, now, actor: str, model_id) -> dict:
+    """Step `number + 1` of the task's phase (onboarding or cleanup) queued due now, or the one
+    queued before under the same key (a repeated completion); the completion's `next_task`."""
+    key = _step_key(_prefix_of(task), number + 1)
+    task_id = tasks.enqueue(
+        ws, db, account_id=account["id"], kind=task["kind"], step_number=number + 1, step_name=steps[number],
+        key=key, due_at=now, now=now, actor=actor, model_id=model_id,
+    )  # fmt: skip
+    if task_id is None:
+        task_id = db.scalar("SELECT id FROM tasks WHERE idempotency_key = ?", [key])
+    return {"next_task": {"task_id": task_id, "step_number": number + 1, "step_name": steps[number], "due_at": to_db(now)}}
+
+
 def onboarding_step_done(ws, db: Database, task, account, now: datetime, actor: str) -> dict:
     """`tasks.ON_COMPLETE['onboarding']`: the next onboarding step queued due now, or after the
     last one the account's recurring schedule starts (from now)."""
@@ -465,14 +478,7 @@ def onboarding_step_done(ws, db: Database, task, account, now: datetime, actor: 
         return {}  # tasks of this phase queued some other way (by hand, older data): they go first
     number = task["step_number"] or len(steps)
     if number < len(steps):
-        key = _step_key(_prefix_of(task), number + 1)
-        task_id = tasks.enqueue(
-            ws, db, account_id=account["id"], kind="onboarding", step_number=number + 1, step_name=steps[number],
-            key=key, due_at=now, now=now, actor=actor, model_id=model["id"],
-        )  # fmt: skip
-        if task_id is None:
-            task_id = db.scalar("SELECT id FROM tasks WHERE idempotency_key = ?", [key])
-        return {"next_task": {"task_id": task_id, "step_number": number + 1, "step_name": steps[number], "due_at": to_db(now)}}
+        return _next_step(ws, db, task, account, steps, number, now, actor, model["id"])
     if account["onboarded_at"] is None:
         _onboarded(ws, db, account, model, now, actor)
     return {}
@@ -514,15 +520,7 @@ def cleanup_step_done(ws, db: Database, task, account, now: datetime, actor: str
         return {}
     number = task["step_number"] or len(CLEANUP_STEPS)
     if number < len(CLEANUP_STEPS):
-        key = _step_key(_prefix_of(task), number + 1)
-        task_id = tasks.enqueue(
-            ws, db, account_id=account["id"], kind="cleanup", step_number=number + 1, step_name=CLEANUP_STEPS[number],
-            key=key, due_at=now, now=now, actor=actor, model_id=task["model_id"],
-        )  # fmt: skip
-        if task_id is None:
-            task_id = db.scalar("SELECT id FROM tasks WHERE idempotency_key = ?", [key])
-        return {"next_task": {"task_id": task_id, "step_number": number + 1, "step_name": CLEANUP_STEPS[number],
-                              "due_at": to_db(now)}}  # fmt: skip
+        return _next_step(ws, db, task, account, CLEANUP_STEPS, number, now, actor, task["model_id"])
     at = to_db(now)
     old_model = account["model_id"]
     lifecycle.move(
