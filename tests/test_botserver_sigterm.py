@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 def start(ws_path, *args):
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path)}
+    # a session of its own: a Ctrl-C can be sent to its whole process group, as a terminal does
     proc = subprocess.Popen([sys.executable, "-m", "igctl", "serve-bots", "--port", "0", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     line = proc.stdout.readline()
     m = re.search(r"on (http://[^ ]+) \(", line)
     assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
@@ -71,7 +72,11 @@ def test_a_signal_stops_the_server_cleanly_while_bots_are_busy(ws, ws_path, arra
     deadline = time.monotonic() + 30
     while len(answered_completions) < 30 and time.monotonic() < deadline:
         time.sleep(0.01)
-    proc.send_signal(signum)
+    child = writer_process(proc.pid)
+    if signum == signal.SIGINT:
+        os.killpg(proc.pid, signum)  # Ctrl-C: the server and its writer process both get it
+    else:
+        proc.send_signal(signum)
     out, err = proc.communicate(timeout=40)
     stop.set()
     for th in threads:
@@ -88,6 +93,47 @@ def test_a_signal_stops_the_server_cleanly_while_bots_are_busy(ws, ws_path, arra
     assert len(lines) >= len(answered_claims) + len(answered_completions)
     assert re.search(r"GET /api/bot/next-task/\d+ 200 [\d.]+ms bot=phone\d#\d+", err)
     assert all(b["token"] not in err for b in arranged)
+    assert process_state(child) in (None, "Z")  # the writer process ended with the server
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of a process (Z: a zombie), None when there is none."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def writer_process(server_pid: int) -> int:
+    """The pid of the writer process serve-bots started (engine/writer_process.py)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for tid in os.listdir(f"/proc/{server_pid}/task"):
+            with open(f"/proc/{server_pid}/task/{tid}/children") as fh:
+                children = fh.read().split()
+            if children:
+                assert len(children) == 1
+                assert "igctl.engine.writer_process" in open(f"/proc/{children[0]}/cmdline").read().replace("\0", " ")
+                return int(children[0])
+        time.sleep(0.01)
+    raise AssertionError("serve-bots started no writer process")
+
+
+def test_the_writer_process_ends_when_the_server_is_killed(ws_path, arranged):
+    """SIGKILL leaves no clean-up to the server: the child sees its stdin close and exits."""
+    proc, url = start(ws_path)
+    child = writer_process(proc.pid)
+    client = BotClient(url, arranged[0]["token"], retries=0)
+    task = client.next_task()
+    client.complete(task["task_id"])
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while process_state(child) not in (None, "Z"):
+        assert time.monotonic() < deadline, "the writer process outlived the server"
+        time.sleep(0.01)
+    proc.stdout.close()
+    proc.stderr.close()
 
 
 def test_binding_beyond_loopback_warns_and_the_default_does_not(ws_path, arranged):

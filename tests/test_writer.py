@@ -5,10 +5,13 @@ nothing, answered only after the commit; checkpoints off the write path."""
 from __future__ import annotations
 
 import json
+import os
 import queue
+import signal
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,8 @@ from igctl.engine import tasks
 from igctl.engine.checkpoint import Checkpointer
 from igctl.engine.errors import Conflict, NotFound
 from igctl.engine.writer import Writer
+from igctl.engine.writer_process import WriterLost
+import writer_calls
 from warmup_helpers import add_bot, fleet, seed_templates
 
 
@@ -140,7 +145,8 @@ def test_an_engine_error_reaches_the_caller_as_itself(ws):
         writer.stop()
 
 
-def test_many_threads_through_one_writer_claim_each_task_once(ws):
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_many_threads_through_one_writer_claim_each_task_once(ws, process):
     seed_templates(ws)
     ids = fleet(ws, 120, state="cleanup")
     db = ws.db()
@@ -151,7 +157,7 @@ def test_many_threads_through_one_writer_claim_each_task_once(ws):
                           due_at=now, now=now, actor="test")  # fmt: skip
     bots = [add_bot(ws, f"phone{n}") for n in range(8)]
     ws.cipher  # noqa: B018 - loaded once, before the threads
-    writer = Writer(ws).start()
+    writer = Writer(ws, process=process).start()
     handed: list[int] = []
     errors: list[BaseException] = []
 
@@ -393,3 +399,104 @@ def test_a_bug_in_the_writer_loop_releases_every_waiting_caller(ws, monkeypatch)
     assert [type(r) for r in results].count(RuntimeError) >= 1
     assert not writer.running and writer.call(lambda: 2) == 2
     writer.stop()
+
+
+# -- the writer in a process of its own (what serve-bots runs) -------------------------------------
+TESTS = str(Path(__file__).resolve().parent)
+
+
+@pytest.fixture
+def in_process(ws, monkeypatch):
+    """A process-mode writer, started; this folder on the child's path (writer_calls.py)."""
+    monkeypatch.setenv("PYTHONPATH", TESTS)
+    writer = Writer(ws, process=True).start()
+    yield writer
+    writer.stop()
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of a process (Z: a zombie), None when there is none."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def test_in_process_mode_calls_run_in_the_child_with_the_callers_clock(ws, clock, in_process):
+    assert in_process.pid not in (None, os.getpid()) and process_state(in_process.pid) not in (None, "Z")
+    pid, when = in_process.call(writer_calls.where_and_when, ws)
+    assert (pid, when) == (in_process.pid, ws.now())
+    clock.set("2026-03-05T23:30:00")  # the parent's clock moves; the child follows, call by call
+    assert in_process.call(writer_calls.where_and_when, ws) == (in_process.pid, ws.now())
+    assert ws.now() != when
+    # committed before the answer: this connection sees both rows
+    assert ws.db().scalar("SELECT COUNT(*) FROM meta WHERE key LIKE 'stamp-%'") == 2
+
+
+def test_in_process_mode_a_domain_error_arrives_as_itself(ws, in_process):
+    bot = add_bot(ws, "phone")
+    with pytest.raises(NotFound) as raised:
+        in_process.call(tasks.complete, ws, 999, bot)
+    with pytest.raises(NotFound) as in_place:
+        tasks.complete(ws, 999, bot)
+    assert (str(raised.value), raised.value.detail) == (str(in_place.value), in_place.value.detail)
+
+
+def test_in_process_mode_a_bug_arrives_with_the_childs_traceback(ws, in_process):
+    with pytest.raises(ValueError, match="a bug in the engine") as raised:
+        in_process.call(writer_calls.broken, ws, "value")
+    notes = "\n".join(raised.value.__notes__)
+    assert "raised in the writer process" in notes and "writer_calls.py" in notes
+    with pytest.raises(RuntimeError, match="Unpicklable: cannot travel"):
+        in_process.call(writer_calls.broken, ws, "unpicklable")
+    with pytest.raises(RuntimeError, match="could not send an answer back"):
+        in_process.call(writer_calls.broken, ws, "answer")
+    assert in_process.call(writer_calls.where_and_when, ws)[0] == in_process.pid  # still serving
+
+
+def test_in_process_mode_only_module_level_functions_can_be_sent(ws, in_process):
+    with pytest.raises(TypeError, match="only a module-level function"):
+        in_process.call(lambda: 1)
+    with pytest.raises(TypeError, match="only a module-level function"):
+        in_process.call(insert(ws, "x"))
+    assert in_process.calls == 0
+
+
+def test_in_process_mode_a_child_that_dies_is_replaced_by_the_writers_own_connection(ws, in_process, caplog):
+    pid = in_process.pid
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: process_state(pid) in (None, "Z"))
+    with pytest.raises(WriterLost, match="writer process"):
+        in_process.call(writer_calls.where_and_when, ws)  # its group went with the child
+    assert in_process.pid is None and process_state(pid) is None  # reaped
+    assert in_process.call(writer_calls.where_and_when, ws)[0] == os.getpid()
+    assert "the writes run in the server process from now on" in caplog.text
+
+
+def test_in_process_mode_a_child_that_cannot_start_leaves_the_writes_in_the_thread(ws, monkeypatch, caplog):
+    config = ws.path / "igctl.yaml"
+    saved = config.read_bytes()
+    config.write_text("server: [not, a, mapping\n")  # the child reads it at start; this process already has
+    try:
+        writer = Writer(ws, process=True).start()
+    finally:
+        config.write_bytes(saved)
+    try:
+        assert writer.running and writer.pid is None
+        assert writer.call(writer_calls.where_and_when, ws)[0] == os.getpid()
+    finally:
+        writer.stop()
+    assert "the writer process did not start" in caplog.text and "igctl.yaml" in caplog.text
+
+
+def test_in_process_mode_stop_ends_the_child(ws, in_process):
+    pid = in_process.pid
+    in_process.call(writer_calls.where_and_when, ws)
+    in_process.stop()
+    assert process_state(pid) is None and in_process.pid is None
+
+
+def test_in_process_mode_a_call_that_cannot_be_sent_fails_and_the_writer_goes_on(ws, in_process):
+    with pytest.raises(TypeError, match="cannot be sent to the writer process"):
+        in_process.call(writer_calls.where_and_when, threading.Lock())  # a lock does not pickle
+    assert in_process.call(writer_calls.where_and_when, ws)[0] == in_process.pid

@@ -208,7 +208,7 @@ def make_server(ws, host: str, port: int, threads: int, *, throttle: AuthThrottl
     serving. The workspace's key is checked first, so a wrong key stops start-up with its
     error instead of failing every claim."""
     ws.cipher  # noqa: B018 - load and check the key once, before any request needs it
-    writer = Writer(ws)
+    writer = Writer(ws, process=True)
     app = create_app(ws, throttle=throttle, writer=writer)
     max_body = int(ws.config.server.max_body_mb * 1024 * 1024)
     # Up to 4x our limit the app answers 413 in JSON itself; beyond, cheroot refuses the body

@@ -16,6 +16,12 @@ in the order they arrived; other processes and the server's other writes meet th
 lock as before (the writer's transaction takes it like any other). When the writer is not
 running, `call()` runs the function in the caller's thread, as before.
 
+`Writer(ws, process=True)` (what serve-bots uses) runs those transactions in a child process
+instead (engine/writer_process.py: the same `_run`, on the child's connection), so that the
+engine's work does not compete with the HTTP threads for this process's GIL; this thread then
+only hands each group over and waits for the answers. The calls must then be module-level
+functions (the child finds them by name), and each carries the caller's clock reading.
+
 When things go wrong: if SQLite rolls the whole transaction back (a full disk, an I/O error),
 the calls run so far in it get that error and the others run in a transaction of their own;
 an after-commit step that fails is logged and fails nobody (the commit stands, engine/db.py);
@@ -32,16 +38,19 @@ import sqlite3
 import threading
 from typing import Any, Callable
 
+from .writer_process import WriterLost, WriterProcess, function_name
+
 log = logging.getLogger("igctl.server")
 
 MAX_GROUP = 32
 
 
 class _Call:
-    __slots__ = ("fn", "args", "kwargs", "done", "taken", "result", "error", "answered")
+    __slots__ = ("fn", "args", "kwargs", "at", "done", "taken", "result", "error", "answered")
 
-    def __init__(self, fn, args, kwargs):
+    def __init__(self, fn, args, kwargs, at=None):
         self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.at = at  # the caller's clock when it called (process mode: the child's clock for it)
         # held until the call is done: the caller blocks acquiring it, the writer releases it
         # (one futex wait and wake; an Event adds a Condition and a lock of its own per wait)
         self.done = threading.Lock()
@@ -72,9 +81,14 @@ class _RolledBack(Exception):
 
 
 class Writer:
-    def __init__(self, ws, *, max_group: int = MAX_GROUP):
+    def __init__(self, ws, *, max_group: int = MAX_GROUP, process: bool = False):
         self.ws = ws
         self.max_group = max_group
+        # process: the transactions run in a child process (engine/writer_process.py), off this
+        # process's GIL; this thread only hands groups over. Falls back to the thread's own
+        # connection if the child cannot start or dies.
+        self.process = process
+        self.pid: int | None = None  # the child's, while there is one
         self.transactions = 0  # how many group transactions ran, and how many calls they held
         self.calls = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -109,7 +123,9 @@ class Writer:
         here. `fn` works on `ws.db()` inside `db.write()`, as every engine function does."""
         if self._thread is None:
             return fn(*args, **kwargs)
-        item = _Call(fn, args, kwargs)
+        if self.process:
+            function_name(fn)  # TypeError here, in the caller, for a function the child cannot find
+        item = _Call(fn, args, kwargs, self.ws.clock.now() if self.process else None)
         self._queue.put(item)
         # Stopped (or broken) between the check and the put, the item may sit behind the stop
         # where the writer never takes it: then the caller takes and runs it itself. Exactly
@@ -122,8 +138,16 @@ class Writer:
         return item.result
 
     def _loop(self, ready: list, opened: threading.Event) -> None:
+        remote = db = None
+        if self.process:
+            try:
+                remote = WriterProcess(self.ws)
+                self.pid = remote.pid
+            except Exception as exc:  # noqa: BLE001 - the thread's own connection will do
+                log.error("%s: the writes run in the server process", exc)
         try:
-            db = self.ws.db()  # the writer thread's own connection
+            if remote is None:
+                db = self.ws.db()  # the writer thread's own connection
         except BaseException as exc:  # noqa: BLE001 - start() raises it
             ready.append(exc)
             self._thread = None
@@ -150,7 +174,11 @@ class Writer:
                         break
                     if item.take():
                         items.append(item)
-                self._run(db, items)
+                if remote is not None:
+                    if not self._run_remote(remote, items):
+                        remote, db = None, self.ws.db()
+                else:
+                    self._run(db, items)
                 if stop:
                     return
         except BaseException as exc:  # noqa: BLE001 - a bug here must not leave callers waiting
@@ -166,7 +194,31 @@ class Writer:
                 if item is not _STOP and item.take():
                     item.answer(exc)
         finally:
+            if remote is not None:
+                remote.close()
+                self.pid = None
             self.ws.close()  # this thread's connection
+
+    def _run_remote(self, remote: WriterProcess, items: list[_Call]) -> bool:
+        """`items` as one group in the child process, then their answers. False when the child
+        is gone: these calls' callers get WriterLost (their work may or may not have been
+        committed: as with a server that dies, the bot retries) and the writer goes on with a
+        connection of its own."""
+        try:
+            transactions, calls = remote.run(items)
+            self.transactions += transactions
+            self.calls += calls
+            return True
+        except WriterLost as exc:
+            log.error("%s: the writes run in the server process from now on", exc)
+            remote.close()
+            self.pid = None
+            for item in items:
+                item.result, item.error = None, exc
+            return False
+        finally:
+            for item in items:
+                item.answer()
 
     def _run(self, db, items: list[_Call]) -> None:
         """One transaction for `items`, each call in its own savepoint. If SQLite itself rolls

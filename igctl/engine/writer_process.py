@@ -1,0 +1,273 @@
+"""The group-commit writer's transactions in a process of their own (`Writer(ws, process=True)`,
+what `igctl serve-bots` uses).
+
+Why: the bot API server is one Python process, so one GIL. Run in a thread of it, the engine's
+work for a claim and a completion (about 30 SQLite statements, each giving up the GIL and
+taking it back) competed with the HTTP threads for that lock: a round trip cost about 2.4 ms
+of the server's CPU, and throughput stopped at about a fifth of what the server does with
+`/api/health`. In a process of its own the same work runs on the other core, with no thread to
+compete with, and the server's CPU per round trip falls to about 1 ms (docs/benchmarks.md,
+"Bot API").
+
+What does not change: the child runs the calls with `Writer._run`, the very code the thread
+mode runs (one `BEGIN IMMEDIATE`, a savepoint per call, the answers only after the COMMIT), on
+a connection of its own to the same workspace. Each call carries the instant the caller's clock
+read when it was made, and the child's clock returns exactly that while the call runs: the
+server's clock (`IGCTL_NOW`, a test's fixed clock) stays the only clock.
+
+The protocol, over the child's stdin and stdout (both moved away from fds 0 and 1 first, so a
+stray print cannot corrupt it): frames of a 4-byte length and a pickle. Parent to child: a group,
+a list of pickled `((module, function name), args, kwargs, instant)`, one per call (so a call
+that cannot be pickled fails alone), where the argument `WS` stands for the workspace. Child to parent: `("ready", pid)` or `("error", message)` once at start, then per
+group `(answers, transactions, calls)` with an answer `(True, result)` or `(False, exception)`
+per call. Only module-level engine functions can be sent (they are found by name).
+
+Failures: a child that cannot start makes `WriterProcess()` raise (the writer then runs its
+transactions in its thread, as before); a child that dies makes `run()` raise `WriterLost` and
+the writer carries on in its thread. The child ignores SIGINT and SIGTERM (Ctrl-C reaches the
+whole process group; the server decides when to stop) and exits when its stdin closes: when
+the writer stops, or when the server dies however it dies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from .errors import IgctlError
+
+log = logging.getLogger("igctl.server")
+
+WS = "<the workspace>"  # stands for the workspace among a call's arguments
+_HEAD = struct.Struct("!I")
+STOP_SECONDS = 30.0
+
+
+class WriterLost(Exception):
+    """The writer process stopped answering: the calls of its last group may or may not have
+    been committed."""
+
+
+def send(fd: int, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEAD.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(fd: int):
+    """The next frame, or None at the end of the stream."""
+    head = _read_exactly(fd, _HEAD.size)
+    if head is None:
+        return None
+    body = _read_exactly(fd, _HEAD.unpack(head)[0])
+    return None if body is None else pickle.loads(body)
+
+
+def function_name(fn) -> tuple[str, str]:
+    """How the child finds `fn`: only a module-level function can be sent."""
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or module == "__main__" or not name or "." in name or "<" in name:
+        raise TypeError(f"{fn!r} cannot run in the writer process: only a module-level function can")
+    return module, name
+
+
+class WriterProcess:
+    """The parent's side: starts the child and hands it groups of calls."""
+
+    def __init__(self, ws):
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+        args = [sys.executable, "-m", "igctl.engine.writer_process", str(ws.path)]
+        if ws.checkpoint_in_background:
+            args.append("--no-autocheckpoint")
+        self.ws = ws
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        self._to, self._from = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        first = self._receive()
+        if not (isinstance(first, tuple) and first[0] == "ready"):
+            self.close()
+            why = first[1] if isinstance(first, tuple) else f"it stopped with exit code {self.proc.returncode}"
+            raise WriterLost(f"the writer process did not start: {why}")
+        self.pid = first[1]
+
+    def _receive(self):
+        try:
+            return receive(self._from)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
+
+    def run(self, items) -> tuple[int, int]:
+        """Run the calls `items` (writer._Call) in one group in the child; sets each one's result
+        or error (answering is the caller's). Returns the child's (transactions, calls) for it.
+        WriterLost when the child is gone."""
+        sent = []
+        for item in items:
+            try:  # each call's own pickle: one that cannot be sent fails alone
+                sent.append(pickle.dumps((function_name(item.fn), tuple(WS if a is self.ws else a for a in item.args),
+                                          item.kwargs, item.at), protocol=pickle.HIGHEST_PROTOCOL))  # fmt: skip
+                item.error = None
+            except Exception as exc:  # noqa: BLE001 - its caller gets it
+                item.result, item.error = None, TypeError(f"this call cannot be sent to the writer process: {exc}")
+        if not sent:
+            return 0, 0
+        try:
+            send(self._to, sent)
+        except OSError as exc:
+            raise WriterLost(f"the writer process is gone ({exc})") from None
+        reply = self._receive()
+        if reply is None:
+            self.proc.poll()
+            raise WriterLost(f"the writer process stopped (exit code {self.proc.returncode})")
+        answers, transactions, calls = reply
+        for item, (ok, value) in zip([i for i in items if i.error is None], answers):
+            item.result, item.error = (value, None) if ok else (None, value)
+        return transactions, calls
+
+    def close(self, timeout: float = STOP_SECONDS) -> None:
+        """Close the child's stdin (it finishes its group and exits) and wait for it."""
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("the writer process did not stop within %.0f s: killed", timeout)
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- the child ------------------------------------------------------------------------------------
+class _CallClock:
+    """The child's clock: the instant the caller's clock read, set before each call."""
+
+    def __init__(self, tz):
+        self.tz = tz
+        self.at: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.at
+
+    def now_db(self) -> str:
+        from .clock import to_db
+
+        return to_db(self.at)
+
+    def local(self, dt: datetime) -> datetime:
+        return dt.astimezone(self.tz)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """`exc` as it can travel to the parent: a domain error as it is; anything else (a bug)
+    with the child's traceback as a note, so the server's log shows where it happened."""
+    if not isinstance(exc, IgctlError):
+        exc.add_note("raised in the writer process:\n" + "".join(traceback.format_exception(exc)).rstrip())
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - an exception that does not pickle travels as its text
+        return RuntimeError(f"{type(exc).__name__}: {exc}\n" + "\n".join(getattr(exc, "__notes__", [])))
+
+
+def _sendable(answer: tuple) -> tuple:
+    try:
+        pickle.dumps(answer)
+        return answer
+    except Exception as exc:  # noqa: BLE001
+        return (False, RuntimeError(f"the writer process could not send an answer back ({exc}); its work was committed"))
+
+
+def _serve(path: str, autocheckpoint: bool, inbox: int, outbox: int) -> int:
+    from .workspace import Workspace
+    from .writer import Writer, _Call
+
+    try:
+        ws = Workspace.open(path)
+        ws.close()  # reopened below as the writer's connection, with the checkpoint setting
+        ws.checkpoint_in_background = not autocheckpoint
+        clock = ws.clock = _CallClock(ws.config.tz)
+        db = ws.db()
+    except Exception as exc:  # noqa: BLE001 - told to the parent, which raises it
+        send(outbox, ("error", str(exc)))
+        return 1
+    writer = Writer(ws)
+    functions: dict[tuple[str, str], object] = {}
+
+    def at(instant, fn):
+        def call(*args, **kwargs):
+            clock.at = instant
+            return fn(*args, **kwargs)
+
+        return call
+
+    send(outbox, ("ready", os.getpid()))
+    while True:
+        try:
+            group = receive(inbox)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            group = None
+        if group is None:  # the parent closed our stdin (or died)
+            ws.close()
+            return 0
+        items = []
+        for key, args, kwargs, instant in map(pickle.loads, group):
+            fn = functions.get(key)
+            if fn is None:
+                fn = functions[key] = getattr(importlib.import_module(key[0]), key[1])
+            items.append(_Call(at(instant, fn), tuple(ws if a == WS else a for a in args), kwargs))
+        before = (writer.transactions, writer.calls)
+        writer._run(db, items)
+        answers = [(True, i.result) if i.error is None else (False, _portable(i.error)) for i in items]
+        counts = (writer.transactions - before[0], writer.calls - before[1])
+        try:
+            try:
+                send(outbox, (answers, *counts))
+            except (pickle.PicklingError, TypeError, AttributeError):  # an answer that cannot travel: a bug
+                send(outbox, ([_sendable(answer) for answer in answers], *counts))
+        except OSError:  # the parent is gone
+            ws.close()
+            return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the protocol keeps the original stdin and stdout; fd 0 becomes /dev/null and fd 1 stderr
+    inbox, outbox = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s writer process: %(message)s"))
+    logger = logging.getLogger("igctl")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    return _serve(argv[0], "--no-autocheckpoint" not in argv[1:], inbox, outbox)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

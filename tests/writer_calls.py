@@ -1,0 +1,31 @@
+"""Module-level functions for the writer-process tests: the child finds a call's function by its
+module and name, so these live here (the tests put this folder on the child's PYTHONPATH)."""
+
+from __future__ import annotations
+
+import os
+
+
+def where_and_when(ws) -> tuple[int, str]:
+    """The process that ran the call, and the workspace clock as that call saw it."""
+    db = ws.db()
+    with db.write():
+        db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [f"stamp-{ws.now()}", str(os.getpid())])
+    return os.getpid(), ws.now()
+
+
+class Unpicklable(Exception):
+    def __init__(self, a, b):  # pickle rebuilds an exception from its args: (a,) cannot
+        super().__init__(a)
+        self.b = b
+
+
+def broken(ws, kind: str):
+    """A bug in an engine function, as the writer process meets it."""
+    if kind == "value":
+        raise ValueError("a bug in the engine")
+    if kind == "unpicklable":
+        raise Unpicklable("cannot travel", lambda: None)
+    if kind == "answer":
+        return lambda: None  # an answer that cannot be sent back
+    raise AssertionError(kind)
