@@ -462,15 +462,53 @@ def test_in_process_mode_only_module_level_functions_can_be_sent(ws, in_process)
     assert in_process.calls == 0
 
 
-def test_in_process_mode_a_child_that_dies_is_replaced_by_the_writers_own_connection(ws, in_process, caplog):
+def test_in_process_mode_a_child_that_dies_fails_the_calls_it_held_and_the_writes_go_on_here(ws, in_process, caplog, tmp_path):
+    pid, started = in_process.pid, tmp_path / "started"
+    outcome: list = []
+
+    def caller():
+        try:
+            outcome.append(in_process.call(writer_calls.hold, ws, str(started), str(tmp_path / "never")))
+        except BaseException as exc:  # noqa: BLE001 - compared below
+            outcome.append(exc)
+
+    held = threading.Thread(target=caller)
+    held.start()
+    wait_until(started.exists)  # the child is running the call
+    os.kill(pid, signal.SIGKILL)
+    held.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], WriterLost)  # its work went with the child
+    assert in_process.call(writer_calls.where_and_when, ws)[0] == os.getpid()
+    assert in_process.pid is None and process_state(pid) is None  # reaped
+    assert "the writes run in the server process from now on" in caplog.text
+
+
+def test_in_process_mode_a_child_that_died_idle_costs_no_call(ws, in_process):
     pid = in_process.pid
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: process_state(pid) in (None, "Z"))
-    with pytest.raises(WriterLost, match="writer process"):
-        in_process.call(writer_calls.where_and_when, ws)  # its group went with the child
-    assert in_process.pid is None and process_state(pid) is None  # reaped
     assert in_process.call(writer_calls.where_and_when, ws)[0] == os.getpid()
-    assert "the writes run in the server process from now on" in caplog.text
+    assert in_process.pid is None and process_state(pid) is None
+
+
+def test_in_process_mode_stop_waits_for_the_groups_in_flight(ws, in_process, tmp_path):
+    started, release = tmp_path / "started", tmp_path / "release"
+    outcome: dict = {}
+    held = threading.Thread(target=lambda: outcome.update(held=in_process.call(writer_calls.hold, ws, str(started), str(release))))
+    held.start()
+    wait_until(started.exists)
+    child = in_process.pid
+    queued = threading.Thread(target=lambda: outcome.update(queued=in_process.call(writer_calls.where_and_when, ws)[0]))
+    queued.start()  # the next group, queued while the child holds the first
+    wait_until(lambda: in_process._queue.qsize() == 1)
+    stopper = threading.Thread(target=in_process.stop)
+    stopper.start()
+    stopper.join(0.2)
+    assert stopper.is_alive()  # waiting for the child's answers
+    release.touch()
+    for th in (held, queued, stopper):
+        th.join(10)
+    assert outcome == {"held": "released", "queued": child}  # both answered, both by the child
 
 
 def test_in_process_mode_a_child_that_cannot_start_leaves_the_writes_in_the_thread(ws, monkeypatch, caplog):

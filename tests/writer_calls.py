@@ -29,3 +29,16 @@ def broken(ws, kind: str):
     if kind == "answer":
         return lambda: None  # an answer that cannot be sent back
     raise AssertionError(kind)
+
+
+def hold(ws, started: str, release: str) -> str:
+    """Keeps the writer process busy: marks `started`, then waits for the file `release` (a test
+    kills the child meanwhile, or creates the file)."""
+    from pathlib import Path
+    import time
+
+    Path(started).touch()
+    deadline = time.monotonic() + 30
+    while not Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return "released"

@@ -174,10 +174,12 @@ class Writer:
                         break
                     if item.take():
                         items.append(item)
-                if remote is not None:
-                    if not self._run_remote(remote, items):
-                        remote, db = None, self.ws.db()
-                else:
+                if remote is not None and not self._run_remote(remote, items):
+                    remote, db = None, self.ws.db()
+                    undelivered = [item for item in items if not item.answered]
+                    if undelivered:  # the child never had them: they run here
+                        self._run(db, undelivered)
+                elif remote is None:
                     self._run(db, items)
                 if stop:
                     return
@@ -201,24 +203,25 @@ class Writer:
 
     def _run_remote(self, remote: WriterProcess, items: list[_Call]) -> bool:
         """`items` as one group in the child process, then their answers. False when the child
-        is gone: these calls' callers get WriterLost (their work may or may not have been
-        committed: as with a server that dies, the bot retries) and the writer goes on with a
-        connection of its own."""
+        is gone, and the writer goes on with a connection of its own: if the group had reached
+        the child, its callers get WriterLost (their work may or may not have been committed:
+        as with a server that dies, the bot retries); if not, they are left unanswered, to run
+        in this process."""
         try:
             transactions, calls = remote.run(items)
-            self.transactions += transactions
-            self.calls += calls
-            return True
         except WriterLost as exc:
             log.error("%s: the writes run in the server process from now on", exc)
             remote.close()
             self.pid = None
-            for item in items:
-                item.result, item.error = None, exc
+            if exc.delivered:
+                for item in items:
+                    item.answer(exc)
             return False
-        finally:
-            for item in items:
-                item.answer()
+        self.transactions += transactions
+        self.calls += calls
+        for item in items:
+            item.answer()
+        return True
 
     def _run(self, db, items: list[_Call]) -> None:
         """One transaction for `items`, each call in its own savepoint. If SQLite itself rolls
