@@ -343,3 +343,65 @@ def test_help_text_on_every_bot_command(igctl, move_cli):
         out = igctl("bot", sub, "--help").stdout
         assert "Usage:" in out and len(out.splitlines()) > 3
     assert "--bot NAME" in move_cli("--help").stdout
+
+
+# -- the bot API's memory of tokens (AuthCache) ----------------------------------------------------
+class Ticks:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_auth_cache_remembers_a_token_for_its_ttl_and_no_longer(ws):
+    bot = bots.add(ws, "pc", actor="test")
+    ticks = Ticks()
+    cache = bots.AuthCache(ws, ttl=60, clock=ticks)
+    assert cache.authenticate(bot["token"])["name"] == "pc"
+    db = ws.db()
+    with db.write():  # revoked behind revoke()'s back: no line in .revocations
+        db.execute("UPDATE bots SET revoked_at = ? WHERE name = 'pc'", [ws.now()])
+    ticks.now += 59.9
+    assert cache.authenticate(bot["token"])["name"] == "pc"  # remembered: the database was not read
+    ticks.now += 0.1
+    with pytest.raises(Unauthorized, match="revoked"):
+        cache.authenticate(bot["token"])
+
+
+def test_the_auth_cache_forgets_at_once_what_revoke_revoked(ws):
+    one, two = bots.add(ws, "pc1", actor="test"), bots.add(ws, "pc2", actor="test")
+    cache = bots.AuthCache(ws, ttl=3600, clock=Ticks())
+    for bot in (one, two):
+        cache.authenticate(bot["token"])
+    assert not (ws.path / bots.REVOCATIONS_FILE).exists()
+    bots.revoke(ws, "pc1", actor="test")
+    with pytest.raises(Unauthorized, match="revoked"):
+        cache.authenticate(one["token"])
+    assert cache.authenticate(two["token"])["name"] == "pc2"
+    bots.revoke(ws, "pc2", actor="test")  # a second revocation within the same clock tick is seen too
+    with pytest.raises(Unauthorized, match="revoked"):
+        cache.authenticate(two["token"])
+    lines = (ws.path / bots.REVOCATIONS_FILE).read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [f"bot {one['id']} revoked", f"bot {two['id']} revoked"]
+    assert oct((ws.path / bots.REVOCATIONS_FILE).stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_auth_cache_never_remembers_a_failure(ws):
+    cache = bots.AuthCache(ws, ttl=3600, clock=Ticks())
+    token = "t" * 43
+    for bad in (None, "", "x" * 300, token):
+        with pytest.raises(Unauthorized):
+            cache.authenticate(bad)
+    db = ws.db()
+    with db.write():  # the bot appears after its token was refused: it works at once
+        db.execute("INSERT INTO bots (name, token_hash, created_at) VALUES ('late', ?, ?)", [bots.hash_token(token), ws.now()])
+    assert cache.authenticate(token)["name"] == "late"
+
+
+def test_the_auth_cache_stays_within_its_size(ws):
+    tokens = [bots.add(ws, f"pc{i}", actor="test")["token"] for i in range(5)]
+    cache = bots.AuthCache(ws, size=2, clock=Ticks())
+    for token in tokens * 2:
+        cache.authenticate(token)
+        assert len(cache._rows) <= 2
