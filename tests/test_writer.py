@@ -1,6 +1,7 @@
-"""Group commit (engine/writer.py), savepoints (Database.savepoint) and the background WAL
-checkpointer (engine/checkpoint.py): several calls in one transaction, each still all or
-nothing, answered only after the commit; checkpoints off the write path."""
+"""Group commit (engine/writer.py, engine/writer_process.py) and savepoints
+(Database.savepoint): several calls in one transaction, each still all or nothing, answered
+only after the commit; the transactions in a process of their own, and what happens when that
+process fails."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from igctl.engine import tasks
-from igctl.engine.checkpoint import Checkpointer
 from igctl.engine.errors import Conflict, NotFound
 from igctl.engine.writer import Writer
 from igctl.engine.writer_process import WriterLost
@@ -179,53 +179,6 @@ def test_many_threads_through_one_writer_claim_each_task_once(ws, process):
     assert sorted(handed) == sorted(set(handed)) and len(handed) == 120
     assert db.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'completed'") == 120
     assert writer.calls == 2 * 120 + 8  # every claim, every completion, and each bot's last "nothing left"
-
-
-# -- the checkpointer ---------------------------------------------------------------------------
-def test_connections_opened_while_the_checkpointer_runs_leave_checkpoints_to_it(ws):
-    checkpointer = Checkpointer(ws, interval=3600)  # the thread never wakes: run_once by hand
-    checkpointer.start()
-    try:
-        inside = ws.connect()
-        assert inside.scalar("PRAGMA wal_autocheckpoint") == 0
-        for i in range(30):
-            with inside.write():
-                inside.execute("INSERT INTO meta (key, value) VALUES (?, 'x')", [f"k{i}"])
-        assert checkpointer.run_once() is True and checkpointer.checkpoints == 1
-        # everything went back into the database: a second checkpoint has nothing to copy
-        busy, log_frames, copied = inside.one("PRAGMA wal_checkpoint(PASSIVE)")
-        assert (busy, log_frames) == (0, copied)
-        assert checkpointer.run_once() is False  # the log was not written to since
-        with inside.write():
-            inside.execute("INSERT INTO meta (key, value) VALUES ('one more', 'x')")
-        assert checkpointer.run_once() is True
-        inside.close()
-    finally:
-        checkpointer.stop()
-    after = ws.connect()
-    assert after.scalar("PRAGMA wal_autocheckpoint") == 1000  # SQLite's own again
-    after.close()
-    assert checkpointer.checkpoints == 3  # stop() checkpoints once more
-
-
-def test_without_a_log_there_is_nothing_to_checkpoint(ws):
-    checkpointer = Checkpointer(ws, interval=3600)
-    ws.db().execute("PRAGMA wal_checkpoint(TRUNCATE)")  # an empty log
-    assert checkpointer.log_state() is None
-    assert checkpointer.run_once() is False
-    assert checkpointer.run_once(force=True) is True
-
-
-def test_the_checkpointer_thread_checkpoints_a_log_that_was_written_to(ws):
-    checkpointer = Checkpointer(ws, interval=0.01).start()
-    try:
-        db = ws.connect()
-        with db.write():
-            db.execute("INSERT INTO meta (key, value) VALUES ('grow', 'x')")
-        db.close()
-        wait_until(lambda: checkpointer.checkpoints > 0)
-    finally:
-        checkpointer.stop()
 
 
 # -- the writer when things go wrong (found in review) ------------------------------------------
@@ -431,6 +384,13 @@ def test_in_process_mode_calls_run_in_the_child_with_the_callers_clock(ws, clock
     assert ws.now() != when
     # committed before the answer: this connection sees both rows
     assert ws.db().scalar("SELECT COUNT(*) FROM meta WHERE key LIKE 'stamp-%'") == 2
+
+
+def test_the_writer_process_keeps_sqlites_automatic_checkpoints(ws, in_process):
+    """Its commits checkpoint the log back to its start once it passes 1,000 pages: a log left to
+    a background checkpointer kept growing under a steady load (docs/reliability.md, defect 13)."""
+    assert in_process.call(writer_calls.pragma, ws, "wal_autocheckpoint") == 1000
+    assert in_process.call(writer_calls.pragma, ws, "journal_mode") == "wal"
 
 
 def test_in_process_mode_a_domain_error_arrives_as_itself(ws, in_process):

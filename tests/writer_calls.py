@@ -42,3 +42,8 @@ def hold(ws, started: str, release: str) -> str:
     while not Path(release).exists() and time.monotonic() < deadline:
         time.sleep(0.005)
     return "released"
+
+
+def pragma(ws, name: str):
+    """A setting of the connection the call runs on."""
+    return ws.db().scalar(f"PRAGMA {name}")

@@ -29,7 +29,6 @@ from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 from cheroot import wsgi
 
-from ..engine.checkpoint import Checkpointer
 from ..engine.writer import Writer
 from .app import AuthThrottle, create_app
 
@@ -63,7 +62,7 @@ class Bound:
     stopping: threading.Event = field(default_factory=threading.Event)
     hurry: threading.Event = field(default_factory=threading.Event)
     # started by `run()` before it serves, stopped (in reverse) once the last answer is out:
-    # the bot API's group-commit writer and WAL checkpointer (engine/writer.py, checkpoint.py)
+    # the bot API's group-commit writer (engine/writer.py), in its own process
     services: list = field(default_factory=list)
 
     def stop(self) -> None:
@@ -215,8 +214,9 @@ def make_server(ws, host: str, port: int, threads: int, *, throttle: AuthThrottl
     # (at once for a Content-Length, as soon as a chunked body passes it) without reading it all.
     bound = build_server(app, host, port, threads, max_body_bytes=max(4 * max_body, max_body + 1024 * 1024),
                          ident="igctl", json_errors=True)  # fmt: skip
-    # commits stay short: grouped, and no checkpoint inside the write lock
-    bound.services = [Checkpointer(ws), writer]
+    # the bots' writes: grouped, in a process of their own (engine/writer.py); SQLite's own
+    # automatic checkpoints keep the WAL small (docs/reliability.md, defect 13)
+    bound.services = [writer]
     return bound
 
 

@@ -38,7 +38,7 @@ def _write_lock(path: Path) -> threading.RLock:
         return lock
 
 
-def connect(path: Path | str, *, autocheckpoint: bool = True) -> sqlite3.Connection:
+def connect(path: Path | str) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -52,17 +52,15 @@ def connect(path: Path | str, *, autocheckpoint: bool = True) -> sqlite3.Connect
     # savepoints' statement journals (writer.py runs each call in one) and temporary b-trees
     # in memory rather than in files created and deleted under /var/tmp
     conn.execute("PRAGMA temp_store = MEMORY")
-    if not autocheckpoint:  # a background thread checkpoints instead (checkpoint.py)
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
     return conn
 
 
 class Database:
     """A connection with the transaction discipline of igctl, for one thread."""
 
-    def __init__(self, path: Path | str, *, autocheckpoint: bool = True):
+    def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.conn = connect(self.path, autocheckpoint=autocheckpoint)
+        self.conn = connect(self.path)
         self._owner = threading.get_ident()
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []

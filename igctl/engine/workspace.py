@@ -75,8 +75,6 @@ class Workspace:
         self.clock = clock or Clock(config.tz)
         self.events = EventLog(self.path / "logs")
         self._local = threading.local()
-        # set while a checkpoint.Checkpointer runs: new connections leave checkpoints to it
-        self.checkpoint_in_background = False
 
     @classmethod
     def open(cls, explicit=None, clock: Clock | None = None) -> "Workspace":
@@ -122,7 +120,7 @@ class Workspace:
     # -- database ------------------------------------------------------------------------
     def connect(self) -> Database:
         """A new connection, migrated. Callers in threads each take their own."""
-        db = Database(self.db_path, autocheckpoint=not self.checkpoint_in_background)
+        db = Database(self.db_path)
         migrations.migrate(db)
         return db
 

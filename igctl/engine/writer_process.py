@@ -112,8 +112,6 @@ class WriterProcess:
         package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
         args = [sys.executable, "-m", "igctl.engine.writer_process", str(ws.path)]
-        if ws.checkpoint_in_background:
-            args.append("--no-autocheckpoint")
         self.ws = ws
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
         self._to, self._from = self.proc.stdin.fileno(), self.proc.stdout.fileno()
@@ -213,14 +211,13 @@ def _sendable(answer: tuple) -> tuple:
         return (False, RuntimeError(f"the writer process could not send an answer back ({exc}); its work was committed"))
 
 
-def _serve(path: str, autocheckpoint: bool, inbox: int, outbox: int) -> int:
+def _serve(path: str, inbox: int, outbox: int) -> int:
     from .workspace import Workspace
     from .writer import Writer, _Call
 
     try:
         ws = Workspace.open(path)
-        ws.close()  # reopened below as the writer's connection, with the checkpoint setting
-        ws.checkpoint_in_background = not autocheckpoint
+        ws.close()  # reopened below as the writer's connection
         clock = ws.clock = _CallClock(ws.config.tz)
         db = ws.db()
     except Exception as exc:  # noqa: BLE001 - told to the parent, which raises it
@@ -280,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     logger = logging.getLogger("igctl")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
-    return _serve(argv[0], "--no-autocheckpoint" not in argv[1:], inbox, outbox)
+    return _serve(argv[0], inbox, outbox)
 
 
 if __name__ == "__main__":
