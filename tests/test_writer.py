@@ -414,6 +414,63 @@ def test_in_process_mode_a_bug_arrives_with_the_childs_traceback(ws, in_process)
     assert in_process.call(writer_calls.where_and_when, ws)[0] == in_process.pid  # still serving
 
 
+def test_in_process_mode_an_argument_is_the_workspace_only_when_it_was_the_workspace(ws, in_process):
+    from igctl.engine.writer_process import WS
+
+    assert in_process.call(writer_calls.echo, ws, ws, "<the workspace>", 7) == [
+        ("Workspace", None), ("str", "<the workspace>"), ("int", 7)]  # fmt: skip
+    assert in_process.call(writer_calls.echo, ws, WS) == [("Workspace", None)]
+
+
+def test_in_process_mode_a_call_the_child_cannot_find_fails_alone(ws, in_process, tmp_path, monkeypatch):
+    """A module only this process can import: that call fails in the child, the rest of its
+    group runs, and the child goes on."""
+    (tmp_path / "parent_only.py").write_text("def stamp(ws):\n    return 'ran'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import parent_only
+
+    started, release = tmp_path / "started", tmp_path / "release"
+    results: dict = {}
+
+    def caller(name, *args):
+        try:
+            results[name] = in_process.call(*args)
+        except BaseException as exc:  # noqa: BLE001 - compared below
+            results[name] = exc
+
+    held = threading.Thread(target=caller, args=("held", writer_calls.hold, ws, str(started), str(release)))
+    held.start()
+    wait_until(started.exists)  # the next two queue behind it: one group
+    threads = [threading.Thread(target=caller, args=("lost", parent_only.stamp, ws)),
+               threading.Thread(target=caller, args=("good", writer_calls.where_and_when, ws))]  # fmt: skip
+    for th in threads:
+        th.start()
+        wait_until(lambda: in_process._queue.qsize() == threads.index(th) + 1)
+    release.touch()
+    for th in [held, *threads]:
+        th.join(10)
+    assert isinstance(results["lost"], ModuleNotFoundError) and "parent_only" in str(results["lost"])
+    assert results["good"][0] == in_process.pid  # in the same group, committed by the same child
+    assert results["held"] == "released"
+
+
+def test_the_writer_process_does_not_import_from_the_current_directory(ws, tmp_path, monkeypatch):
+    """Started in a folder holding a `shutil.py` (the workspace, say), the child still uses the
+    standard library's."""
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "shutil.py").write_text(f"open({str(planted / 'ran')!r}, 'w').close()\nfrom os import *\n")
+    monkeypatch.chdir(planted)
+    monkeypatch.setenv("PYTHONPATH", TESTS)
+    writer = Writer(ws, process=True).start()
+    try:
+        assert writer.pid is not None
+        assert writer.call(writer_calls.where_and_when, ws)[0] == writer.pid
+    finally:
+        writer.stop()
+    assert not (planted / "ran").exists()
+
+
 def test_in_process_mode_only_module_level_functions_can_be_sent(ws, in_process):
     with pytest.raises(TypeError, match="only a module-level function"):
         in_process.call(lambda: 1)

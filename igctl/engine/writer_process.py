@@ -19,7 +19,8 @@ The protocol, over the child's stdin and stdout (both moved away from fds 0 and 
 stray print cannot corrupt it): frames of a 4-byte length and a pickle.
 - Parent to child: a group, a list of pickled `((module, function name), args, kwargs,
   instant)`, one per call (so a call that cannot be pickled fails alone), where the argument
-  `WS` stands for the workspace. Only module-level functions can be sent (found by name).
+  `WS` stands for the workspace. Only module-level functions can be sent (found by name); a call
+  the child cannot unpickle or find fails alone.
 - Child to parent: `("ready", pid)` or `("error", message)` once at start, then per group
   `(answers, transactions, calls)`, with an answer `(True, result)` or `(False, exception)` per
   call.
@@ -56,7 +57,22 @@ from .errors import IgctlError
 
 log = logging.getLogger("igctl.server")
 
-WS = "<the workspace>"  # stands for the workspace among a call's arguments
+class WorkspaceArg:
+    """Stands for the workspace among a call's arguments (a class of its own, so no argument a
+    client sent can be mistaken for it)."""
+
+    def __reduce__(self):
+        return (WorkspaceArg, ())
+
+
+WS = WorkspaceArg()
+# How the child starts: `-P` keeps the current directory (often the workspace) off its module
+# path, where any `json.py` lying there would shadow the standard library in the process that
+# decrypts passwords; the folder this igctl was imported from goes first only when it is not on
+# the path already (a source checkout), so an installed igctl's site-packages keeps its place
+# after the standard library.
+_BOOT = ("import sys; root = sys.argv[1]; root in sys.path or sys.path.insert(0, root); "
+         "from igctl.engine.writer_process import main; raise SystemExit(main(sys.argv[2:]))")
 _HEAD = struct.Struct("!I")
 STOP_SECONDS = 30.0
 
@@ -110,10 +126,9 @@ class WriterProcess:
 
     def __init__(self, ws):
         package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
-        args = [sys.executable, "-m", "igctl.engine.writer_process", str(ws.path)]
+        args = [sys.executable, "-P", "-c", _BOOT, package_root, str(ws.path)]
         self.ws = ws
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
         self._to, self._from = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         first = self._receive()
         if not (isinstance(first, tuple) and first[0] == "ready"):
@@ -149,7 +164,10 @@ class WriterProcess:
             raise WriterLost(f"the writer process is gone ({exc})", delivered=False) from None
         reply = self._receive()
         if reply is None:
-            self.proc.poll()
+            try:
+                self.proc.wait(1)  # its exit code, for the log
+            except subprocess.TimeoutExpired:
+                pass
             raise WriterLost(f"the writer process stopped (exit code {self.proc.returncode})")
         answers, transactions, calls = reply
         for item, (ok, value) in zip(sent, answers):
@@ -211,6 +229,10 @@ def _sendable(answer: tuple) -> tuple:
         return (False, RuntimeError(f"the writer process could not send an answer back ({exc}); its work was committed"))
 
 
+def _raise(exc: BaseException):
+    raise exc
+
+
 def _serve(path: str, inbox: int, outbox: int) -> int:
     from .workspace import Workspace
     from .writer import Writer, _Call
@@ -243,11 +265,16 @@ def _serve(path: str, inbox: int, outbox: int) -> int:
             ws.close()
             return 0
         items = []
-        for key, args, kwargs, instant in map(pickle.loads, group):
-            fn = functions.get(key)
-            if fn is None:
-                fn = functions[key] = getattr(importlib.import_module(key[0]), key[1])
-            items.append(_Call(at(instant, fn), tuple(ws if a == WS else a for a in args), kwargs))
+        for payload in group:
+            try:  # a call this process cannot read or find fails alone, without running
+                key, args, kwargs, instant = pickle.loads(payload)
+                fn = functions.get(key)
+                if fn is None:
+                    fn = functions[key] = getattr(importlib.import_module(key[0]), key[1])
+            except Exception as exc:  # noqa: BLE001 - its caller gets it
+                items.append(_Call(_raise, (exc,), {}))
+                continue
+            items.append(_Call(at(instant, fn), tuple(ws if isinstance(a, WorkspaceArg) else a for a in args), kwargs))
         before = (writer.transactions, writer.calls)
         writer._run(db, items)
         answers = [(True, i.result) if i.error is None else (False, _portable(i.error)) for i in items]
@@ -279,6 +306,3 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.INFO)
     return _serve(argv[0], inbox, outbox)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
