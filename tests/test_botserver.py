@@ -261,11 +261,15 @@ def test_bad_heartbeat_and_metrics_bodies_are_400(server, arranged, ws):
 
 
 # -- 413 ----------------------------------------------------------------------------------------
-def test_a_body_over_the_limit_is_413_and_one_at_the_limit_is_read(ws_path, arranged, ws):
+def server_with_a_small_body_limit(ws_path) -> tuple[LiveServer, int]:
+    """A server whose workspace allows request bodies of 1,048 bytes; and that limit."""
     config = ws_path / "igctl.yaml"
-    config.write_text(config.read_text() + "\nserver:\n  max_body_mb: 0.001\n")  # 1048 bytes
-    limit = int(0.001 * 1024 * 1024)
-    s = LiveServer(ws_path)
+    config.write_text(config.read_text() + "\nserver:\n  max_body_mb: 0.001\n")
+    return LiveServer(ws_path), int(0.001 * 1024 * 1024)
+
+
+def test_a_body_over_the_limit_is_413_and_one_at_the_limit_is_read(ws_path, arranged, ws):
+    s, limit = server_with_a_small_body_limit(ws_path)
     try:
         bot = arranged["bot"]
         body = json.dumps({"task_id": 999999, "bot_id": bot["id"]}).encode()
@@ -313,10 +317,7 @@ def test_the_server_refuses_a_body_just_over_4x_the_limit_itself_and_the_app_one
 
 
 def test_a_chunked_body_reaches_the_app_whole_and_is_held_to_the_same_limits(ws_path, arranged, ws):
-    config = ws_path / "igctl.yaml"
-    config.write_text(config.read_text() + "\nserver:\n  max_body_mb: 0.001\n")  # 1048 bytes
-    limit = int(0.001 * 1024 * 1024)
-    s = LiveServer(ws_path)
+    s, limit = server_with_a_small_body_limit(ws_path)
     try:
         bot = arranged["bot"]
         _, _, task = s.call("GET", f"/api/bot/next-task/{bot['id']}", token=bot["token"])
