@@ -14,9 +14,9 @@ One method per endpoint. A client keeps one keep-alive connection: use one clien
 Connection errors and 5xx answers are retried with exponential backoff (`retries` times);
 4xx answers are not (they will not change by asking again) and raise a typed `ApiError`
 subclass carrying `status`, `error` and `detail`. All reports are safe to repeat: the server
-answers a repeated completion or failure as it did the first time. A claim (`next_task`)
-repeated after a lost answer may hand out a second task; the first one's lease then runs out
-and it goes back to the queue by itself.
+answers a repeated completion or failure as it did the first time. A claim (`next_task`) is
+safe to repeat too: each call sends an `Idempotency-Key` of its own and its retries send the
+same one, so a claim whose answer was lost gets the same task back, not a second one.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import json
 import random
 import socket
 import time
+import uuid
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -284,8 +285,14 @@ class BotClient:
         return self._json("GET", "/api/bot/me")
 
     def next_task(self) -> dict | None:
-        """GET /api/bot/next-task/<bot_id>: the claimed task (its lease starts now), or None."""
-        return self._json("GET", f"/api/bot/next-task/{self.bot_id}")
+        """GET /api/bot/next-task/<bot_id>: the claimed task (its lease starts now), or None.
+        One Idempotency-Key per call, the same on its retries: a retry after a lost answer
+        gets the task that answer held."""
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        status, _, data = self.request("GET", f"/api/bot/next-task/{self.bot_id}", headers=headers)
+        if status == 204 or not data:
+            return None
+        return json.loads(data.decode("utf-8"))
 
     def content(self, account_id: int, task_id: int) -> dict:
         """GET /api/bot/account/<id>/content?task_id=T: {"texts", "images": [{"content_id", "url", "sha256"}]}."""

@@ -212,3 +212,13 @@ def test_a_keep_alive_connection_closed_by_the_server_is_reopened_at_once(script
     for _ in range(3):
         assert client.health() == {"status": "ok"}
     assert len(s.requests) == 3
+
+
+def test_a_claim_sends_one_idempotency_key_and_the_same_on_its_retries(scripted):
+    s = scripted((503, {"error": "busy"}), (200, {"task_id": 5}), (204, None))
+    client = BotClient(s.url, "tok", bot_id=1, retries=3, backoff=0.01)
+    assert client.next_task() == {"task_id": 5}  # the second try got the answer
+    assert client.next_task() is None  # a new logical claim
+    keys = [headers["Idempotency-Key"] for _, _, headers, _ in s.requests]
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]
+    assert all(32 <= len(k) <= 200 and k.isascii() and k.isprintable() for k in keys)

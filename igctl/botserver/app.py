@@ -36,6 +36,7 @@ access_log = logging.getLogger("igctl.botserver.access")
 AUTH_FAILURES_ALLOWED = 20
 AUTH_WINDOW_SECONDS = 60.0
 IMAGE_URL = "/api/bot/images/{}"
+MAX_IDEMPOTENCY_KEY = 200
 # What a screenshot may be declared as (the bytes decide between PNG and JPEG)
 SCREENSHOT_TYPES = ("image/png", "image/jpeg", "image/jpg", "application/octet-stream")
 
@@ -159,6 +160,18 @@ def path_id(value: int, what: str) -> int:
     if not 1 <= value <= bodies.MAX_ID:
         raise NotFound(f"no {what} with id {value}")
     return value
+
+
+def idempotency_key() -> str | None:
+    """The claim's optional Idempotency-Key header: 1 to MAX_IDEMPOTENCY_KEY printable ASCII
+    characters (400 otherwise), or None when there is none."""
+    key = request.environ.get("HTTP_IDEMPOTENCY_KEY")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all(" " <= c <= "~" for c in key):
+        raise InvalidInput(f"the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters",
+                           detail={"length": len(key)})  # fmt: skip
+    return key
 
 
 def openapi_document() -> dict:
@@ -353,7 +366,8 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         if request.method == "HEAD":  # bottle serves HEAD with the GET route; a HEAD must not claim
             response.set_header("Allow", "GET")
             return error_body(405, "HEAD is not allowed here: GET hands out a task")
-        task = write(tasks.claim_next, ws, own_bot(bot_id))
+        bot_id = own_bot(bot_id)
+        task = write(tasks.claim_next, ws, bot_id, idempotency_key=idempotency_key())
         if task is None:
             response.status = 204
             return ""

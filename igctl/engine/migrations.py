@@ -285,6 +285,19 @@ def m001_initial(db: Database) -> None:
     )
 
 
+
+@migration
+def m002_claim_keys(db: Database) -> None:
+    """The Idempotency-Key of the claim that handed a task out: the same bot asking again
+    with the same key gets the same task back (a claim whose answer was lost)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE tasks ADD COLUMN claim_key TEXT;
+        CREATE INDEX tasks_claim_key ON tasks (bot_id, claim_key) WHERE status = 'claimed';
+        """,
+    )
+
 def run_script(db: Database, script: str) -> None:
     """Run several statements inside the current transaction (sqlite3's executescript would
     commit first)."""

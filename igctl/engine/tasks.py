@@ -253,14 +253,17 @@ def _split_candidate(row) -> tuple[dict, dict, dict]:
     return task, account, proxy
 
 
-def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | None:
+def claim_next(ws, bot_id: int, now: datetime | str | None = None, idempotency_key: str | None = None) -> dict | None:
     """Hand the oldest due task this bot may work on to it, or return None when there is none.
 
     One BEGIN IMMEDIATE transaction: expired leases are swept, the candidate is chosen (due,
     not stale, account in the state its kind runs in, proxy active, account bound to this bot
     or unbound while the bot has a free slot, no other claimed task of the account, content
     available), the account is bound, and the claim, the attempt's step-log row and the
-    credential hand-out are recorded. Returns the task payload of the bot API (§7)."""
+    credential hand-out are recorded. Returns the task payload of the bot API (§7).
+
+    `idempotency_key`: kept with the claim; while the task is still claimed by this bot, a
+    claim with the same key returns that task again instead of a new one (`_claimed_again`)."""
     db = ws.db()
     now = as_instant(ws, now)
     at = to_db(now)
@@ -268,6 +271,10 @@ def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | Non
         bot = get_bot(db, bot_id, seen_at=at)
         actor = bot_actor(bot)
         expire_leases(ws, db, now, actor="system")
+        if idempotency_key is not None:
+            again = _claimed_again(ws, db, bot, idempotency_key, at, actor)
+            if again is not None:
+                return again
         may_bind = _may_bind(db, bot)
         free_slot = None
         after_due, after_id = "", 0
@@ -318,9 +325,9 @@ def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | Non
         content_json = _json(payload_content)
         db.execute(
             """UPDATE tasks SET status = 'claimed', bot_id = ?, claimed_at = ?, lease_expires_at = ?,
-                      attempts = ?, content_json = ?, result_json = NULL, updated_at = ?
+                      attempts = ?, content_json = ?, result_json = NULL, updated_at = ?, claim_key = ?
                WHERE id = ? AND status = 'queued'""",
-            [bot_id, at, lease, attempt, content_json, at, task["id"]],
+            [bot_id, at, lease, attempt, content_json, at, idempotency_key, task["id"]],
         )
         db.execute(
             """INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, status,
@@ -341,32 +348,58 @@ def claim_next(ws, bot_id: int, now: datetime | str | None = None) -> dict | Non
             message=f"credentials of {account['username']} and its proxy handed to bot {bot['name']}",
             details={"handed_out": ["account login", "email login", "proxy login"]},
         )
-        cipher = ws.cipher  # inside the transaction: no claim stays without its hand-out
-        return {
-            "task_id": task["id"],
-            "kind": task["kind"],
-            "step_number": task["step_number"],
-            "step_name": task["step_name"],
-            "attempt": attempt,
-            "slot": slot,
-            "account": {
-                "id": account["id"],
-                "username": account["username"],
-                "password": cipher.decrypt(account["password_enc"]),
-                "email": account["email"],
-                "email_password": cipher.decrypt(account["email_password_enc"]),
-            },
-            "proxy": {
-                "id": proxy["id"],
-                "scheme": proxy["scheme"],
-                "host": proxy["host"],
-                "port": proxy["port"],
-                "username": proxy["username"] or None,
-                "password": cipher.decrypt(proxy["password_enc"]),
-            },
-            "content": payload_content,
-            "lease_expires_at": lease,
-        }
+        return _task_payload(ws, task, account, proxy, slot=slot, attempt=attempt, content=payload_content, lease=lease)
+
+
+def _task_payload(ws, task, account, proxy, *, slot, attempt, content, lease) -> dict:
+    """A claimed task as the bot API hands it out, credentials decrypted (inside the claim's
+    transaction: no claim stays without its hand-out)."""
+    cipher = ws.cipher
+    return {
+        "task_id": task["id"],
+        "kind": task["kind"],
+        "step_number": task["step_number"],
+        "step_name": task["step_name"],
+        "attempt": attempt,
+        "slot": slot,
+        "account": {
+            "id": account["id"],
+            "username": account["username"],
+            "password": cipher.decrypt(account["password_enc"]),
+            "email": account["email"],
+            "email_password": cipher.decrypt(account["email_password_enc"]),
+        },
+        "proxy": {
+            "id": proxy["id"],
+            "scheme": proxy["scheme"],
+            "host": proxy["host"],
+            "port": proxy["port"],
+            "username": proxy["username"] or None,
+            "password": cipher.decrypt(proxy["password_enc"]),
+        },
+        "content": content,
+        "lease_expires_at": lease,
+    }
+
+
+def _claimed_again(ws, db: Database, bot, key: str, at: str, actor: str) -> dict | None:
+    """The task this bot claimed with `key` and still holds, handed out again (its answer was
+    lost on the way and the bot retried), or None. No new claim, lease or attempt; the
+    credentials hand-out is recorded again, as every hand-out is."""
+    task = db.one("SELECT * FROM tasks WHERE bot_id = ? AND claim_key = ? AND status = 'claimed'", [bot["id"], key])
+    if task is None:
+        return None
+    account = db.one("SELECT * FROM accounts WHERE id = ?", [task["account_id"]])
+    proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]])
+    ws.events.record(
+        db, at, "bot.credentials", actor, account_id=account["id"], bot_id=bot["id"], task_id=task["id"],
+        proxy_id=account["proxy_id"],
+        message=f"credentials of {account['username']} and its proxy handed to bot {bot['name']} again (a repeated claim)",
+        details={"handed_out": ["account login", "email login", "proxy login"], "repeated_claim": True},
+    )
+    content = json.loads(task["content_json"]) if task["content_json"] else None
+    return _task_payload(ws, task, account, proxy, slot=account["slot"], attempt=task["attempts"], content=content,
+                         lease=task["lease_expires_at"])  # fmt: skip
 
 
 # -- completion ------------------------------------------------------------------------------
