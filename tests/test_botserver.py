@@ -78,10 +78,10 @@ def test_revoked_token_is_401(server, arranged, ws):
 
 
 @pytest.mark.parametrize("where", ["this process", "the CLI in another process"])
-def test_a_token_the_server_remembers_stops_working_the_moment_it_is_revoked(server, arranged, ws, ws_path, where):
+def test_a_token_that_worked_stops_working_the_moment_it_is_revoked(server, arranged, ws, ws_path, where):
     other = arranged["other"]
     status, _, me = server.call("GET", "/api/bot/me", token=other["token"])
-    assert status == 200 and me["name"] == "phone2"  # remembered from now on (bots.AuthCache)
+    assert status == 200 and me["name"] == "phone2"
     if where == "this process":
         bots.revoke(ws, "phone2", actor="test")
     else:
@@ -92,8 +92,6 @@ def test_a_token_the_server_remembers_stops_working_the_moment_it_is_revoked(ser
         status, rh, body = server.call(method, path, token=other["token"])
         is_json_error(status, rh, body, 401)
     assert server.call("GET", "/api/bot/me", token=arranged["bot"]["token"])[0] == 200  # the others still work
-    revocations = (ws_path / bots.REVOCATIONS_FILE).read_text()
-    assert revocations.endswith(f"bot {other['id']} revoked\n") and other["token"] not in revocations
 
 
 def test_twenty_failures_from_one_address_then_429_but_valid_tokens_still_work(ws_path, arranged):

@@ -227,7 +227,6 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
     max_body = int(ws.config.server.max_body_mb * 1024 * 1024)
     spec = openapi_document()
     hashes = FileHashes()
-    tokens = bots.AuthCache(ws)  # a revocation still takes effect at once (engine/bots.py)
 
     # -- access log (hooks: they run for every request, matched or not) -------------------
     @app.hook("before_request")
@@ -271,7 +270,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
             bot = None
             if token is not None:
                 try:
-                    bot = tokens.authenticate(token)
+                    bot = bots.authenticate(ws, token)  # read each time: a revocation counts at once
                 except Unauthorized:
                     bot = None
             if bot is None:

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
-import threading
 from datetime import datetime, time, timedelta
-from time import monotonic
 
 from . import clock
 from .db import Database
@@ -27,11 +24,6 @@ from .errors import Conflict, InvalidInput, NotFound, Unauthorized
 
 BOT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_TOKEN_CHARS = 256
-# One line per revocation, appended once it is committed: a running bot API sees the file grow
-# and forgets the tokens it had remembered (AuthCache). Bot ids and times only.
-REVOCATIONS_FILE = ".revocations"
-AUTH_CACHE_SECONDS = 60.0
-AUTH_CACHE_SIZE = 10_000
 
 
 def hash_token(token: str) -> str:
@@ -108,67 +100,6 @@ def authenticate(ws, token, db: Database | None = None):
     if row["revoked_at"] is not None:
         raise Unauthorized("this bot's token was revoked")
     return row
-
-
-class AuthCache:
-    """`authenticate` for a long-running server: a successful lookup is remembered (by the
-    token's SHA-256, never the token) for up to `ttl` seconds, so a bot's requests do not each
-    read the database before their real work.
-
-    Revocation still takes effect at once: `revoke()` appends a line to the workspace's
-    `.revocations` once its transaction has committed, and every call here first `stat`s that
-    file; when it changed, everything remembered is forgotten. `ttl` bounds the one case that
-    escapes it (a process that dies between its COMMIT and that append). Failures are never
-    remembered: an unknown token reads the database every time, so a bot added a moment ago
-    works at once and the throttle sees every failure. The bot API's writes check the bot again
-    in their own transaction (`tasks.get_bot`: a revoked bot is refused there too)."""
-
-    def __init__(self, ws, *, ttl: float = AUTH_CACHE_SECONDS, size: int = AUTH_CACHE_SIZE, clock=monotonic):
-        self.ws = ws
-        self.ttl = ttl
-        self.size = size
-        self.clock = clock
-        self.path = ws.path / REVOCATIONS_FILE
-        self._rows: dict[str, tuple[float, dict]] = {}
-        self._seen: tuple | None = None
-        self._lock = threading.Lock()
-
-    def _revocations(self) -> tuple | None:
-        """What identifies the revocation file's state: it only ever grows."""
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-    def authenticate(self, token):
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
-            return authenticate(self.ws, token)  # its error
-        key = hash_token(token)
-        revocations, now = self._revocations(), self.clock()
-        with self._lock:
-            if revocations != self._seen:
-                self._rows.clear()
-                self._seen = revocations
-            hit = self._rows.get(key)
-            if hit is not None and now - hit[0] < self.ttl:
-                return hit[1]
-        row = authenticate(self.ws, token)  # Unauthorized is raised, not remembered
-        with self._lock:
-            # a revocation noted since our stat may have come before our read: not remembered then
-            if self._seen == revocations:
-                if len(self._rows) >= self.size:
-                    self._rows.clear()
-                self._rows[key] = (now, row)
-        return row
-
-
-def _note_revocation(ws, bot_id: int, at: str) -> None:
-    fd = os.open(ws.path / REVOCATIONS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, f"{at} bot {bot_id} revoked\n".encode())
-    finally:
-        os.close(fd)
 
 
 def _today(ws) -> tuple[str, str]:
@@ -251,7 +182,6 @@ def revoke(ws, name: str, *, actor: str) -> dict:
         if bot["revoked_at"] is not None:
             raise Conflict(f"bot {bot['name']} is already revoked")
         db.execute("UPDATE bots SET revoked_at = ?, current_task_id = NULL WHERE id = ?", [now, bot["id"]])
-        db.after_commit(lambda: _note_revocation(ws, bot["id"], now))  # running servers forget the token
         tasks = db.query("SELECT id, account_id, step_name FROM tasks WHERE bot_id = ? AND status = 'claimed' ORDER BY id", [bot["id"]])
         for t in tasks:
             # The claim counted an attempt; the operator's revocation is not the account's
