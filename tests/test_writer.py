@@ -10,6 +10,7 @@ import os
 import queue
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,11 +18,14 @@ from pathlib import Path
 import pytest
 
 from igctl.engine import tasks
+from igctl.engine import writer as writer_module
 from igctl.engine.errors import Conflict, NotFound
 from igctl.engine.writer import Writer
 from igctl.engine.writer_process import WriterLost
 import writer_calls
 from warmup_helpers import add_bot, fleet, seed_templates
+
+REAL_PYTHON = sys.executable
 
 
 def mirrored(ws) -> list[dict]:
@@ -479,7 +483,7 @@ def test_in_process_mode_only_module_level_functions_can_be_sent(ws, in_process)
     assert in_process.calls == 0
 
 
-def test_in_process_mode_a_child_that_dies_fails_the_calls_it_held_and_the_writes_go_on_here(ws, in_process, caplog, tmp_path):
+def test_in_process_mode_a_child_that_dies_fails_the_calls_it_held_and_another_takes_its_place(ws, in_process, caplog, tmp_path):
     pid, started = in_process.pid, tmp_path / "started"
     outcome: list = []
 
@@ -495,17 +499,42 @@ def test_in_process_mode_a_child_that_dies_fails_the_calls_it_held_and_the_write
     os.kill(pid, signal.SIGKILL)
     held.join(10)
     assert len(outcome) == 1 and isinstance(outcome[0], WriterLost)  # its work went with the child
-    assert in_process.call(writer_calls.where_and_when, ws)[0] == os.getpid()
-    assert in_process.pid is None and process_state(pid) is None  # reaped
-    assert "the writes run in the server process from now on" in caplog.text
+    assert outcome[0].http_status == 503  # the bot repeats it
+    new = in_process.call(writer_calls.where_and_when, ws)[0]
+    assert new == in_process.pid and new not in (pid, os.getpid())  # a new child runs the writes
+    assert process_state(pid) is None  # the dead one was reaped
+    assert in_process.status() == {"mode": "process", "processes": 2, "server_pid": os.getpid(), "writer_pid": new,
+                                   "restarts": 1, "degraded": False}  # fmt: skip
+    assert f"the writer process {pid} ended: writer process {new} started in its place" in caplog.text
 
 
 def test_in_process_mode_a_child_that_died_idle_costs_no_call(ws, in_process):
     pid = in_process.pid
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: process_state(pid) in (None, "Z"))
+    assert in_process.call(writer_calls.where_and_when, ws)[0] == in_process.pid not in (pid, os.getpid())
+    assert process_state(pid) is None and in_process.restarts == 1
+
+
+def test_in_process_mode_without_a_child_that_starts_is_degraded_and_tries_again(ws, clock, in_process, monkeypatch, caplog):
+    """No new child will start (here: the interpreter is missing): the writes run in this
+    process, and the status says so, until a later try starts one."""
+    pid = in_process.pid
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: process_state(pid) in (None, "Z"))
     assert in_process.call(writer_calls.where_and_when, ws)[0] == os.getpid()
-    assert in_process.pid is None and process_state(pid) is None
+    status = in_process.status()
+    assert status["mode"] == "thread" and status["degraded"] is True and status["processes"] == 1
+    assert "the writes run in the server process, degraded" in caplog.text
+    clock.set("2026-03-02T10:01:00")  # (each call stamps a row by the clock's instant)
+    assert in_process.call(writer_calls.where_and_when, ws)[0] == os.getpid()  # not retried before RETRY_SECONDS
+    monkeypatch.setattr(sys, "executable", REAL_PYTHON)
+    monkeypatch.setattr(writer_module, "RETRY_SECONDS", 0.0)
+    clock.set("2026-03-02T10:02:00")
+    new = in_process.call(writer_calls.where_and_when, ws)[0]
+    assert new == in_process.pid not in (pid, os.getpid())
+    assert in_process.status()["degraded"] is False and in_process.status()["mode"] == "process"
 
 
 def test_in_process_mode_stop_waits_for_the_groups_in_flight(ws, in_process, tmp_path):

@@ -216,8 +216,8 @@ class FileHashes:
 
 def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | None = None) -> Bottle:
     """The bot API over the workspace `ws` (its clock is the app's clock). With a running
-    `writer` the task writes (claim, complete, fail, heartbeat) go through its group commit
-    (engine/writer.py); without one they run in the request's thread."""
+    `writer` every write of a bot (claim, complete, fail, heartbeat, metrics, screenshot) goes
+    through its group commit (engine/writer.py); without one they run in the request's thread."""
     write = writer.call if writer is not None else (lambda fn, *args, **kwargs: fn(*args, **kwargs))
     # catchall stays on as a last net (errors outside routes become our JSON 500 below);
     # routes' own errors never get that far: json_errors answers them.
@@ -343,11 +343,13 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
             database = "ok"
         except Exception as exc:  # reported, not raised: health must answer
             database = f"error: {exc}"
+        degraded = database != "ok" or (writer is not None and writer.degraded)
         return {
-            "status": "ok" if database == "ok" else "degraded",
+            "status": "degraded" if degraded else "ok",
             "version": __version__,
             "database": database,
             "server_time": ws.now(),
+            "write": writer.status() if writer is not None else {"mode": "request threads", "processes": 1},
         }
 
     @app.get("/api/openapi.json")
@@ -409,7 +411,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         if declared and declared not in SCREENSHOT_TYPES:
             raise evidence.NotAnImage(f"a screenshot must be image/png or image/jpeg, not {declared[:100]}",
                                       detail={"content_type": declared[:200]})  # fmt: skip
-        kept = evidence.add_screenshot(ws, task_id, the_bot()["id"], data)
+        kept = write(evidence.add_screenshot, ws, task_id, the_bot()["id"], data)
         response.status = 201
         return kept
 
@@ -434,7 +436,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
     def account_metrics(id):  # noqa: A002 - the path parameter's documented name
         account_id = path_id(id, "account")
         figures = read_json(max_body)
-        kept = metrics.record(ws, account_id, the_bot()["id"], figures)
+        kept = write(metrics.record, ws, account_id, the_bot()["id"], figures)
         response.status = 201
         return kept
 

@@ -20,22 +20,29 @@ running, `call()` runs the function in the caller's thread, as before.
 instead (engine/writer_process.py: the same `_run`, on the child's connection), so that the
 engine's work does not compete with the HTTP threads for this process's GIL; this thread then
 only hands each group over and waits for the answers. The calls must then be module-level
-functions (the child finds them by name), and each carries the caller's clock reading.
+functions (the child finds them by name), and each carries the caller's clock reading. A child
+that dies is replaced at once (logged, counted in `restarts`); only when a new one cannot start
+do the transactions run in this thread, with `degraded` set (so /api/health says "degraded")
+and a new child tried again every RETRY_SECONDS. `status()` is what /api/health shows.
 
 When things go wrong: if SQLite rolls the whole transaction back (a full disk, an I/O error),
 the calls run so far in it get that error and the others run in a transaction of their own;
 an after-commit step that fails is logged and fails nobody (the commit stands, engine/db.py);
 if the thread cannot open its connection `start()` raises; if the loop itself breaks, every
-waiting caller gets the error and later calls run in their own threads. No caller waits for a
+waiting caller gets the error and later calls run in their own threads. The calls of a group
+lost with a child get `WriterLost` (HTTP 503: the work may or may not have been committed;
+every bot write is safe to repeat, a claim through its Idempotency-Key). No caller waits for a
 writer that will not answer (tests/test_writer.py has each case).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sqlite3
 import threading
+import time
 from typing import Any, Callable
 
 from .writer_process import WriterLost, WriterProcess, function_name
@@ -43,6 +50,7 @@ from .writer_process import WriterLost, WriterProcess, function_name
 log = logging.getLogger("igctl.server")
 
 MAX_GROUP = 32
+RETRY_SECONDS = 30.0  # between attempts to start a writer process again, while none would start
 
 
 class _Call:
@@ -89,6 +97,8 @@ class Writer:
         # connection if the child cannot start or dies.
         self.process = process
         self.pid: int | None = None  # the child's, while there is one
+        self.restarts = 0  # children started in place of one that died
+        self.degraded = False  # process mode without a child: the writes run in this thread
         self.transactions = 0  # how many group transactions ran, and how many calls they held
         self.calls = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -109,6 +119,18 @@ class Writer:
             thread.join()
             raise ready[0]
         return self
+
+    def status(self) -> dict:
+        """How the writes run, for /api/health: `mode` "process" (a child process runs them),
+        "thread" (this process's writer thread, by choice or, `degraded`, because no child
+        would start) or "request threads" (the writer is not running); `processes` serving the
+        API (this one and its child); the child's pid and how many children were restarted."""
+        if self._thread is None:
+            mode = "request threads"
+        else:
+            mode = "process" if self.pid is not None else "thread"
+        return {"mode": mode, "processes": 1 + (self.pid is not None), "server_pid": os.getpid(),
+                "writer_pid": self.pid, "restarts": self.restarts, "degraded": self.degraded}  # fmt: skip
 
     def stop(self) -> None:
         """Finish the calls already queued, then stop. Calls made after this run in the caller's
@@ -137,14 +159,22 @@ class Writer:
             raise item.error
         return item.result
 
+    def _child(self) -> WriterProcess | None:
+        """A new writer process, or None (logged, `degraded` set) when it cannot start."""
+        try:
+            remote = WriterProcess(self.ws)
+        except Exception as exc:  # noqa: BLE001 - the thread's own connection will do meanwhile
+            log.error("%s: the writes run in the server process, degraded (next try in %.0f s)", exc, RETRY_SECONDS)
+            self.pid, self.degraded = None, True
+            return None
+        self.pid, self.degraded = remote.pid, False
+        return remote
+
     def _loop(self, ready: list, opened: threading.Event) -> None:
         remote = db = None
+        tried = time.monotonic()
         if self.process:
-            try:
-                remote = WriterProcess(self.ws)
-                self.pid = remote.pid
-            except Exception as exc:  # noqa: BLE001 - the thread's own connection will do
-                log.error("%s: the writes run in the server process", exc)
+            remote = self._child()
         try:
             if remote is None:
                 db = self.ws.db()  # the writer thread's own connection
@@ -161,6 +191,9 @@ class Writer:
                 first = self._queue.get()
                 if first is _STOP:
                     return
+                if self.process and remote is None and time.monotonic() - tried >= RETRY_SECONDS:
+                    tried = time.monotonic()
+                    remote = self._child()
                 if not first.take():
                     continue  # its caller runs it
                 items, stop = [first], False
@@ -175,11 +208,19 @@ class Writer:
                     if item.take():
                         items.append(item)
                 if remote is not None and not self._run_remote(remote, items):
-                    remote, db = None, self.ws.db()
+                    lost, tried = remote.pid, time.monotonic()
+                    remote = self._child()
+                    self.restarts += remote is not None
+                    if remote is not None:
+                        log.error("the writer process %s ended: writer process %s started in its place (%d restart(s) so far)",
+                                  lost, remote.pid, self.restarts)  # fmt: skip
                     undelivered = [item for item in items if not item.answered]
-                    if undelivered:  # the child never had them: they run here
-                        self._run(db, undelivered)
+                    if undelivered:  # the child never had them: they run in the new one, or here
+                        if remote is None or not self._run_remote(remote, undelivered):
+                            remote, db, self.degraded = None, db or self.ws.db(), self.process
+                            self._run(db, [item for item in undelivered if not item.answered])
                 elif remote is None:
+                    db = db or self.ws.db()
                     self._run(db, items)
                 if stop:
                     return
@@ -203,14 +244,13 @@ class Writer:
 
     def _run_remote(self, remote: WriterProcess, items: list[_Call]) -> bool:
         """`items` as one group in the child process, then their answers. False when the child
-        is gone, and the writer goes on with a connection of its own: if the group had reached
-        the child, its callers get WriterLost (their work may or may not have been committed:
-        as with a server that dies, the bot retries); if not, they are left unanswered, to run
-        in this process."""
+        is gone (the writer then starts another): if the group had reached the child, its
+        callers get WriterLost (their work may or may not have been committed: as with a server
+        that dies, the bot retries); if not, they are left unanswered, to run again."""
         try:
             transactions, calls = remote.run(items)
         except WriterLost as exc:
-            log.error("%s: the writes run in the server process from now on", exc)
+            log.error("%s", exc)
             remote.close()
             self.pid = None
             if exc.delivered:

@@ -26,9 +26,9 @@ stray print cannot corrupt it): frames of a 4-byte length and a pickle.
   call.
 
 Failures: a child that cannot start makes `WriterProcess()` raise (the writer then runs its
-transactions in its thread, as before); a child that dies makes `run()` raise `WriterLost` and
-the writer carries on in its thread (a group the child never received runs there; one it had
-gets the error). The child ignores SIGINT and SIGTERM (Ctrl-C reaches the whole process group;
+transactions in its thread, degraded, and tries again later); a child that dies makes `run()`
+raise `WriterLost` and the writer starts another (a group the child never received runs in the
+new one; one it had gets the error, HTTP 503). The child ignores SIGINT and SIGTERM (Ctrl-C reaches the whole process group;
 the server decides when to stop) and exits when its stdin closes: when the writer stops, or when
 the server dies however it dies.
 
@@ -77,12 +77,15 @@ _HEAD = struct.Struct("!I")
 STOP_SECONDS = 30.0
 
 
-class WriterLost(Exception):
+class WriterLost(IgctlError):
     """The writer process stopped answering: the calls of its last group may or may not have
-    been committed. `delivered` False: the group never reached it (nothing of it ran there)."""
+    been committed (HTTP 503: the bot repeats them; every bot write is safe to repeat).
+    `delivered` False: the group never reached it (nothing of it ran there)."""
+
+    http_status = 503
 
     def __init__(self, message: str, delivered: bool = True):
-        super().__init__(message)
+        super().__init__(message, detail={"committed": "unknown: repeat the request (a claim with the same Idempotency-Key)"})
         self.delivered = delivered
 
 
