@@ -157,3 +157,27 @@ def test_a_port_in_use_is_a_one_line_error(ws_path, arranged, igctl):
         port = sock.getsockname()[1]
         line = igctl.error("serve-bots", "--port", port)
     assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_a_writer_process_killed_under_a_running_server_is_replaced_and_shown_in_health(ws_path, arranged):
+    proc, url = start(ws_path)
+    first = writer_process(proc.pid)
+    client = BotClient(url, arranged[0]["token"], retries=3, backoff=0.05)
+    assert client.health()["write"] == {"mode": "process", "processes": 2, "server_pid": proc.pid, "writer_pid": first,
+                                        "restarts": 0, "degraded": False}  # fmt: skip
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while process_state(first) not in (None, "Z"):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    task = client.next_task()  # the writes go on, in the new writer process
+    client.complete(task["task_id"])
+    health = client.health()
+    assert health["status"] == "ok" and health["write"]["restarts"] == 1
+    second = health["write"]["writer_pid"]
+    assert second not in (None, first) and writer_process(proc.pid) == second
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=40)
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert f"the writer process {first} ended: writer process {second} started in its place (1 restart(s) so far)" in err
+    assert process_state(second) in (None, "Z")
