@@ -93,8 +93,8 @@ class Writer:
         self.ws = ws
         self.max_group = max_group
         # process: the transactions run in a child process (engine/writer_process.py), off this
-        # process's GIL; this thread only hands groups over. Falls back to the thread's own
-        # connection if the child cannot start or dies.
+        # process's GIL; this thread only hands groups over. A child that dies is replaced;
+        # the thread's own connection serves (degraded) only while no child will start.
         self.process = process
         self.pid: int | None = None  # the child's, while there is one
         self.restarts = 0  # children started in place of one that died
