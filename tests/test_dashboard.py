@@ -16,8 +16,9 @@ from warmup_helpers import add_accounts, add_bot, fleet, seed_templates, snapsho
 
 from igctl.dashboard import create_app
 from igctl.dashboard.app import LoginThrottle, local_path
-from igctl.engine import operators, proxies, tasks
-
+from igctl.engine.domain import operators
+from igctl.engine.domain import proxies
+from igctl.engine.flows import botwork
 PASSWORD = "correct horse 42"
 
 
@@ -131,8 +132,8 @@ def scene(igctl, ws):
     igctl("warmup", "tick")
     bot = add_bot(ws, "phone1")
     for _ in range(2):
-        t = tasks.claim_next(ws, bot)
-        tasks.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
+        t = botwork.claim_next(ws, bot)
+        botwork.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
     model_id = ws.db().scalar("SELECT id FROM models WHERE name = 'Alice'")
     return {"model_id": model_id, "p1": p1, "p2": p2, "bot": bot}
 
@@ -415,8 +416,7 @@ def test_account_actions_move_and_retire(igctl, browser, ws, scene):
 
 
 def test_account_page_shows_a_failed_steps_screenshot(browser, ws, scene):
-    from igctl.engine import evidence
-
+    from igctl.engine.domain import evidence
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
     task_id = ws.db().scalar("SELECT id FROM tasks WHERE account_id = (SELECT id FROM accounts WHERE username = 'warm00001')")
     evidence.add_screenshot(ws, task_id, scene["bot"], png)

@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from igctl.engine.clock import Clock, from_db, parse_instant, to_db
-from igctl.engine.config import Config
-from igctl.engine.workspace import FOLDERS, Workspace
+from igctl.engine.store.clock import Clock, from_db, parse_instant, to_db
+from igctl.engine.store.config import Config
+from igctl.engine.store.workspace import FOLDERS, Workspace
 
 
 def test_init_creates_every_folder_db_and_key(tmp_path, igctl):

@@ -16,10 +16,13 @@ import click
 from igctl.commands._options import WS_KEY, workspace_option  # noqa: F401  (re-exported)
 
 def open_workspace():
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.store.workspace import Workspace
 
     ctx = click.get_current_context()
     root = ctx.find_root()
+    # Every engine call needs the workspace, so this is where the command that makes it is known:
+    # an engine UsageError is shown with this command's usage (cli.IgctlGroup.invoke).
+    root.meta["igctl.leaf"] = ctx
     ws = root.meta.get("igctl.opened")
     if ws is None:
         ws = Workspace.open(root.meta.get(WS_KEY))
@@ -37,7 +40,7 @@ def actor() -> str:
 
 def command_line() -> list[str]:
     """This command's arguments as they may be logged: proxy passwords masked."""
-    from igctl.engine.events import redact_argument
+    from igctl.engine.store.events import redact_argument
 
     ctx = click.get_current_context(silent=True)
     argv = ctx.find_root().meta.get("igctl.argv") if ctx else None

@@ -19,10 +19,10 @@ from igctl.commands._common import (
     show_progress,
     workspace_option,
 )
-from igctl.engine import accounts as engine
-from igctl.engine.clock import show
-from igctl.engine.errors import IgctlError, InvalidInput
-from igctl.engine.migrations import STATES
+from igctl.engine.domain import accounts as engine
+from igctl.engine.store.clock import show
+from igctl.engine.store.errors import IgctlError, InvalidInput
+from igctl.engine.store.migrations import STATES
 
 
 @click.group("accounts")
@@ -239,8 +239,6 @@ def retire_(usernames, reason, json_):
     """Retire accounts for good: their proxy slot and device slot are freed, their queued and
     claimed tasks cancelled, and no bot gets them again. All named accounts or none."""
     ws = open_workspace()
-    if not reason.strip():
-        raise InvalidInput("give a reason for retiring (--reason TEXT)")
     db = ws.db()
     with db.write():
         record_command(ws, db, "accounts retire", usernames=list(usernames), reason=reason)

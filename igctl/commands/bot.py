@@ -14,8 +14,8 @@ from igctl.commands._common import (
     print_rows,
     workspace_option,
 )
-from igctl.engine import bots as engine_bots
-from igctl.engine.clock import show
+from igctl.engine.domain import bots as engine_bots
+from igctl.engine.store.clock import show
 
 
 @click.group("bot")

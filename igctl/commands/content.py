@@ -15,8 +15,8 @@ from igctl.commands._common import (
     record_command,
     workspace_option,
 )
-from igctl.engine import content as engine_content
-from igctl.engine.clock import show
+from igctl.engine.domain import content as engine_content
+from igctl.engine.store.clock import show
 
 
 @click.group("content")

@@ -17,9 +17,10 @@ from igctl.commands._common import (
     record_command,
     workspace_option,
 )
-from igctl.engine import models as engine_models
-from igctl.engine.clock import show as show_time
-from igctl.engine.errors import InvalidInput
+from igctl.engine.flows import models
+from igctl.engine.views import models as model_views
+from igctl.engine.store.clock import show as show_time
+from igctl.engine.store.errors import InvalidInput
 
 
 @click.group("model")
@@ -38,7 +39,7 @@ def create(name, strategy_file, json_):
     """Create model NAME: models/<slug>.yaml and content/<slug>/ (pfp, post, story, highlight,
     any, texts.yaml)."""
     with changing("model create", model=name) as ws:
-        result = engine_models.create(ws, name, strategy_file=strategy_file, actor=actor())
+        result = model_views.model_summary(ws, models.create(ws, name, strategy_file=strategy_file, actor=actor()))
     if json_:
         print_json(result)
         return
@@ -58,7 +59,7 @@ def _quote(name: str) -> str:
 def sync(name, json_):
     """Apply NAME's edited strategy file and sync its content folder."""
     with changing("model sync", model=name) as ws:
-        result = engine_models.sync(ws, name, actor=actor())
+        result = models.sync(ws, name, actor=actor())
     if json_:
         print_json(result)
         return
@@ -87,7 +88,7 @@ def list_(archived, json_, csv_):
     """The models dashboard: one row a model with its accounts, last 7 days' tasks, content and
     followers."""
     ws = open_workspace()
-    rows = engine_models.list_models(ws, include_archived=archived)
+    rows = model_views.list_models(ws, include_archived=archived)
     if json_ or csv_:
         print_rows(rows, json_=json_, csv_=csv_)
         return
@@ -114,7 +115,7 @@ def delete(name, yes, json_):
     db = ws.db()
     with db.write():
         record_command(ws, db, "model delete", model=name)
-        result = engine_models.delete(ws, name, actor=actor())
+        result = models.delete(ws, name, actor=actor())
     if json_:
         print_json(result)
         return
@@ -143,7 +144,7 @@ def assign(name, usernames, count, location, max_retries, min_followers, reassig
     def record(db, result):
         record_command(ws, db, "model assign", model=name, assigned=len(result["assigned"]), dry_run=dry_run)
 
-    result = engine_models.assign(
+    result = models.assign(
         ws, name, usernames=list(usernames) or None, count=count, location=location, max_retries=max_retries,
         min_followers=min_followers, reassign=reassign, dry_run=dry_run, actor=actor(), on_done=record,
     )  # fmt: skip
@@ -172,7 +173,7 @@ def unassign(name, usernames, json_):
     """Take accounts out of model NAME: each goes to cleanup (reset_pfp, reset_bio,
     delete_posts), then back to ready."""
     with changing("model unassign", model=name) as ws:
-        result = engine_models.unassign(ws, name, list(usernames), actor=actor())
+        result = models.unassign(ws, name, list(usernames), actor=actor())
     if json_:
         print_json(result)
         return
@@ -181,7 +182,7 @@ def unassign(name, usernames, json_):
 
 @model.command("show")
 @click.argument("name")
-@click.option("--view", type=click.Choice(engine_models.VIEWS), default="overview", show_default=True,
+@click.option("--view", type=click.Choice(model_views.VIEWS), default="overview", show_default=True,
               help="overview: its accounts; available: ready accounts it may take; pipeline: warm-up, onboarding "
                    "and cleanup; proxies: its proxies and free ones; attention: what needs a person.")  # fmt: skip
 @click.option("--location", help="available: only accounts whose proxy is in this location.")
@@ -192,8 +193,8 @@ def unassign(name, usernames, json_):
 def show(name, view, location, max_retries, min_followers, json_, csv_):
     """The model accounts page of NAME, one view at a time (default: overview)."""
     ws = open_workspace()
-    summary, data = engine_models.show(ws, name, view, location=location, max_retries=max_retries,
-                                       min_followers=min_followers, actor=actor())  # fmt: skip
+    summary, data = model_views.show(ws, name, view, location=location, max_retries=max_retries,
+                                       min_followers=min_followers)  # fmt: skip
     if json_:
         print_json(data)
         return

@@ -18,8 +18,9 @@ from igctl.commands._common import (
     show_progress,
     workspace_option,
 )
-from igctl.engine import proxies, proxy_health
-from igctl.engine.clock import show
+from igctl.engine.domain import proxies
+from igctl.engine.domain import proxy_health
+from igctl.engine.store.clock import show
 
 
 @click.group("proxy")

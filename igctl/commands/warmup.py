@@ -13,9 +13,9 @@ from igctl.commands._common import (
     record_command,
     workspace_option,
 )
-from igctl.engine import plan as engine_plan
-from igctl.engine import tick as engine_tick
-from igctl.engine.clock import show
+from igctl.engine.domain import plan as engine_plan
+from igctl.engine.flows import tick as engine_tick
+from igctl.engine.store.clock import show
 
 TICK_LABELS = {
     "leases_expired": "leases expired (tasks back in the queue)",

@@ -24,11 +24,21 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from bottle import Bottle, HTTPResponse, SimpleTemplate, redirect, request, response, static_file
 
 from igctl import __version__
-from igctl.engine import accounts, bots, models, operators, plan, proxies, reports, review
-from igctl.engine.clock import show as show_time
-from igctl.engine.errors import IgctlError, InvalidInput, Unauthorized
-from igctl.engine.migrations import STATES
-from igctl.engine.timeparse import operator_instant
+from igctl.engine.domain import accounts
+from igctl.engine.domain import bots
+from igctl.engine.flows import models
+from igctl.engine.flows import review
+from igctl.engine.views import attention
+from igctl.engine.views import dashboard
+from igctl.engine.views import models as model_views
+from igctl.engine.domain import operators
+from igctl.engine.domain import plan
+from igctl.engine.domain import proxies
+from igctl.engine.views import reports
+from igctl.engine.store.clock import show as show_time
+from igctl.engine.store.errors import IgctlError, InvalidInput, Unauthorized
+from igctl.engine.store.migrations import STATES
+from igctl.engine.store.timeparse import operator_instant
 
 log = logging.getLogger("igctl.dashboard")
 access_log = logging.getLogger("igctl.dashboard.access")
@@ -273,12 +283,12 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     # -- models ---------------------------------------------------------------------------------
     @app.get("/")
     def home():
-        return render("home", title="Models", nav="models", models=models.list_models(ws),
-                      fleet=operators.fleet(ws), short=operators.content_short(ws))  # fmt: skip
+        return render("home", title="Models", nav="models", models=model_views.list_models(ws),
+                      fleet=dashboard.fleet(ws), short=dashboard.content_short(ws))  # fmt: skip
 
     @app.get("/models/<model_id:int>/accounts")
     def model_accounts(model_id):
-        row = operators.model_by_id(ws, model_id)
+        row = dashboard.model_by_id(ws, model_id)
         q = request.query.decode()
         view = q.get("view") or "overview"
         filters = {"location": (q.get("location") or "").strip() or None,
@@ -286,16 +296,16 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                    "min_followers": _int(q.get("min_followers"), "min followers")}  # fmt: skip
         if view != "available":
             filters = {"location": None, "max_retries": None, "min_followers": None}
-        summary, data = models.show(ws, row["name"], view, actor=actor(), **filters)
+        summary, data = model_views.show(ws, row["name"], view, **filters)
         extra = {}
         if view == "proxies":
             extra["ready_or_unplaced"] = [a["username"] for a in accounts.list_accounts(ws, state="imported")]
         return render("model", title=summary["display_name"], nav="models", summary=summary, view=view, data=data,
-                      views=models.VIEWS, filters=filters, **extra)  # fmt: skip
+                      views=model_views.VIEWS, filters=filters, **extra)  # fmt: skip
 
     @app.post("/models/<model_id:int>/assign")
     def model_assign(model_id):
-        row = operators.model_by_id(ws, model_id)
+        row = dashboard.model_by_id(ws, model_id)
         f = forms()
         usernames = [u for u in f.getall("usernames") if u.strip()]
         count = _int(f.get("count"), "count", 1)
@@ -335,7 +345,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
 
     @app.get("/accounts/<username>/screenshots/<step_id:int>")
     def account_screenshot(username, step_id):
-        path = operators.screenshot_file(ws, username, step_id)
+        path = dashboard.screenshot_file(ws, username, step_id)
         return static_file(path.name, root=str(path.parent))
 
     @app.post("/accounts/<username>/retire")
@@ -363,7 +373,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     # -- review ---------------------------------------------------------------------------------------
     @app.get("/review")
     def review_page():
-        return render("review", title="Needs attention", nav="review", items=review.attention(ws))
+        return render("review", title="Needs attention", nav="review", items=attention.attention(ws))
 
     def _review_names(f) -> list[str]:
         names = [u for u in f.getall("usernames") if u.strip()]
@@ -457,7 +467,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         data = reports.build_report(ws, daily=False, **args)
         return render("report", title="Report", nav="report", r=data, given=given,
                       charts="/report/charts?" + urlencode({k: v for k, v in given.items() if v}),
-                      model_names=[m["name"] for m in models.list_models(ws)])  # fmt: skip
+                      model_names=[m["name"] for m in model_views.list_models(ws)])  # fmt: skip
 
     @app.get("/report/charts")
     def report_charts():

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lifecycle
-from .db import Database
-from .errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from ..store.db import Database
+from ..store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 
 MIB = 1024 * 1024
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from datetime import datetime
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-from . import migrations, settings
-from .clock import Clock
+from . import migrations
+from . import settings
+from .clock import Clock, parse_instant
 from .db import Database
 from .errors import InvalidInput, WorkspaceError
 from .events import EventLog
@@ -45,7 +47,7 @@ def template_dir() -> Path:
     packaged = Path(str(resources.files("igctl"))) / "workspace_template"
     if packaged.is_dir():
         return packaged
-    checkout = Path(__file__).resolve().parents[2] / "workspace-template"
+    checkout = Path(__file__).resolve().parents[3] / "workspace-template"
     if checkout.is_dir():
         return checkout
     raise WorkspaceError("the workspace template is missing from this installation of igctl")
@@ -116,6 +118,15 @@ class Workspace:
 
     def now(self) -> str:
         return self.clock.now_db()
+
+    def instant(self, now: datetime | str | None = None) -> datetime:
+        """`now` as an aware UTC datetime: given (a datetime, or a stored or ISO string, naive
+        meaning this workspace's zone) or, when None, the clock's."""
+        if now is None:
+            return self.clock.now()
+        if isinstance(now, str):
+            return parse_instant(now, self.tz)
+        return now
 
     # -- database ------------------------------------------------------------------------
     def connect(self) -> Database:

@@ -44,9 +44,9 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from . import proxies
-from .clock import from_db, to_db
-from .db import Database
-from .errors import InvalidInput, NotFound
+from ..store.clock import from_db, to_db
+from ..store.db import Database
+from ..store.errors import InvalidInput, NotFound
 
 BATCH = 100  # results written per transaction
 MAX_BODY = 64 * 1024  # an IP echo answers in a few bytes; more is not read
@@ -300,9 +300,9 @@ def _concurrency(ws, concurrency: int | None) -> int:
 # -- testing many ---------------------------------------------------------------------------------
 def _targets(ws, db: Database, proxy_ids: list[int] | None, all_: bool) -> list[tuple[int, proxies.ProxySpec]]:
     if all_ and proxy_ids:
-        raise InvalidInput("name proxy ids or use --all, not both")
+        raise InvalidInput("name proxies or ask for all of them, not both", about=("proxy_ids", "all"))
     if not all_ and not proxy_ids:
-        raise InvalidInput("name the proxies to test (PROXY_ID…) or use --all")
+        raise InvalidInput("name the proxies to test, or ask for all of them", about=("proxy_ids", "all"))
     if all_:
         rows = db.query("SELECT id, scheme, host, port, username, password_enc FROM proxies ORDER BY id")
     else:

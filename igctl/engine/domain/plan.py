@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .clock import UTC, from_db, to_db
-from .errors import NotFound
+from ..store.clock import UTC, from_db, to_db
+from ..store.errors import NotFound
 
 
 @dataclass(frozen=True)
