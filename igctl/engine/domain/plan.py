@@ -82,7 +82,7 @@ class Plan:
     """The warm-up plan of one workspace."""
 
     def __init__(self, settings, tz: ZoneInfo):
-        # `settings`: igctl.yaml's warmup section (engine/settings.py), or config.WarmupSettings
+        # `settings`: igctl.yaml's warmup section (config.WarmupSettings)
         self.settings = settings
         self.tz = tz
         self.steps = list(settings.steps)

@@ -1,50 +1,22 @@
-"""igctl.yaml as the program uses it, without paying for pydantic on every command.
+"""Reading igctl.yaml into the one settings type, `config.Config` (pydantic, `extra="forbid"`).
 
-Validating igctl.yaml needs pydantic (engine/config.py), whose import alone costs ~70 ms — more
-than the rest of a small listing. So a validated file is remembered: the `meta` table keeps the
-SHA-256 of the file's text (and the igctl version) with the validated settings as JSON. A
-command whose igctl.yaml is unchanged builds its settings from that JSON; any change to the
-file (or a new igctl) validates it again, so a typo is still reported at once, and an invalid
-file is never remembered.
-
-`Settings` gives the same attribute access as the pydantic model (`ws.config.warmup.steps`,
-`ws.config.import_.max_file_mb`, `ws.config.tz`).
+Validating needs pydantic, whose import alone costs about 50-70 ms: more than the rest of a small
+listing. So the engine never reads the file eagerly: `Workspace.config` loads it the first time a
+command needs a setting (the time zone, a limit, the plan), and a command that needs none (e.g.
+`accounts list --json`) imports neither pydantic nor the settings schema. A broken igctl.yaml is
+therefore reported by the first command that needs it, with the key and line, and never
+half-used.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
-from types import SimpleNamespace
-from zoneinfo import ZoneInfo
-
-from igctl import __version__
+from typing import TYPE_CHECKING
 
 from .errors import InvalidInput
 
-CACHE_KEY = "settings_cache"
-ALIASES = {"import": "import_"}  # YAML keys that are Python keywords
-
-
-class Settings(SimpleNamespace):
-    """Validated settings: sections are nested Settings, `spacing` is "calendar_day" or a
-    Settings with min_hours and max_hours."""
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-def from_dict(data: dict) -> Settings:
-    def convert(value):
-        if isinstance(value, dict):
-            return Settings(**{ALIASES.get(k, k): convert(v) for k, v in value.items()})
-        if isinstance(value, list):
-            return [convert(v) for v in value]
-        return value
-
-    return convert(data)
+if TYPE_CHECKING:  # importing config costs pydantic: only where a file is validated
+    from .config import Config
 
 
 def read_text(path: Path, label: str) -> str:
@@ -56,34 +28,9 @@ def read_text(path: Path, label: str) -> str:
         raise InvalidInput(f"{label} is not valid UTF-8") from None
 
 
-def validate(text: str, label: str) -> dict:
-    """The validated settings of igctl.yaml's text as plain JSON data (pydantic is imported here)."""
-    from .config import Config
+def load(path: Path, label: str = "igctl.yaml") -> Config:
+    """The validated settings of the file at `path` (InvalidInput naming key and line)."""
+    from .config import Config  # pydantic: imported when a setting is first needed (start-up time)
     from .yamlfile import parse_model
 
-    return parse_model(text, Config, label).model_dump(mode="json", by_alias=True)
-
-
-def load(path: Path, db, label: str = "igctl.yaml") -> Settings:
-    """The settings of the file at `path`, from the remembered validation when the file is
-    unchanged; `db` is the workspace's (migrated) database."""
-    text = read_text(path, label)
-    digest = hashlib.sha256(f"{__version__}\n{text}".encode("utf-8")).hexdigest()
-    row = db.one("SELECT value FROM meta WHERE key = ?", [CACHE_KEY])
-    if row is not None:
-        try:
-            cached = json.loads(row["value"])
-            if cached.get("sha256") == digest:
-                return from_dict(cached["settings"])
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged entry is validated afresh and replaced
-    data = validate(text, label)
-    try:
-        with db.write():
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [CACHE_KEY, json.dumps({"sha256": digest, "settings": data}, sort_keys=True)],
-            )
-    except Exception:  # noqa: BLE001 - remembering is an optimisation; a read-only or busy db must not fail the command
-        pass
-    return from_dict(data)
+    return parse_model(read_text(path, label), Config, label)
