@@ -401,7 +401,7 @@ def try_reassign(ws, db: Database, account, *, now: datetime, actor: str) -> str
         except Conflict:
             fits = False
     if not fits:
-        pick = proxies._pick(db, target["id"])  # the packing rule of auto-assignment, for this model
+        pick = proxies.pick_proxy(db, target["id"])  # the packing rule of auto-assignment, for this model
         if pick is None:
             return f"no active proxy with room may serve model {target['name']}"
         old = account["proxy_id"]
@@ -686,7 +686,7 @@ def _reassign_check(db: Database, account, target, moving_ids: list[int]) -> str
     proxy_ok = db.scalar("SELECT status FROM proxies WHERE id = ?", [account["proxy_id"]]) == "active"
     if other is None and proxy_ok:
         return None
-    if proxies._pick(db, target["id"]) is not None:
+    if proxies.pick_proxy(db, target["id"]) is not None:
         return None
     why = f"its proxy {account['proxy_id']} keeps serving {other}" if other else f"its proxy {account['proxy_id']} is not active"
     return f"{why} and no other active proxy with room may serve model {target['name']}"
