@@ -112,13 +112,7 @@ def resolve(ws, usernames: list[str] | None = None, *, note: str, all_: bool = F
         for account in _accounts_in_review(db, usernames, all_):
             task = _review_task(ws, db, account, now, actor)
             _back_to_work(ws, db, account, task, now, actor, cause="review resolved")
-            db.execute(
-                """INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, completed_at,
-                                         status, bot_session_id, content_used_json, retry_count)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?)""",
-                [task["id"], account["id"], task["kind"], task["step_number"], task["step_name"], at, at,
-                 f"human:{actor}", task["content_json"], task["attempts"]],
-            )
+            tasks.log_by_hand(db, task, at=at, actor=actor)
             ws.events.record(
                 db, at, "account.review_resolved", actor, account_id=account["id"], task_id=task["id"],
                 message=f"{task['kind']} {task['step_name']} of {account['username']} done by hand: {note}",

@@ -232,6 +232,18 @@ def log_success(
     )
 
 
+def log_by_hand(db: Database, task: Task, *, at: str, actor: str) -> None:
+    """A step-log row for an attempt a person made (review resolve): completed at once, with the
+    content chosen for the task and `human:<actor>` as its session."""
+    db.execute(
+        """INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, completed_at,
+                                 status, bot_session_id, content_used_json, retry_count)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?)""",
+        [task["id"], task["account_id"], task["kind"], task["step_number"], task["step_name"], at, at,
+         f"human:{actor}", task["content_json"], task["attempts"]],
+    )  # fmt: skip
+
+
 def complete(
     db: Database,
     events: EventLog,
