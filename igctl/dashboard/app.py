@@ -106,7 +106,9 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     app.config["igctl.workspace"] = ws
     throttle = throttle or LoginThrottle()
     templates: dict[str, SimpleTemplate] = {}
-    max_upload = int(ws.config.import_.max_file_mb * 1_000_000)
+    # import.max_file_mb in the engine's unit (MB means MiB, domain/accounts.py, proxies.py): the
+    # upload is cut off there so a huge one never fills the disk; the same limit as `import`'s
+    max_upload = int(ws.config.import_.max_file_mb * 1024 * 1024)
 
     def render(name: str, status: int = 200, **values) -> str:
         tpl = templates.get(name)
@@ -489,7 +491,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                 while chunk := upload.file.read(1 << 20):
                     written += len(chunk)
                     if written > max_upload:
-                        raise InvalidInput(f"{upload.filename} is over the limit of {max_upload / 1e6:g} MB (import.max_file_mb)")
+                        raise InvalidInput(f"{upload.filename} is over the limit of {ws.config.import_.max_file_mb:g} MB (import.max_file_mb)")
                     out.write(chunk)
             if kind == "accounts":
                 assign = not f.get("no_assign")

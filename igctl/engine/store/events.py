@@ -122,8 +122,8 @@ class EventLog:
         """Add `details` to those of event `event_id`, recorded in this very transaction: the
         row and the line waiting for the log file (which is written only after the commit)."""
         assert db.in_transaction, "an event is amended inside the transaction that recorded it"
-        row = db.one("SELECT details_json FROM events WHERE id = ?", [event_id])
-        merged = redact({**(json.loads(row["details_json"]) if row["details_json"] else {}), **details})
+        stored = db.scalar("SELECT details_json FROM events WHERE id = ?", [event_id])
+        merged = redact({**(json.loads(stored) if stored else {}), **details})
         db.execute("UPDATE events SET details_json = ? WHERE id = ?",
                    [json.dumps(merged, sort_keys=True, default=str) if merged else None, event_id])  # fmt: skip
         for line in db.pending("events"):
