@@ -354,6 +354,7 @@ def run_demo(
     from igctl.engine.domain import proxies
     from igctl.engine.views import reports
     from igctl.engine.flows import tick
+    from igctl.engine.store import changes
     from igctl.engine.store.workspace import init_workspace
 
     if accounts < 3:
@@ -371,8 +372,8 @@ def run_demo(
         ws = init_workspace(Path(path), DEMO_TIMEZONE, actor=actor)
         db = ws.db()
         with db.write():
-            ws.events.record(db, ws.now(), "command", actor, message="demo",
-                             details={"accounts": accounts, "days": days, "bots": bots, "seed": seed})  # fmt: skip
+            changes.record(ws, db, changes.Command("demo", actor, "cli",
+                                                   details={"accounts": accounts, "days": days, "bots": bots, "seed": seed}))  # fmt: skip
         say(f"Workspace {ws.path} (time zone {DEMO_TIMEZONE}); the clock starts {first_day:%a %d %b %Y} 07:00.")
 
         with tempfile.TemporaryDirectory(prefix="igctl-demo-files-") as tmp:

@@ -47,20 +47,23 @@ def command_line() -> list[str]:
     return [redact_argument(a) for a in (sys.argv[1:] if argv is None else argv)]
 
 
-def record_command(ws, db, name: str, **details) -> None:
-    """The 'user command that changes data' event, inside the caller's transaction."""
-    ws.events.record(db, ws.now(), "command", actor(), message=name, details={"argv": command_line(), **details})
+def command(name: str, **details):
+    """This CLI command as the `command` event of its change: the login, the command line."""
+    from igctl.engine.store.changes import Command
+
+    return Command(name, actor(), "cli", argv=command_line(), details=details)
 
 
 @contextlib.contextmanager
-def changing(name: str, **details):
-    """The workspace, inside one write transaction that starts with this command's `command`
-    event: the engine call made in the block joins it, so a refused command leaves no trace."""
+def changing(name: str, *, dry_run: bool = False, **details):
+    """This command's change (engine/store/changes.py): one write transaction that starts with
+    its `command` event; the engine calls made in the block join it, so a refused command
+    leaves no trace. Yields the `Change` (`.ws`, `.db`, `.note(...)`, `.discard()`)."""
+    from igctl.engine.store.changes import operator_change
+
     ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, name, **details)
-        yield ws
+    with operator_change(ws, command(name, **details), dry_run=dry_run) as change:
+        yield change
 
 
 # -- output ------------------------------------------------------------------------------

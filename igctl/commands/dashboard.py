@@ -70,8 +70,8 @@ def set_password():
     first, second = _read_twice()
     if first != second:
         raise InvalidInput("the two passwords differ; nothing was changed")
-    with changing("dashboard set-password") as ws:
-        result = operators.set_password(ws, first, actor=actor())
+    with changing("dashboard set-password") as change:
+        result = operators.set_password(change.ws, first, actor=actor())
     verb = "changed" if result["replaced"] else "set"
     click.echo(f"Dashboard password {verb}" + (f"; {result['sessions_ended']} session(s) ended." if result["sessions_ended"] else "."))
 

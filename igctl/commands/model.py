@@ -14,7 +14,6 @@ from igctl.commands._common import (
     output_options,
     print_json,
     print_rows,
-    record_command,
     workspace_option,
 )
 from igctl.engine.flows import models
@@ -38,8 +37,8 @@ def model():
 def create(name, strategy_file, json_):
     """Create model NAME: models/<slug>.yaml and content/<slug>/ (pfp, post, story, highlight,
     any, texts.yaml)."""
-    with changing("model create", model=name) as ws:
-        result = model_views.model_summary(ws, models.create(ws, name, strategy_file=strategy_file, actor=actor()))
+    with changing("model create", model=name) as change:
+        result = model_views.model_summary(change.ws, models.create(change.ws, name, strategy_file=strategy_file, actor=actor()))
     if json_:
         print_json(result)
         return
@@ -58,8 +57,8 @@ def _quote(name: str) -> str:
 @workspace_option
 def sync(name, json_):
     """Apply NAME's edited strategy file and sync its content folder."""
-    with changing("model sync", model=name) as ws:
-        result = models.sync(ws, name, actor=actor())
+    with changing("model sync", model=name) as change:
+        result = models.sync(change.ws, name, actor=actor())
     if json_:
         print_json(result)
         return
@@ -112,9 +111,7 @@ def delete(name, yes, json_):
         if json_ or not sys.stdin.isatty():
             raise InvalidInput("model delete sends every account of the model to cleanup: confirm with --yes")
         click.confirm(f"Delete model {name} and send its accounts to cleanup?", abort=True)
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "model delete", model=name)
+    with changing("model delete", model=name):
         result = models.delete(ws, name, actor=actor())
     if json_:
         print_json(result)
@@ -139,15 +136,12 @@ def delete(name, yes, json_):
 def assign(name, usernames, count, location, max_retries, min_followers, reassign, dry_run, json_):
     """Assign ready accounts to model NAME: --count N, or USERNAME… . Each one skipped is listed
     with the reason; onboarding starts at once."""
-    ws = open_workspace()
-
-    def record(db, result):
-        record_command(ws, db, "model assign", model=name, assigned=len(result["assigned"]), dry_run=dry_run)
-
-    result = models.assign(
-        ws, name, usernames=list(usernames) or None, count=count, location=location, max_retries=max_retries,
-        min_followers=min_followers, reassign=reassign, dry_run=dry_run, actor=actor(), on_done=record,
-    )  # fmt: skip
+    with changing("model assign", dry_run=dry_run, model=name) as change:
+        result = models.assign(
+            change.ws, name, usernames=list(usernames) or None, count=count, location=location, max_retries=max_retries,
+            min_followers=min_followers, reassign=reassign, actor=actor(),
+        )  # fmt: skip
+        change.note(assigned=len(result["assigned"]), dry_run=dry_run)
     if json_:
         print_json(result)
         return
@@ -172,8 +166,8 @@ def assign(name, usernames, count, location, max_retries, min_followers, reassig
 def unassign(name, usernames, json_):
     """Take accounts out of model NAME: each goes to cleanup (reset_pfp, reset_bio,
     delete_posts), then back to ready."""
-    with changing("model unassign", model=name) as ws:
-        result = models.unassign(ws, name, list(usernames), actor=actor())
+    with changing("model unassign", model=name) as change:
+        result = models.unassign(change.ws, name, list(usernames), actor=actor())
     if json_:
         print_json(result)
         return

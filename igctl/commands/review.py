@@ -6,12 +6,12 @@ import click
 
 from igctl.commands._common import (
     actor,
+    changing,
     json_option,
     open_workspace,
     output_options,
     print_json,
     print_rows,
-    record_command,
     workspace_option,
 )
 from igctl.engine.flows import review as engine_review
@@ -64,12 +64,12 @@ def list_(json_, csv_):
 def retry(usernames, all_, json_):
     """Put the stuck step of each account back in the queue, due now, with fresh attempts."""
     names = list(usernames)
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        done = engine_review.retry(ws, names, all_=all_, actor=actor())
+    with changing("review retry", all=all_) as change:
+        done = engine_review.retry(change.ws, names, all_=all_, actor=actor())
         if done:
-            record_command(ws, db, "review retry", usernames=[d["username"] for d in done], all=all_)
+            change.note(usernames=[d["username"] for d in done])
+        else:
+            change.discard()  # nobody in review: nothing happened, nothing to record
     if json_:
         print_json(done)
         return
@@ -89,12 +89,13 @@ def resolve(usernames, note, all_, json_):
     """Record the stuck step of each account as done by hand and move on as a bot's completion
     would (the next step is queued; after the last warm-up step the account is ready)."""
     names = list(usernames)
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
+    with changing("review resolve", all=all_, note=note) as change:
+        ws = change.ws
         done = engine_review.resolve(ws, names, note=note, all_=all_, actor=actor())
         if done:
-            record_command(ws, db, "review resolve", usernames=[d["username"] for d in done], all=all_, note=note)
+            change.note(usernames=[d["username"] for d in done])
+        else:
+            change.discard()  # nobody in review: nothing happened, nothing to record
     if json_:
         print_json(done)
         return

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from igctl.commands._common import actor, json_option, open_workspace, print_json, print_rows, record_command
+from igctl.commands._common import actor, changing, json_option, open_workspace, print_json, print_rows
 from igctl.commands._options import workspace_option
 
 WORK_MS = re.compile(r"^\s*(\d{1,7})\s*(?:-\s*(\d{1,7})\s*)?$")
@@ -120,9 +120,7 @@ def simulate(count, failure_rate, duration, server_url, token_file, work_ms, err
     else:
         from igctl.engine.domain import bots as engine_bots
         prefix = f"sim-{secrets.token_hex(3)}"
-        db = ws.db()
-        with db.write():
-            record_command(ws, db, "bots simulate")
+        with changing("bots simulate"):
             tokens = [engine_bots.add(ws, f"{prefix}-{i}", slots=slots, actor=actor())["token"] for i in range(1, count + 1)]
         if not json_:
             click.echo(f"Registered {count} simulated bot(s): {prefix}-1 … {prefix}-{count}", err=True)

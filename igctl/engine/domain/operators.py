@@ -169,8 +169,3 @@ def expire_in(ws, sess: dict) -> int:
     """Seconds until the session ends (for the cookie's Max-Age)."""
     return max(int((from_db(sess["expires_at"]) - ws.clock.now()).total_seconds()), 0)
 
-
-def record_action(ws, db, name: str, actor: str, **details) -> None:
-    """The `command` event of a change made through the dashboard, inside the caller's
-    transaction (as `record_command` for the CLI)."""
-    ws.events.record(db, ws.now(), "command", actor, message=name, details={"via": "dashboard", **details})

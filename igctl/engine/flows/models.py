@@ -561,9 +561,7 @@ def assign(
     max_retries: int | None = None,
     min_followers: int | None = None,
     reassign: bool = False,
-    dry_run: bool = False,
     actor: str,
-    on_done=None,
     now: datetime | str | None = None,
 ) -> dict:
     """`model assign`: `--count N` takes the N best eligible ready accounts (fewer when fewer
@@ -571,22 +569,19 @@ def assign(
     that does not exist or is not `ready` is an error and nothing changes, except with
     `reassign` an account active in another model, which goes through cleanup first and joins
     this model by itself afterwards. Returns `{"model", "assigned": [usernames], "skipped":
-    [{"username", "reason"}], "reassigning": [usernames], "dry_run"}`. One transaction
-    (`on_done(db, result)` runs inside it); a dry run is rolled back."""
+    [{"username", "reason"}], "reassigning": [usernames], "dry_run"}`. Joins the caller's
+    transaction (an operator's change, engine/store/changes.py); `dry_run` says whether that
+    transaction is a dry run, which will be rolled back."""
     if (count is None) == (not usernames):
         raise InvalidInput("give a number of accounts or their usernames, not both", about=("count", "usernames"))
     if reassign and not usernames:
         raise InvalidInput("reassignment works on named accounts: give their usernames", about=("reassign", "usernames"))
     check_filters(count, max_retries, min_followers)
     db = ws.db()
-    if db.in_transaction:
-        raise RuntimeError("assign runs its own transaction")
     now = ws.instant(now)
-    with db.write(dry_run=dry_run):
+    with db.write():
         result = _assign(ws, db, name, usernames, count, location, max_retries, min_followers, reassign, now, actor)
-        result["dry_run"] = dry_run
-        if on_done is not None:
-            on_done(db, result)
+        result["dry_run"] = db.dry_run
     return result
 
 

@@ -26,11 +26,12 @@ rolled back.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
 
 from ..domain import lifecycle, proxies, proxy_health
 from ..domain.plan import Plan, local_date, start_of_day
 from ..queue import tasks
+from ..store import changes
+from ..store.changes import Command
 from ..store.clock import to_db
 from ..store.db import Database
 from ..store.workspace import Workspace
@@ -45,12 +46,14 @@ def tick(
     dry_run: bool = False,
     now: datetime | str | None = None,
     actor: str = TICK_ACTOR,
-    on_done: Callable[[Database, dict], None] | None = None,
+    command: Command | None = None,
 ) -> dict:
     """Run one tick in one BEGIN IMMEDIATE transaction and return counts of what it did (with
-    dry_run: would have done, and nothing is kept) plus the usernames concerned. `on_done(db,
-    result)` runs inside the transaction before it ends (the CLI records its command event
-    there, so a dry run leaves no trace)."""
+    dry_run: would have done, and nothing is kept) plus the usernames concerned. `command` (the
+    operator's `warmup tick`) is recorded in that transaction, with the counts, only when the
+    tick did something (`did_something`): cron's idle ticks leave no trace, and a dry run none
+    at all. The tick keeps a transaction of its own because its proxy tests wait for the
+    network before it, so the command's event comes after theirs."""
     db = ws.db()
     if db.in_transaction:
         raise RuntimeError("tick runs its own transaction; do not call it inside db.write()")
@@ -60,10 +63,11 @@ def tick(
     health = {} if dry_run else proxy_health.run_due_tests(ws, actor=actor)
     with db.write(dry_run=dry_run):
         result = _run(ws, db, now, actor)
+        counts = {k: v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)}
         result.update(health)
         result["dry_run"] = dry_run
-        if on_done is not None:
-            on_done(db, result)
+        if command is not None and did_something(result):
+            changes.record(ws, db, command, counts=counts, dry_run=dry_run)
     return result
 
 
