@@ -192,7 +192,7 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
         except subprocess.TimeoutExpired:
             proc.kill()
     # checked in the database once the server has stopped
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.store.workspace import Workspace
 
     workspace = Workspace.open(ws)
     db = workspace.db()
@@ -208,8 +208,8 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
 def bench(round_trips: int = 2000, clients: int = 16, threads: int = 8, health_requests: int = 8000,
           extra: list[str] = ()) -> dict:  # fmt: skip
     from bench.warmup import build
-    from igctl.engine import bots
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.domain import bots
+    from igctl.engine.store.workspace import Workspace
 
     root = Path(tempfile.mkdtemp(prefix="igctl-bench-api-"))
     try:

@@ -33,7 +33,7 @@ def stamp(dt: datetime) -> str:
 
 def build(root: Path, accounts: int, steps: int) -> tuple[Path, dict]:
     os.environ["IGCTL_NOW"] = NOW
-    from igctl.engine.workspace import init_workspace
+    from igctl.engine.store.workspace import init_workspace
 
     rng = random.Random(6)
     path = root / "ws"

@@ -193,6 +193,22 @@ def _startup(ws: Path, repeat: int = 15) -> dict:
 
 
 @benchmark
+def bench_startup(args) -> dict:
+    """Start-up: `igctl --help` and `igctl accounts list --json` on a small workspace (20
+    accounts) next to bare Python, the medians of 15 interleaved runs. Floors (issue 14):
+    --help within 60 ms of bare Python, the listing within 150 ms."""
+    root = Path(tempfile.mkdtemp(prefix="igctl-bench-startup-"))
+    try:
+        small = fresh_workspace(root, "small")
+        source = root / "small.txt"
+        write_accounts_file(source, 20)
+        igctl("accounts", "import", source, "--no-assign", env={"IGCTL_WORKSPACE": str(small)})
+        return _startup(small)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@benchmark
 def bench_scale(args) -> dict:
     """The scale story in one run (docs/benchmarks.md, "Scale"): import at --scale-sizes, tick
     idle and busy at those fleet sizes, claim+complete over HTTP with --scale-clients, the report

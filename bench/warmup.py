@@ -30,7 +30,7 @@ def build(root: Path, accounts: int, warming: int) -> Path:
     one queued step due tomorrow), 10% retired, the rest ready or active with a finished
     warm-up's five completed tasks each."""
     os.environ["IGCTL_NOW"] = NOW
-    from igctl.engine.workspace import init_workspace
+    from igctl.engine.store.workspace import init_workspace
 
     path = root / "ws"
     ws = init_workspace(path)
@@ -88,8 +88,7 @@ def build(root: Path, accounts: int, warming: int) -> Path:
             task_rows(),
         )
     # template content for every warm-up step, so that claims find content
-    from igctl.engine import content
-
+    from igctl.engine.domain import content
     for kind in ("pfp", "post", "story", "highlight"):
         for i in range(20):
             (path / "content" / "_templates" / kind / f"{kind}{i}.jpg").write_bytes(f"bench image {kind} {i}".encode())
@@ -111,8 +110,9 @@ def timed(fn, repeat: int = 5) -> tuple[float, object]:
 
 
 def bench(accounts: int, warming: int, claims: int) -> dict:
-    from igctl.engine import tasks, tick
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.flows import botwork
+    from igctl.engine.flows import tick
+    from igctl.engine.store.workspace import Workspace
 
     root = Path(tempfile.mkdtemp(prefix="igctl-bench-warmup-"))
     try:
@@ -160,10 +160,10 @@ def bench(accounts: int, warming: int, claims: int) -> dict:
         start = time.perf_counter()
         done = 0
         while done < claims:
-            t = tasks.claim_next(ws, bot)
+            t = botwork.claim_next(ws, bot)
             if t is None:
                 break
-            tasks.complete(ws, t["task_id"], bot)
+            botwork.complete(ws, t["task_id"], bot)
             done += 1
         seconds = time.perf_counter() - start
         figures["claim_complete_pairs"] = done
@@ -174,7 +174,7 @@ def bench(accounts: int, warming: int, claims: int) -> dict:
         start = time.perf_counter()
         got = 0
         for _ in range(claims):
-            if tasks.claim_next(ws, bot) is None:
+            if botwork.claim_next(ws, bot) is None:
                 break
             got += 1
         seconds = time.perf_counter() - start

@@ -111,12 +111,41 @@ class IgctlGroup(click.Group):
         return ctx
 
     def invoke(self, ctx):
-        from igctl.engine.errors import IgctlError
+        from igctl.engine.store.errors import IgctlError, UsageError
 
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            leaf = ctx.meta.get("igctl.leaf", ctx)
+            raise click.UsageError(with_options(exc.message, exc.about), leaf) from None
         except IgctlError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(with_options(exc.message, exc.about)) from None
+
+
+# The command line's control for each input an engine error can be about (errors.IgctlError.about):
+# the engine speaks of things, the CLI adds where to give them. Every command spells an input the
+# same way, so one table serves them all.
+OPTIONS = {
+    "reason": "--reason TEXT",
+    "note": "--note TEXT",
+    "count": "--count N",
+    "usernames": "USERNAME…",
+    "all": "--all",
+    "reassign": "--reassign",
+    "max_retries": "--max-retries N",
+    "min_followers": "--min-followers N",
+    "slots": "--slots N",
+    "limit": "--limit N",
+    "since": "--since",
+    "until": "--until",
+    "proxy_ids": "PROXY_ID…",
+}
+
+
+def with_options(message: str, about: tuple[str, ...]) -> str:
+    """An engine error's message with the options it is about: "... (--reason TEXT)"."""
+    options = [OPTIONS[name] for name in about if name in OPTIONS]
+    return f"{message} ({', '.join(options)})" if options else message
 
 
 @click.group("igctl", cls=IgctlGroup, context_settings={"help_option_names": ["-h", "--help"]})

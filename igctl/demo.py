@@ -234,7 +234,7 @@ class Demo:
 
     def work(self) -> Totals:
         """A tick, then the simulated bots until none of them finds anything due."""
-        from igctl.engine import tick
+        from igctl.engine.flows import tick
         from igctl.simulation import Settings, Simulation
 
         tick.tick(self.ws)
@@ -288,15 +288,14 @@ class Demo:
         return done
 
     def states(self) -> dict:
-        from igctl.engine.migrations import STATES
+        from igctl.engine.store.migrations import STATES
 
         counts = dict(self.ws.db().query("SELECT lifecycle_state, COUNT(*) FROM accounts GROUP BY 1"))
         return {s: counts.get(s, 0) for s in STATES}
 
     # -- the operator --------------------------------------------------------------------------
     def resolve_reviews(self) -> list[dict]:
-        from igctl.engine import review
-
+        from igctl.engine.flows import review
         if not self.ws.db().scalar("SELECT COUNT(*) FROM accounts WHERE lifecycle_state = 'human_review'"):
             return []
         done = review.resolve(self.ws, all_=True, note="checked on the phone and done by hand (demo)", actor=self.actor)
@@ -328,7 +327,7 @@ class Demo:
 
 def _local_start(tz: ZoneInfo) -> date:
     """The demo's first day: today in the workspace zone (by IGCTL_NOW when it is set)."""
-    from igctl.engine.clock import Clock
+    from igctl.engine.store.clock import Clock
 
     return Clock(tz).now().astimezone(tz).date()
 
@@ -348,10 +347,15 @@ def run_demo(
     "accounts", "days", "bots", "tasks": {claimed, completed, failed, …}, "timeline", "report"}`
     — `report` is `engine.reports.build_report()` of the finished workspace. `path` must be a
     new or empty folder (default: a new temporary folder)."""
-    from igctl.engine import accounts as engine_accounts
-    from igctl.engine import bots as engine_bots
-    from igctl.engine import content, models, proxies, reports, tick
-    from igctl.engine.workspace import init_workspace
+    from igctl.engine.domain import accounts as engine_accounts
+    from igctl.engine.domain import bots as engine_bots
+    from igctl.engine.domain import content
+    from igctl.engine.flows import models
+    from igctl.engine.domain import proxies
+    from igctl.engine.views import reports
+    from igctl.engine.flows import tick
+    from igctl.engine.store import changes
+    from igctl.engine.store.workspace import init_workspace
 
     if accounts < 3:
         raise ValueError("the demo needs at least 3 accounts")
@@ -368,8 +372,8 @@ def run_demo(
         ws = init_workspace(Path(path), DEMO_TIMEZONE, actor=actor)
         db = ws.db()
         with db.write():
-            ws.events.record(db, ws.now(), "command", actor, message="demo",
-                             details={"accounts": accounts, "days": days, "bots": bots, "seed": seed})  # fmt: skip
+            changes.record(ws, db, changes.Command("demo", actor, "cli",
+                                                   details={"accounts": accounts, "days": days, "bots": bots, "seed": seed}))  # fmt: skip
         say(f"Workspace {ws.path} (time zone {DEMO_TIMEZONE}); the clock starts {first_day:%a %d %b %Y} 07:00.")
 
         with tempfile.TemporaryDirectory(prefix="igctl-demo-files-") as tmp:

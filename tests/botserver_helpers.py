@@ -12,7 +12,7 @@ import threading
 
 from igctl.botserver.app import AuthThrottle
 from igctl.botserver.serve import make_server, run
-from igctl.engine.workspace import Workspace
+from igctl.engine.store.workspace import Workspace
 
 
 class LiveServer:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from igctl.cli import cli
-from igctl.engine.workspace import Workspace
+from igctl.engine.store.workspace import Workspace
 
 NOW = "2026-03-02T10:00:00"  # Monday, workspace time
 

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from igctl.engine import accounts, lifecycle, proxies, tasks
-from igctl.engine import tick as engine_tick
-from igctl.engine.clock import to_db
+from igctl.engine.domain import accounts
+from igctl.engine.domain import lifecycle
+from igctl.engine.domain import proxies
+from igctl.engine.flows import botwork
+from igctl.engine.flows import tick as engine_tick
+from igctl.engine.store.clock import to_db
 from warmup_helpers import add_bot, by_name, seed_templates
 
 UTC_DAY = [f"2026-03-0{d}" for d in range(2, 8)]
@@ -49,43 +52,43 @@ def build(ws, clock, write) -> dict:
     engine_tick.tick(ws, now=at(1, "09:00:00"))
 
     def claim(bot, when, username):
-        t = tasks.claim_next(ws, bot, now=when)
+        t = botwork.claim_next(ws, bot, now=when)
         assert t is not None and t["account"]["username"] == username, (username, t and t["account"]["username"])
         return t["task_id"]
 
     def done(bot, when, username, seconds, exec_ms):
         task = claim(bot, when, username)
-        tasks.complete(ws, task, bot, execution_time_ms=exec_ms, now=when + timedelta(seconds=seconds))
+        botwork.complete(ws, task, bot, execution_time_ms=exec_ms, now=when + timedelta(seconds=seconds))
         return when + timedelta(seconds=seconds)
 
     # day 1
     t = at(1, "09:00:00")
     for user, seconds, ms in (("u1", 60, 50_000), ("u2", 120, 110_000), ("u3", 180, 170_000), ("u4", 240, 230_000)):
         t = done(b1, t, user, seconds, ms)
-    assert tasks.claim_next(ws, b1, now=t) is None  # b1's four slots are taken
+    assert botwork.claim_next(ws, b1, now=t) is None  # b1's four slots are taken
     task = claim(b2, t, "u5")
-    tasks.fail(ws, task, b2, error_message="Edit profile button not found", error_kind="ui_not_found",
+    botwork.fail(ws, task, b2, error_message="Edit profile button not found", error_kind="ui_not_found",
                error_details={"screen": "profile", "stack_trace": "Traceback: tap(edit_profile) failed"},
                now=t + timedelta(seconds=30))  # fmt: skip
     t += timedelta(seconds=30)
     task = claim(b2, t, "u6")
-    tasks.fail(ws, task, b2, error_message="Instagram asks for a code", error_kind="challenge", now=t + timedelta(seconds=30))
+    botwork.fail(ws, task, b2, error_message="Instagram asks for a code", error_kind="challenge", now=t + timedelta(seconds=30))
     done(b2, at(1, "09:41:00"), "u5", 300, 290_000)
 
     # days 2..5: b1 works whatever of u1..u4 is due, oldest first
     for day in range(2, 6):
         t = at(day, "09:00:00")
         worked = []
-        while (claimed := tasks.claim_next(ws, b1, now=t)) is not None:
+        while (claimed := botwork.claim_next(ws, b1, now=t)) is not None:
             user = claimed["account"]["username"]
             worked.append(user)
             if day == 3 and user == "u1" and claimed["attempt"] == 1:
-                tasks.fail(ws, claimed["task_id"], b1, error_message="Try again later", error_kind="rate_limited",
+                botwork.fail(ws, claimed["task_id"], b1, error_message="Try again later", error_kind="rate_limited",
                            retry_after_seconds=600, now=t + timedelta(seconds=10))  # fmt: skip
                 t += timedelta(seconds=10)
                 continue
             t += timedelta(seconds=100)
-            tasks.complete(ws, claimed["task_id"], b1, execution_time_ms=90_000, now=t)
+            botwork.complete(ws, claimed["task_id"], b1, execution_time_ms=90_000, now=t)
         assert sorted(worked) == ["u1", "u2", "u3", "u4"], worked
         if day == 3:
             done(b1, at(3, "12:00:00"), "u1", 100, 90_000)

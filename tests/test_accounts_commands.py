@@ -9,8 +9,8 @@ import sqlite3
 
 import pytest
 
-from igctl.engine import accounts as engine
-from igctl.engine.errors import NotFound
+from igctl.engine.domain import accounts as engine
+from igctl.engine.store.errors import NotFound
 
 LIST_KEYS = {
     "id", "username", "lifecycle_state", "warmup_step", "proxy_id", "model",
@@ -262,7 +262,7 @@ def test_retire_a_retired_account_is_refused_and_changes_nothing(igctl, fleet):
 def test_retire_needs_a_reason(igctl, fleet):
     before = snapshot(fleet)
     assert igctl("accounts", "retire", "alice", expect=2).exit_code == 2
-    assert igctl.error("accounts", "retire", "alice", "--reason", "   ") == "Error: give a reason for retiring (--reason TEXT)"
+    assert igctl.error("accounts", "retire", "alice", "--reason", "   ") == "Error: a reason is required to retire an account (--reason TEXT)"
     assert snapshot(fleet) == before
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from igctl.engine import accounts as engine
-from igctl.engine.errors import InvalidInput
-from igctl.engine.workspace import Workspace
+from igctl.engine.domain import accounts as engine
+from igctl.engine.store.errors import InvalidInput
+from igctl.engine.store.workspace import Workspace
 
 DATA = Path(__file__).parent / "data"
 

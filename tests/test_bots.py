@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from igctl.cli import IgctlGroup
 from igctl.commands.bot import ACCOUNTS_SUBCOMMANDS
 from igctl.commands._common import workspace_option
-from igctl.engine import bots
-from igctl.engine.errors import Unauthorized
-from igctl.engine.workspace import Workspace
+from igctl.engine.domain import bots
+from igctl.engine.store.errors import Unauthorized
+from igctl.engine.store.workspace import Workspace
 
 TABLES = ("bots", "accounts", "tasks", "step_log", "events")
 

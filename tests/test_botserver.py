@@ -14,8 +14,10 @@ import pytest
 
 from botserver_helpers import JPEG, PNG, LiveServer, raw_request
 from igctl.botserver.app import AuthThrottle
-from igctl.engine import bots, metrics, tasks
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.domain import metrics
+from igctl.engine.queue import tasks
+from igctl.engine.flows import tick as engine_tick
 from warmup_helpers import account, add_bot, fleet, seed_templates, snapshot
 
 
@@ -439,8 +441,8 @@ def test_content_of_an_unclaimed_task_is_409(server, arranged, ws):
     db = ws.db()
     aid = task["account"]["id"]
     with db.write():  # a second, not yet claimed task of the same (bound) account
-        later = tasks.enqueue(ws, db, account_id=aid, kind="warmup", step_name="post_post", key="extra", step_number=5,
-                              due_at=tasks.as_instant(ws, None), now=tasks.as_instant(ws, None), actor="test")  # fmt: skip
+        later = tasks.enqueue(db, ws.events, account_id=aid, kind="warmup", step_name="post_post", key="extra", step_number=5,
+                              due_at=ws.instant(None), now=ws.instant(None), actor="test")  # fmt: skip
     status, rh, body = server.call("GET", f"/api/bot/account/{aid}/content?task_id={later}", token=bot["token"])
     is_json_error(status, rh, body, 409)
 

@@ -12,8 +12,8 @@ import pytest
 
 from botserver_helpers import LiveServer
 from igctl.botclient import BotClient
-from igctl.engine import bots
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.flows import tick as engine_tick
 from warmup_helpers import fleet, seed_templates
 
 

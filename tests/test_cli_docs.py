@@ -58,7 +58,7 @@ def test_listing_commands_have_json_and_csv():
 def test_configuration_reference_names_every_setting():
     from pathlib import Path
 
-    from igctl.engine.config import Config
+    from igctl.engine.store.config import Config
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
 

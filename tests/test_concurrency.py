@@ -10,7 +10,8 @@ import sys
 import threading
 from collections import Counter, defaultdict
 
-from igctl.engine import tasks
+from igctl.engine.flows import botwork
+from igctl.engine.queue import tasks
 from warmup_helpers import add_accounts, add_bot, add_proxies, fleet, seed_templates
 
 THREADS = 8
@@ -21,11 +22,11 @@ def test_eight_threads_claim_two_thousand_tasks_each_exactly_once(ws):
     seed_templates(ws)
     ids = fleet(ws, ACCOUNTS, state="cleanup")
     db = ws.db()
-    now = tasks.as_instant(ws, "2026-03-02T10:00:00Z")
+    now = ws.instant("2026-03-02T10:00:00Z")
     with db.write():
         for a in ids:
             for step in ("reset_pfp", "delete_posts"):
-                tasks.enqueue(ws, db, account_id=a, kind="cleanup", step_name=step, key=f"cleanup:{a}:{step}",
+                tasks.enqueue(db, ws.events, account_id=a, kind="cleanup", step_name=step, key=f"cleanup:{a}:{step}",
                               due_at=now, now=now, actor="test")  # fmt: skip
     assert db.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'queued'") == 2 * ACCOUNTS
     bots = [add_bot(ws, f"phone{n}") for n in range(THREADS)]
@@ -40,11 +41,11 @@ def test_eight_threads_claim_two_thousand_tasks_each_exactly_once(ws):
             ws.db()  # this thread's own connection
             barrier.wait()
             while True:
-                t = tasks.claim_next(ws, bot)
+                t = botwork.claim_next(ws, bot)
                 if t is None:
                     return  # nothing left this bot may take (every account it holds is done)
                 claimed[bot].append(t)
-                tasks.complete(ws, t["task_id"], bot)
+                botwork.complete(ws, t["task_id"], bot)
         except BaseException as exc:  # noqa: BLE001 - every error must reach the assertion below
             errors.append(exc)
         finally:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from igctl.engine import content
-from igctl.engine.errors import NotFound
+from igctl.engine.domain import content
+from igctl.engine.store.errors import NotFound
 
 TABLES = ("content", "content_usage", "tasks", "events", "models", "accounts")
 

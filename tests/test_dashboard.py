@@ -16,8 +16,9 @@ from warmup_helpers import add_accounts, add_bot, fleet, seed_templates, snapsho
 
 from igctl.dashboard import create_app
 from igctl.dashboard.app import LoginThrottle, local_path
-from igctl.engine import operators, proxies, tasks
-
+from igctl.engine.domain import operators
+from igctl.engine.domain import proxies
+from igctl.engine.flows import botwork
 PASSWORD = "correct horse 42"
 
 
@@ -131,8 +132,8 @@ def scene(igctl, ws):
     igctl("warmup", "tick")
     bot = add_bot(ws, "phone1")
     for _ in range(2):
-        t = tasks.claim_next(ws, bot)
-        tasks.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
+        t = botwork.claim_next(ws, bot)
+        botwork.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
     model_id = ws.db().scalar("SELECT id FROM models WHERE name = 'Alice'")
     return {"model_id": model_id, "p1": p1, "p2": p2, "bot": bot}
 
@@ -328,12 +329,52 @@ def test_every_page_renders(browser, scene):
     assert charts.code == 200 and "chart-funnel" in charts.text and "unsafe-inline" in charts.header("Content-Security-Policy")
 
 
+def everything(ws) -> dict:
+    """Every row of every table, and every byte under logs/: what a page view must leave alone."""
+    db = ws.db()
+    tables = [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    state: dict = {t: [tuple(r) for r in db.query(f'SELECT * FROM "{t}" ORDER BY rowid')] for t in tables}
+    state["logs/"] = sorted((str(p.relative_to(ws.path)), p.read_bytes()) for p in (ws.path / "logs").rglob("*") if p.is_file())
+    return state
+
+
+def test_a_page_view_never_writes(browser, ws, scene, clock):
+    """GET every page over a lived-in workspace (a model whose strategy file was edited and not
+    applied, content not synced, a screenshot, accounts in review, hours later): the
+    database and the logs are as they were."""
+    from igctl.engine.domain import evidence
+
+    mid = scene["model_id"]
+    task_id = ws.db().scalar("SELECT id FROM tasks WHERE account_id = (SELECT id FROM accounts WHERE username = 'warm00001')")
+    evidence.add_screenshot(ws, task_id, scene["bot"], b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    strategy = ws.path / "models" / "alice.yaml"
+    strategy.write_text(strategy.read_text(encoding="utf-8") + "\nmax_accounts: 2\n", encoding="utf-8")
+    for pool in ("_templates", "alice"):
+        (ws.path / "content" / pool / "post").mkdir(parents=True, exist_ok=True)
+        (ws.path / "content" / pool / "post" / "new-unsynced.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 40)
+    clock.set("2026-03-02T21:00:00")  # later the same day (the session lasts 12 hours)
+    screenshot = f"/accounts/warm00001/screenshots/{ws.db().scalar('SELECT max(id) FROM step_log WHERE screenshot_path IS NOT NULL')}"
+    pages = ["/", "/health", "/login", "/accounts", "/accounts/warm00001", "/accounts/ready00001", "/accounts/warm00002",
+             screenshot, "/proxies", "/bots", "/review", "/report", "/report?since=2026-03-01", "/report/charts",
+             "/report/charts?model=Alice", "/import", "/no/such/page", "/accounts/nobody", "/models/999/accounts"]
+    pages += [f"/models/{mid}/accounts?view={view}" for view in ("overview", "available", "pipeline", "proxies", "attention")]
+    pages += [f"/models/{mid}/accounts?view=available&location=US&max_retries=0&min_followers=0"]
+    before = everything(ws)
+    for path in pages:
+        page = browser.get(path)
+        assert page.code in (200, 404), (path, page.code, page.text)
+    assert everything(ws) == before
+
+
 def test_unknown_things_get_a_clear_page(browser, scene):
     assert "no model with id 999" in browser.get("/models/999/accounts").text
     assert browser.get("/accounts/nobody").code == 404
     assert browser.get("/no/such/page").code == 404
     bad = browser.get(f"/models/{scene['model_id']}/accounts?view=available&max_retries=-1")
-    assert bad.code == 400 and "max retries must be a whole number" in bad.text
+    # the engine's rule and words (views/models.py), as `model show --max-retries -1` says them
+    assert bad.code == 400 and "the maximum of warm-up retries must be a whole number of at least 0" in bad.text
+    bad = browser.get(f"/models/{scene['model_id']}/accounts?view=available&max_retries=many")
+    assert bad.code == 400 and "max retries must be a whole number" in bad.text  # the form field is not a number
     assert "unknown view" in browser.get(f"/models/{scene['model_id']}/accounts?view=nope").text
     assert "not a date" in browser.get("/report?since=yesterday").text
 
@@ -368,9 +409,11 @@ def test_assign_best_n_and_refusals_change_nothing(browser, ws, scene):
     csrf = browser.csrf()
     before = snapshot(ws)
     for data, message in (
-        ({"csrf_token": csrf}, "select at least one account"),
+        # the engine's rules and words (flows/models.py assign), as the CLI says them
+        ({"csrf_token": csrf}, "give a number of accounts or their usernames, not both"),
         ({"csrf_token": csrf, "usernames": "ready00001", "count": "2"}, "not both"),
-        ({"csrf_token": csrf, "count": "0"}, "count must be a whole number of at least 1"),
+        ({"csrf_token": csrf, "count": "0"}, "the number of accounts must be a whole number of at least 1"),
+        ({"csrf_token": csrf, "count": "two"}, "count must be a whole number"),
         ({"csrf_token": csrf, "usernames": "warm00001"}, "warm00001"),  # not ready: the engine refuses
         ({"csrf_token": csrf, "usernames": "ghost"}, "ghost"),
     ):
@@ -389,7 +432,9 @@ def test_retry_and_resolve_single_and_bulk(igctl, browser, ws, scene):
     assert igctl.json("accounts", "show", "warm00001")["lifecycle_state"] == "warming_up"
     before = snapshot(ws)
     refused = browser.post("/review/resolve", {"csrf_token": csrf, "usernames": "warm00002", "note": "  "})
-    assert refused.code == 400 and "say what was done" in refused.text
+    assert refused.code == 400 and "a note saying what was done is required to resolve a review" in refused.text
+    refused = browser.post("/review/retry", {"csrf_token": csrf})
+    assert refused.code == 400 and "name at least one account" in refused.text
     refused = browser.post("/review/retry", {"csrf_token": csrf, "usernames": ["warm00002", "warm00001"]})
     assert refused.code == 409 and "not in human review: warm00001" in refused.text
     assert snapshot(ws) == before
@@ -415,8 +460,7 @@ def test_account_actions_move_and_retire(igctl, browser, ws, scene):
 
 
 def test_account_page_shows_a_failed_steps_screenshot(browser, ws, scene):
-    from igctl.engine import evidence
-
+    from igctl.engine.domain import evidence
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
     task_id = ws.db().scalar("SELECT id FROM tasks WHERE account_id = (SELECT id FROM accounts WHERE username = 'warm00001')")
     evidence.add_screenshot(ws, task_id, scene["bot"], png)

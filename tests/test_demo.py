@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import pytest
 
 from igctl.demo import png
-from igctl.engine.migrations import STATES
-from igctl.engine.workspace import Workspace
+from igctl.engine.store.migrations import STATES
+from igctl.engine.store.workspace import Workspace
 
 ACCOUNTS = 7
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from igctl.engine.events import redact, redact_argument
+from igctl.engine.store.events import redact, redact_argument
 
 
 def _add_events(ws, *specs):

@@ -17,8 +17,10 @@ import json
 
 import pytest
 
-from igctl.engine import evidence, events, tasks
-from igctl.engine.workspace import Workspace
+from igctl.engine.domain import evidence
+from igctl.engine.store import events
+from igctl.engine.flows import botwork
+from igctl.engine.store.workspace import Workspace
 from warmup_helpers import add_bot, seed_templates
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -38,19 +40,19 @@ def scenario(igctl, ws_path, clock, write):
     clock.set("2026-03-02T09:00:00")
     igctl("warmup", "tick")
 
-    t = tasks.claim_next(ws, bot)
+    t = botwork.claim_next(ws, bot)
     assert t["account"]["username"] == "ann"
-    tasks.complete(ws, t["task_id"], bot, execution_time_ms=4321, now="2026-03-02T09:01:15")
-    t = tasks.claim_next(ws, bot, now="2026-03-02T09:02:00")
+    botwork.complete(ws, t["task_id"], bot, execution_time_ms=4321, now="2026-03-02T09:01:15")
+    t = botwork.claim_next(ws, bot, now="2026-03-02T09:02:00")
     assert t["account"]["username"] == "bob"
-    tasks.fail(ws, t["task_id"], bot, error_message="Edit profile button not found", error_kind="ui_not_found",
+    botwork.fail(ws, t["task_id"], bot, error_message="Edit profile button not found", error_kind="ui_not_found",
                error_details={"stack_trace": "Traceback (most recent call last):\n  tap('edit') failed", "screen": "profile"},
                now="2026-03-02T09:02:30")  # fmt: skip
     clock.set("2026-03-02T09:02:30")
     evidence.add_screenshot(ws, t["task_id"], bot, PNG)
-    t = tasks.claim_next(ws, bot, now="2026-03-02T09:03:00")
+    t = botwork.claim_next(ws, bot, now="2026-03-02T09:03:00")
     assert t["account"]["username"] == "cat"
-    tasks.fail(ws, t["task_id"], bot, error_message="Enter the code we sent", error_kind="challenge", now="2026-03-02T09:03:20")
+    botwork.fail(ws, t["task_id"], bot, error_message="Enter the code we sent", error_kind="challenge", now="2026-03-02T09:03:20")
     clock.set("2026-03-02T10:00:00")
     igctl("review", "resolve", "cat", "--note", "entered the code by hand")
     igctl("proxy", "set-status", "2", "error")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from igctl.engine import migrations
-from igctl.engine.db import Database
+from igctl.engine.store import migrations
+from igctl.engine.store.db import Database
 
 
 def test_migrate_from_empty_builds_the_whole_schema(tmp_path):

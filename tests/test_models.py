@@ -8,8 +8,8 @@ import json
 import pytest
 from warmup_helpers import IMAGE_BYTES, add_accounts, add_bot, by_name, seed_templates, snapshot
 
-from igctl.engine import proxies, tasks
-
+from igctl.engine.domain import proxies
+from igctl.engine.flows import botwork
 STRATEGY = """\
 display_name: Alice A.
 templates: false
@@ -167,12 +167,12 @@ def test_assign_only_ready_accounts_on_proxies_free_of_other_models(igctl, ws_pa
     before = full_snapshot(ws, ws_path)
     assert "only ready accounts can be assigned: warm00001 is warming_up" in igctl.error("model", "assign", "Alice", "de00001", "warm00001")
     assert "no account named ghost" in igctl.error("model", "assign", "Alice", "ghost")
-    assert "active in model Bella (use --reassign)" in igctl.error("model", "assign", "Alice", "sh00001")
-    assert "--count N or one or more usernames" in igctl.error("model", "assign", "Alice")
-    assert "--count N or one or more usernames" in igctl.error("model", "assign", "Alice", "de00001", "--count", "1")
-    assert "--count must be a whole number of at least 1" in igctl.error("model", "assign", "Alice", "--count", "0")
-    assert "--reassign works on named accounts" in igctl.error("model", "assign", "Alice", "--count", "1", "--reassign")
-    assert "--max-retries must be" in igctl.error("model", "assign", "Alice", "--count", "1", "--max-retries", "-1")
+    assert "active in model Bella (it can be reassigned) (--reassign)" in igctl.error("model", "assign", "Alice", "sh00001")
+    assert "give a number of accounts or their usernames, not both (--count N, USERNAME…)" in igctl.error("model", "assign", "Alice")
+    assert "give a number of accounts or their usernames, not both" in igctl.error("model", "assign", "Alice", "de00001", "--count", "1")
+    assert "the number of accounts must be a whole number of at least 1 (--count N)" in igctl.error("model", "assign", "Alice", "--count", "0")
+    assert "reassignment works on named accounts: give their usernames (--reassign, USERNAME…)" in igctl.error("model", "assign", "Alice", "--count", "1", "--reassign")
+    assert "the maximum of warm-up retries must be a whole number of at least 0 (--max-retries N)" in igctl.error("model", "assign", "Alice", "--count", "1", "--max-retries", "-1")
     assert full_snapshot(ws, ws_path) == before
 
     # dry run: the answer, nothing kept
@@ -206,7 +206,7 @@ def test_assign_filters_max_retries_min_followers_and_max_accounts(igctl, ws_pat
     marks = {r["username"]: r["reason"] for r in out}
     assert marks["a00001"].startswith("1 warm-up retries")
     assert marks["a00002"] is None
-    assert marks["a00003"] == "99 followers (fewer than --min-followers 100)"
+    assert marks["a00003"] == "99 followers (fewer than the minimum of 100)"
     out = igctl.json("model", "assign", "Alice", "a00001", "a00002", "a00003", "--max-retries", "0")
     assert out["assigned"] == ["a00002", "a00003"] and out["skipped"][0]["username"] == "a00001"
     ready_on(ws, proxy(ws, 2), 1, "b")
@@ -254,29 +254,29 @@ def test_failed_model_tasks_go_to_review_and_come_back(igctl, ws_path, ws, clock
     ready_on(ws, proxy(ws, 1), 1, "a")
     bot = add_bot(ws, "pc1")
     igctl("model", "assign", "Alice", "a00001")
-    task = tasks.claim_next(ws, bot)
+    task = botwork.claim_next(ws, bot)
     assert (task["kind"], task["step_name"]) == ("onboarding", "change_pfp")
     assert task["content"]["images"][0]["path"] == "alice/pfp/me.jpg"
-    tasks.fail(ws, task["task_id"], bot, error_message="challenge shown", error_kind="challenge")
+    botwork.fail(ws, task["task_id"], bot, error_message="challenge shown", error_kind="challenge")
     assert by_name(ws, "a00001")["lifecycle_state"] == "human_review"
     item = [i for i in igctl.json("model", "show", "Alice", "--view", "attention") if i["kind"] == "human_review"][0]
     assert item["username"] == "a00001" and item["task_kind"] == "onboarding"
     igctl("review", "retry", "a00001")
     assert by_name(ws, "a00001")["lifecycle_state"] == "active"
-    task = tasks.claim_next(ws, bot)
-    tasks.fail(ws, task["task_id"], bot, error_message="captcha", error_kind="captcha")
+    task = botwork.claim_next(ws, bot)
+    botwork.fail(ws, task["task_id"], bot, error_message="captcha", error_kind="captcha")
     igctl("review", "resolve", "a00001", "--note", "changed by hand")
     # resolved like a completion: the next onboarding step is queued, the account active
-    task = tasks.claim_next(ws, bot)
+    task = botwork.claim_next(ws, bot)
     assert (task["kind"], task["step_name"], task["content"]["texts"]["bio"]["text"]) == ("onboarding", "change_bio", "hi there")
-    tasks.complete(ws, task["task_id"], bot)
+    botwork.complete(ws, task["task_id"], bot)
     assert by_name(ws, "a00001")["onboarded_at"] is not None
     # a cleanup step failing goes to review and back to cleanup
     igctl("model", "unassign", "Alice", "a00001")
-    task = tasks.claim_next(ws, bot)
+    task = botwork.claim_next(ws, bot)
     assert (task["kind"], task["step_name"]) == ("cleanup", "reset_pfp")
     assert task["content"]["images"][0]["path"].startswith("_templates/pfp/")
-    tasks.fail(ws, task["task_id"], bot, error_message="login", error_kind="login_failed")
+    botwork.fail(ws, task["task_id"], bot, error_message="login", error_kind="login_failed")
     assert by_name(ws, "a00001")["lifecycle_state"] == "human_review"
     igctl("review", "retry", "a00001")
     assert by_name(ws, "a00001")["lifecycle_state"] == "cleanup"

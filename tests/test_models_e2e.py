@@ -10,8 +10,11 @@ from datetime import timedelta
 
 from warmup_helpers import IMAGE_BYTES, add_accounts, add_bot, by_name, seed_templates
 
-from igctl.engine import models, proxies, tasks, tick
-from igctl.engine.clock import from_db, parse_instant, to_db
+from igctl.engine.flows import botwork
+from igctl.engine.flows import models
+from igctl.engine.domain import proxies
+from igctl.engine.flows import tick
+from igctl.engine.store.clock import from_db, parse_instant, to_db
 
 STRATEGY = """\
 display_name: Alice
@@ -41,10 +44,10 @@ def drain(ws, bot_id: int) -> list[dict]:
     """A bot working until nothing is due: claim, complete."""
     done = []
     while True:
-        task = tasks.claim_next(ws, bot_id)
+        task = botwork.claim_next(ws, bot_id)
         if task is None:
             return done
-        tasks.complete(ws, task["task_id"], bot_id, execution_time_ms=1200)
+        botwork.complete(ws, task["task_id"], bot_id, execution_time_ms=1200)
         done.append(task)
 
 

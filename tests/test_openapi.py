@@ -21,8 +21,8 @@ from schemathesis.checks import not_a_server_error
 from botserver_helpers import LiveServer
 from igctl.botserver import bodies
 from igctl.botserver.app import create_app, openapi_document
-from igctl.engine import bots
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.flows import tick as engine_tick
 from warmup_helpers import fleet, seed_templates
 
 
@@ -68,7 +68,7 @@ def test_body_models_take_exactly_the_documented_fields(model, schema):
 
 
 def test_error_kinds_in_the_document_are_the_engines():
-    from igctl.engine.tasks import ERROR_KINDS
+    from igctl.engine.flows.botwork import ERROR_KINDS
 
     kinds = openapi_document()["components"]["schemas"]["StepFailed"]["properties"]["error_kind"]["enum"]
     assert tuple(kinds) == ERROR_KINDS

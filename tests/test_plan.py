@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from igctl.engine.clock import parse_instant, to_db
-from igctl.engine.config import Cooldown, WarmupSettings
-from igctl.engine.plan import Plan, backoff, clamp_to_window, cooldown_hours, parse_window
+from igctl.engine.store.clock import parse_instant, to_db
+from igctl.engine.store.config import Cooldown, WarmupSettings
+from igctl.engine.domain.plan import Plan, backoff, clamp_to_window, cooldown_hours, parse_window
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -1,4 +1,4 @@
-"""igctl.engine.proxies: spec parsing, storage, the 3-account cap, packing, one model per proxy,
+"""igctl.engine.domain.proxies: spec parsing, storage, the 3-account cap, packing, one model per proxy,
 statuses, removal, file import; and lifecycle.move_many / EventLog.record_many that it uses."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from igctl.engine import lifecycle, proxies
-from igctl.engine.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from igctl.engine.domain import lifecycle
+from igctl.engine.domain import proxies
+from igctl.engine.store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 
 ACTOR = "user:test"
 

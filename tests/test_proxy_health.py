@@ -1,4 +1,4 @@
-"""Proxy health (igctl.engine.proxy_health, `igctl proxy test`): real requests through real proxies
+"""Proxy health (igctl.engine.domain.proxy_health, `igctl proxy test`): real requests through real proxies
 on 127.0.0.1 (tests/proxy_servers.py), the results on the proxy and in the event log, the health
 rules (quarantine after proxies.fail_threshold failures, auto_recover, exit IP changes), the
 hooks for `warmup tick` and `review list`, and bad input (one line, exit 1, nothing changed)."""
@@ -26,8 +26,9 @@ from proxy_servers import (  # noqa: F401 - fixtures
     socks_proxy,
     tls_echo,
 )
-from igctl.engine import proxies, proxy_health
-from igctl.engine.workspace import Workspace
+from igctl.engine.domain import proxies
+from igctl.engine.domain import proxy_health
+from igctl.engine.store.workspace import Workspace
 
 SECRET = "Zq7:hunter2@secret"
 NOW_UTC = "2026-03-02T10:00:00.000Z"  # conftest's NOW; the workspace zone is UTC
@@ -262,8 +263,8 @@ def test_exit_ip_from_echo_answers():
     [
         (["9"], "Error: no proxy with id 9"),
         (["1", "9", "12"], "Error: no proxies with ids 9, 12"),
-        (["1", "--all"], "Error: name proxy ids or use --all, not both"),
-        ([], "Error: name the proxies to test (PROXY_ID…) or use --all"),
+        (["1", "--all"], "Error: name proxies or ask for all of them, not both (PROXY_ID…, --all)"),
+        ([], "Error: name the proxies to test, or ask for all of them (PROXY_ID…, --all)"),
         (["1", "--concurrency", "0"], "Error: concurrency must be a whole number from 1 to 256, not 0"),
         (["1", "--concurrency", "257"], "Error: concurrency must be a whole number from 1 to 256, not 257"),
     ],

@@ -8,9 +8,7 @@ import json
 
 import pytest
 
-from igctl.engine import proxies
-
-
+from igctl.engine.domain import proxies
 # -- arranging state directly in the database -------------------------------------------------
 def add_proxies(igctl, n, location=None, max_accounts=None):
     for _ in range(n):

@@ -10,7 +10,7 @@ import json
 import pytest
 
 import report_scenario
-from igctl.engine import reports
+from igctl.engine.views import reports
 from warmup_helpers import snapshot
 
 STATES = ["imported", "proxy_assigned", "warming_up", "human_review", "ready", "active", "cleanup", "retired"]
@@ -101,7 +101,7 @@ def test_daily_series_in_the_html_data(ws, scenario):
 def test_daily_series_uses_the_workspace_calendar_day(ws_path, igctl, clock, write):
     """An attempt settled at 23:30 UTC belongs to the next day in Europe/Berlin."""
     (ws_path / "igctl.yaml").write_text((ws_path / "igctl.yaml").read_text().replace("timezone: UTC", "timezone: Europe/Berlin"))
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.store.workspace import Workspace
 
     ws = Workspace.open(ws_path)
     db = ws.db()
@@ -202,8 +202,8 @@ def test_empty_workspace_report(igctl, ws_path):
         (["--model", "nobody"], "Error: no model named nobody"),
         (["--since", "yesterday"], "Error: not a date"),
         (["--until", "2026-13-01"], "Error: not a date"),
-        (["--since", "2026-03-05", "--until", "2026-03-05"], "Error: --since must be before --until"),
-        (["--since", "2026-03-06", "--until", "2026-03-05"], "Error: --since must be before --until"),
+        (["--since", "2026-03-05", "--until", "2026-03-05"], "Error: the start of the period must be before its end (--since, --until)"),
+        (["--since", "2026-03-06", "--until", "2026-03-05"], "Error: the start of the period must be before its end (--since, --until)"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(igctl, ws, scenario, args, message, tmp_path):

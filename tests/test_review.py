@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from igctl.engine import proxies, tasks
+from igctl.engine.domain import proxies
+from igctl.engine.flows import botwork
 from warmup_helpers import account, add_accounts, add_bot, add_proxies, by_name, fleet, open_tasks, seed_templates, snapshot
 
 
@@ -16,8 +17,8 @@ def stuck(igctl, ws):
     igctl("warmup", "tick")
     bot = add_bot(ws, "phone")
     for _ in range(2):
-        t = tasks.claim_next(ws, bot)
-        tasks.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
+        t = botwork.claim_next(ws, bot)
+        botwork.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
     return bot
 
 
@@ -43,8 +44,8 @@ def test_review_list_has_every_kind_of_item(igctl, ws, stuck, clock):
     add_accounts(ws, 1, proxy_ids=[bad], prefix="onbad")
     proxies.set_status(ws, bad, "error", actor="test")  # bad proxy
     add_bot(ws, "silent")  # never seen
-    t = tasks.claim_next(ws, stuck)  # acct00003, then a failure waiting for its retry
-    tasks.fail(ws, t["task_id"], stuck, error_message="blocked", error_kind="action_blocked")
+    t = botwork.claim_next(ws, stuck)  # acct00003, then a failure waiting for its retry
+    botwork.fail(ws, t["task_id"], stuck, error_message="blocked", error_kind="action_blocked")
     db = ws.db()
     with db.write():  # a step whose content type has no item at all
         db.execute("UPDATE content SET active = 0 WHERE content_type IN ('pfp', 'any')")
@@ -90,10 +91,10 @@ def test_review_retry_puts_the_step_back_due_now_with_fresh_attempts(igctl, ws, 
     [t] = open_tasks(ws, acc["id"])
     assert (t["status"], t["attempts"], t["due_at"], t["bot_id"]) == ("queued", 0, "2026-03-02T15:00:00.000Z", None)
     assert by_name(ws, "acct00002")["lifecycle_state"] == "human_review"
-    other = tasks.claim_next(ws, stuck)  # acct00003's task, due since 10:00, comes first
+    other = botwork.claim_next(ws, stuck)  # acct00003's task, due since 10:00, comes first
     assert other["account"]["username"] == "acct00003"
-    tasks.complete(ws, other["task_id"], stuck)
-    again = tasks.claim_next(ws, stuck)
+    botwork.complete(ws, other["task_id"], stuck)
+    again = botwork.claim_next(ws, stuck)
     assert again["task_id"] == t["id"] and again["attempt"] == 1
     moved = ws.db().query("SELECT * FROM events WHERE kind = 'account.state' AND account_id = ? ORDER BY id", [acc["id"]])
     assert (moved[-1]["old_state"], moved[-1]["new_state"], moved[-1]["cause"]) == ("human_review", "warming_up", "review retry")
@@ -131,8 +132,8 @@ def test_resolving_the_last_step_makes_the_account_ready(igctl, ws_path, ws):
     fleet(ws, 1)
     igctl("warmup", "tick")
     bot = add_bot(ws, "phone")
-    t = tasks.claim_next(ws, bot)
-    tasks.fail(ws, t["task_id"], bot, error_message="captcha", error_kind="captcha")
+    t = botwork.claim_next(ws, bot)
+    botwork.fail(ws, t["task_id"], bot, error_message="captcha", error_kind="captcha")
     [d] = igctl.json("review", "resolve", "--all", "--note", "solved the captcha")
     assert d["account_state"] == "ready" and d["next_task"] is None
     assert account(ws, 1)["warmup_completed_at"] == "2026-03-02T10:00:00.000Z"
@@ -145,7 +146,7 @@ def test_resolving_the_last_step_makes_the_account_ready(igctl, ws_path, ws):
         (["retry", "acct00001", "nobody"], "Error: no account named nobody"),
         (["retry", "acct00001", "acct00003"], "Error: not in human review: acct00003 (warming_up)"),
         (["resolve", "acct00003", "--note", "x"], "Error: not in human review: acct00003 (warming_up)"),
-        (["resolve", "acct00001", "--note", "   "], "Error: say what was done (--note TEXT)"),
+        (["resolve", "acct00001", "--note", "   "], "Error: a note saying what was done is required to resolve a review (--note TEXT)"),
     ],
 )
 def test_refused_review_commands_change_nothing(igctl, ws, stuck, args, message):

@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from igctl.engine import schedule
-
+from igctl.engine.domain import schedule
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 

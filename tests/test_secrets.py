@@ -7,9 +7,9 @@ import os
 import pytest
 from cryptography.fernet import Fernet
 
-from igctl.engine import secrets
-from igctl.engine.errors import SecretError
-from igctl.engine.workspace import Workspace
+from igctl.engine.store import secrets
+from igctl.engine.store.errors import SecretError
+from igctl.engine.store.workspace import Workspace
 
 
 def _store_secret(ws: Workspace, plaintext: str) -> None:

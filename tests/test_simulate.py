@@ -7,8 +7,8 @@ import json
 import pytest
 
 from botserver_helpers import LiveServer
-from igctl.engine import bots
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.flows import tick as engine_tick
 from igctl.simulation import run_bots, tiny_png
 from warmup_helpers import fleet, seed_templates, snapshot
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from igctl.engine import tasks
-from igctl.engine.workspace import Workspace
+from igctl.engine.flows import botwork
+from igctl.engine.queue import tasks
+from igctl.engine.store.workspace import Workspace
 from warmup_helpers import account, add_accounts, add_bot, add_proxies, by_name, fleet, open_tasks, seed_templates, snapshot
 
 
@@ -105,7 +106,7 @@ def test_tick_expires_leases(igctl, ws, clock):
     fleet(ws, 1)
     tick_json(igctl)
     bot = add_bot(ws, "phone")
-    t = tasks.claim_next(ws, bot)
+    t = botwork.claim_next(ws, bot)
     clock.set("2026-03-02T10:19:59")
     assert tick_json(igctl)["leases_expired"] == 0
     clock.set("2026-03-02T10:20:00")
@@ -118,10 +119,10 @@ def test_tick_expires_leases(igctl, ws, clock):
 def test_tick_drops_stale_tasks(igctl, ws, clock):
     [a] = fleet(ws, 1, state="active")
     db = ws.db()
-    now = tasks.as_instant(ws, "2026-03-02T10:00:00Z")
+    now = ws.instant("2026-03-02T10:00:00Z")
     with db.write():
-        tasks.enqueue(ws, db, account_id=a, kind="post", step_name="post", key="post-slot", due_at=now, now=now,
-                      stale_at=tasks.as_instant(ws, "2026-03-02T16:00:00Z"), actor="test")  # fmt: skip
+        tasks.enqueue(db, ws.events, account_id=a, kind="post", step_name="post", key="post-slot", due_at=now, now=now,
+                      stale_at=ws.instant("2026-03-02T16:00:00Z"), actor="test")  # fmt: skip
     clock.set("2026-03-02T15:59:59")
     assert tick_json(igctl)["tasks_dropped"] == 0
     clock.set("2026-03-02T16:00:00")
@@ -182,12 +183,12 @@ def test_pipeline_shows_each_account_in_warm_up_and_counts_per_step(igctl, ws, c
     fleet(ws, 4)
     tick_json(igctl)
     bot = add_bot(ws, "phone")
-    t1 = tasks.claim_next(ws, bot)
-    tasks.complete(ws, t1["task_id"], bot)
-    t2 = tasks.claim_next(ws, bot)
-    tasks.fail(ws, t2["task_id"], bot, error_message="no button", error_kind="ui_not_found")
-    t3 = tasks.claim_next(ws, bot)
-    tasks.fail(ws, t3["task_id"], bot, error_message="checkpoint", error_kind="challenge")
+    t1 = botwork.claim_next(ws, bot)
+    botwork.complete(ws, t1["task_id"], bot)
+    t2 = botwork.claim_next(ws, bot)
+    botwork.fail(ws, t2["task_id"], bot, error_message="no button", error_kind="ui_not_found")
+    t3 = botwork.claim_next(ws, bot)
+    botwork.fail(ws, t3["task_id"], bot, error_message="checkpoint", error_kind="challenge")
     view = igctl.json("warmup", "pipeline")
     rows = {r["username"]: r for r in view["accounts"]}
     assert rows["acct00001"]["step_number"] == 2 and rows["acct00001"]["step_status"] == "waiting"
@@ -214,8 +215,8 @@ def test_plan_shows_the_dates_of_the_remaining_steps(igctl, ws_path):
     assert before["lifecycle_state"] == "proxy_assigned" and [s["status"] for s in before["steps"]] == ["planned"] * 5
     tick_json(igctl)
     bot = add_bot(ws, "phone")
-    t = tasks.claim_next(ws, bot)
-    tasks.complete(ws, t["task_id"], bot)  # Monday 10:00 Berlin
+    t = botwork.claim_next(ws, bot)
+    botwork.complete(ws, t["task_id"], bot)  # Monday 10:00 Berlin
     view = igctl.json("warmup", "plan", "acct00001")
     assert [(s["step_number"], s["status"]) for s in view["steps"]] == [
         (1, "completed"), (2, "waiting"), (3, "planned"), (4, "planned"), (5, "planned")]  # fmt: skip

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from igctl.engine import accounts, tasks
-from igctl.engine import tick as engine_tick
-from igctl.engine.clock import from_db
-from igctl.engine.workspace import Workspace
+from igctl.engine.domain import accounts
+from igctl.engine.flows import botwork
+from igctl.engine.flows import tick as engine_tick
+from igctl.engine.store.clock import from_db
+from igctl.engine.store.workspace import Workspace
 from warmup_helpers import add_bot, add_proxies, seed_templates
 
 MONDAY = date(2026, 3, 2)
@@ -24,16 +25,16 @@ def work(ws, bots: list[int], fail_first: set[str], now: str) -> Counter:
     while busy:
         busy = False
         for bot in bots:
-            t = tasks.claim_next(ws, bot, now=now)
+            t = botwork.claim_next(ws, bot, now=now)
             if t is None:
                 continue
             busy = True
             key = (t["account"]["username"], t["step_number"])
             if t["account"]["username"] in fail_first and t["attempt"] == 1:
-                tasks.fail(ws, t["task_id"], bot, error_message="button not found", error_kind="ui_not_found", now=now)
+                botwork.fail(ws, t["task_id"], bot, error_message="button not found", error_kind="ui_not_found", now=now)
                 done["failed"] += 1
             else:
-                tasks.complete(ws, t["task_id"], bot, execution_time_ms=4000, now=now)
+                botwork.complete(ws, t["task_id"], bot, execution_time_ms=4000, now=now)
                 done[key[1]] += 1
     return done
 
@@ -69,7 +70,7 @@ def test_fifty_accounts_warm_up_in_five_calendar_days(ws_path, clock, write):
             assert states == {"warming_up": 50}
             # nothing more is due today: the next step waits for tomorrow
             clock.set(f"{today}T23:59:59")
-            assert all(tasks.claim_next(ws, b) is None for b in bots)
+            assert all(botwork.claim_next(ws, b) is None for b in bots)
         else:
             assert states == {"ready": 50}
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from igctl.engine import inbox
-from igctl.engine.inbox import Snapshot, free_name, ignore_reason, is_settled, observe, settles_at
-from igctl.engine.workspace import Workspace
+from igctl.engine.flows import inbox
+from igctl.engine.flows.inbox import Snapshot, free_name, ignore_reason, is_settled, observe, settles_at
+from igctl.engine.store.workspace import Workspace
 
 ACCOUNTS = "alice,alicepw111,alice@example.com\nbob,bobpw2222,bob@example.com\n"
 PROXIES = "10.0.0.1:8000:puser:proxysecret9\n10.0.0.2:8001\n"
@@ -55,7 +55,7 @@ def db_of(ws_path: Path):
 
 def plain(ws_path: Path, path: Path) -> bytes:
     """The original bytes of a kept (sealed) file."""
-    from igctl.engine.secrets import unseal_bytes
+    from igctl.engine.store.secrets import unseal_bytes
 
     return unseal_bytes(Workspace.open(ws_path).cipher, path)
 
@@ -557,7 +557,7 @@ def test_a_kept_file_left_plain_by_a_crash_is_sealed_at_the_next_start(wsp, igct
 def test_a_file_sealed_by_another_workspace_fails_cleanly(wsp, igctl, tmp_path):
     from cryptography.fernet import Fernet
 
-    from igctl.engine.secrets import SEAL_HEADER
+    from igctl.engine.store.secrets import SEAL_HEADER
 
     foreign = SEAL_HEADER + Fernet(Fernet.generate_key()).encrypt(ACCOUNTS.encode()) + b"\n"
     drop(wsp, "accounts", "foreign.txt", foreign)

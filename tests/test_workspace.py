@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from igctl.engine.clock import Clock, from_db, parse_instant, to_db
-from igctl.engine.config import Config
-from igctl.engine.workspace import FOLDERS, Workspace
+from igctl.engine.store.clock import Clock, from_db, parse_instant, to_db
+from igctl.engine.store.config import Config
+from igctl.engine.store.workspace import FOLDERS, Workspace
 
 
 def test_init_creates_every_folder_db_and_key(tmp_path, igctl):
@@ -144,14 +144,14 @@ def test_workspace_files_are_not_world_writable(ws_path):
     assert mode & 0o077 == 0
 
 
-def test_validated_settings_are_remembered_until_the_file_changes(ws_path, igctl):
-    """A command whose igctl.yaml is unchanged does not import pydantic (it costs more than the
-    rest of a small listing); a change is validated again, and an invalid file is never
-    remembered."""
+def test_settings_are_read_when_first_needed(ws_path, igctl):
+    """A command that needs no setting does not import pydantic (it costs more than the rest of
+    a small listing); one that needs a setting validates the file as it is now, so a change is
+    in force at once and an invalid file is an error, never half-used."""
     import subprocess
     import sys
 
-    igctl("log", "--json")  # validates and remembers
+    igctl("log", "--json")
     code = (
         "import sys; from igctl.cli import main\n"
         "sys.argv = ['igctl', 'accounts', 'list', '--json']\n"

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from igctl.engine import tasks
-from igctl.engine import writer as writer_module
-from igctl.engine.errors import Conflict, NotFound
-from igctl.engine.writer import Writer
-from igctl.engine.writer_process import WriterLost
+from igctl.engine.flows import botwork
+from igctl.engine.queue import tasks
+from igctl.engine.store import writer as writer_module
+from igctl.engine.store.errors import Conflict, NotFound
+from igctl.engine.store.writer import Writer
+from igctl.engine.store.writer_process import WriterLost
 import writer_calls
 from warmup_helpers import add_bot, fleet, seed_templates
 
@@ -144,7 +145,7 @@ def test_an_engine_error_reaches_the_caller_as_itself(ws):
     writer = Writer(ws).start()
     try:
         with pytest.raises(NotFound):
-            writer.call(tasks.complete, ws, 999, bot)
+            writer.call(botwork.complete, ws, 999, bot)
     finally:
         writer.stop()
 
@@ -154,10 +155,10 @@ def test_many_threads_through_one_writer_claim_each_task_once(ws, process):
     seed_templates(ws)
     ids = fleet(ws, 120, state="cleanup")
     db = ws.db()
-    now = tasks.as_instant(ws, "2026-03-02T10:00:00Z")
+    now = ws.instant("2026-03-02T10:00:00Z")
     with db.write():
         for a in ids:
-            tasks.enqueue(ws, db, account_id=a, kind="cleanup", step_name="reset_pfp", key=f"cleanup:{a}",
+            tasks.enqueue(db, ws.events, account_id=a, kind="cleanup", step_name="reset_pfp", key=f"cleanup:{a}",
                           due_at=now, now=now, actor="test")  # fmt: skip
     bots = [add_bot(ws, f"phone{n}") for n in range(8)]
     ws.cipher  # noqa: B018 - loaded once, before the threads
@@ -167,9 +168,9 @@ def test_many_threads_through_one_writer_claim_each_task_once(ws, process):
 
     def worker(bot):
         try:
-            while (task := writer.call(tasks.claim_next, ws, bot)) is not None:
+            while (task := writer.call(botwork.claim_next, ws, bot)) is not None:
                 handed.append(task["task_id"])
-                writer.call(tasks.complete, ws, task["task_id"], bot)
+                writer.call(botwork.complete, ws, task["task_id"], bot)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -400,9 +401,9 @@ def test_the_writer_process_keeps_sqlites_automatic_checkpoints(ws, in_process):
 def test_in_process_mode_a_domain_error_arrives_as_itself(ws, in_process):
     bot = add_bot(ws, "phone")
     with pytest.raises(NotFound) as raised:
-        in_process.call(tasks.complete, ws, 999, bot)
+        in_process.call(botwork.complete, ws, 999, bot)
     with pytest.raises(NotFound) as in_place:
-        tasks.complete(ws, 999, bot)
+        botwork.complete(ws, 999, bot)
     assert (str(raised.value), raised.value.detail) == (str(in_place.value), in_place.value.detail)
 
 
@@ -419,7 +420,7 @@ def test_in_process_mode_a_bug_arrives_with_the_childs_traceback(ws, in_process)
 
 
 def test_in_process_mode_an_argument_is_the_workspace_only_when_it_was_the_workspace(ws, in_process):
-    from igctl.engine.writer_process import WS
+    from igctl.engine.store.writer_process import WS
 
     assert in_process.call(writer_calls.echo, ws, ws, "<the workspace>", 7) == [
         ("Workspace", None), ("str", "<the workspace>"), ("int", 7)]  # fmt: skip

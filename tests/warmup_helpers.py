@@ -4,9 +4,11 @@ where a test needs a state directly (arranging, not transitioning)."""
 
 from __future__ import annotations
 
-from igctl.engine import bots, content, proxies
-from igctl.engine.clock import to_db
-from igctl.engine.workspace import Workspace
+from igctl.engine.domain import bots
+from igctl.engine.domain import content
+from igctl.engine.domain import proxies
+from igctl.engine.store.clock import to_db
+from igctl.engine.store.workspace import Workspace
 
 # A tiny valid JPEG is not needed: content sync hashes bytes and checks the extension.
 IMAGE_BYTES = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes to hash \xff\xd9"
@@ -113,6 +115,6 @@ def snapshot(ws: Workspace) -> dict:
 
 def utc(text: str) -> str:
     """An ISO time with offset as the stored form."""
-    from igctl.engine.clock import parse_instant
+    from igctl.engine.store.clock import parse_instant
 
     return to_db(parse_instant(text))

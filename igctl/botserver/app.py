@@ -24,9 +24,14 @@ from importlib import resources
 from bottle import Bottle, HTTPError, HTTPResponse, request, response
 
 from igctl import __version__
-from igctl.engine import botaccess, bots, content, evidence, metrics, tasks
-from igctl.engine.errors import Forbidden, IgctlError, InvalidInput, NotFound, TooLarge, Unauthorized
-from igctl.engine.writer import Writer
+from igctl.engine.domain import botaccess
+from igctl.engine.domain import bots
+from igctl.engine.domain import content
+from igctl.engine.domain import evidence
+from igctl.engine.domain import metrics
+from igctl.engine.flows import botwork
+from igctl.engine.store.errors import Forbidden, IgctlError, InvalidInput, NotFound, TooLarge, Unauthorized
+from igctl.engine.store.writer import Writer
 
 from . import bodies
 
@@ -368,7 +373,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
             response.set_header("Allow", "GET")
             return error_body(405, "HEAD is not allowed here: GET hands out a task")
         bot_id = own_bot(bot_id)
-        task = write(tasks.claim_next, ws, bot_id, idempotency_key=idempotency_key())
+        task = write(botwork.claim_next, ws, bot_id, idempotency_key=idempotency_key())
         if task is None:
             response.status = 204
             return ""
@@ -390,7 +395,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
     def step_complete():
         body = bodies.parse(bodies.StepComplete, read_json(max_body))
         return write(
-            tasks.complete, ws, body.task_id, own_bot(body.bot_id), execution_time_ms=body.execution_time_ms,
+            botwork.complete, ws, body.task_id, own_bot(body.bot_id), execution_time_ms=body.execution_time_ms,
             content_used=body.content_used, instagram_response=body.instagram_response,
         )  # fmt: skip
 
@@ -398,7 +403,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
     def step_failed():
         body = bodies.parse(bodies.StepFailed, read_json(max_body))
         return write(
-            tasks.fail, ws, body.task_id, own_bot(body.bot_id), error_message=body.error_message, error_kind=body.error_kind,
+            botwork.fail, ws, body.task_id, own_bot(body.bot_id), error_message=body.error_message, error_kind=body.error_kind,
             error_details=body.error_details, requires_review=body.requires_review, retryable=body.retryable,
             retry_after_seconds=body.retry_after_seconds,
         )  # fmt: skip
@@ -445,7 +450,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         own_bot(bot_id)
         body = bodies.parse(bodies.Heartbeat, read_json(max_body, optional=True))
         return write(
-            tasks.heartbeat, ws, bot_id, status=body.status, current_task_id=body.current_task_id, app_version=body.app_version,
+            botwork.heartbeat, ws, bot_id, status=body.status, current_task_id=body.current_task_id, app_version=body.app_version,
             system_info=body.system_info,
         )  # fmt: skip
 

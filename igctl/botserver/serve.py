@@ -29,7 +29,7 @@ from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 from cheroot import wsgi
 
-from ..engine.writer import Writer
+from ..engine.store.writer import Writer
 from .app import AuthThrottle, create_app
 
 DRAIN_SECONDS = 30.0

@@ -16,10 +16,13 @@ import click
 from igctl.commands._options import WS_KEY, workspace_option  # noqa: F401  (re-exported)
 
 def open_workspace():
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.store.workspace import Workspace
 
     ctx = click.get_current_context()
     root = ctx.find_root()
+    # Every engine call needs the workspace, so this is where the command that makes it is known:
+    # an engine UsageError is shown with this command's usage (cli.IgctlGroup.invoke).
+    root.meta["igctl.leaf"] = ctx
     ws = root.meta.get("igctl.opened")
     if ws is None:
         ws = Workspace.open(root.meta.get(WS_KEY))
@@ -37,27 +40,30 @@ def actor() -> str:
 
 def command_line() -> list[str]:
     """This command's arguments as they may be logged: proxy passwords masked."""
-    from igctl.engine.events import redact_argument
+    from igctl.engine.store.events import redact_argument
 
     ctx = click.get_current_context(silent=True)
     argv = ctx.find_root().meta.get("igctl.argv") if ctx else None
     return [redact_argument(a) for a in (sys.argv[1:] if argv is None else argv)]
 
 
-def record_command(ws, db, name: str, **details) -> None:
-    """The 'user command that changes data' event, inside the caller's transaction."""
-    ws.events.record(db, ws.now(), "command", actor(), message=name, details={"argv": command_line(), **details})
+def command(name: str, **details):
+    """This CLI command as the `command` event of its change: the login, the command line."""
+    from igctl.engine.store.changes import Command
+
+    return Command(name, actor(), "cli", argv=command_line(), details=details)
 
 
 @contextlib.contextmanager
-def changing(name: str, **details):
-    """The workspace, inside one write transaction that starts with this command's `command`
-    event: the engine call made in the block joins it, so a refused command leaves no trace."""
+def changing(name: str, *, dry_run: bool = False, **details):
+    """This command's change (engine/store/changes.py): one write transaction that starts with
+    its `command` event; the engine calls made in the block join it, so a refused command
+    leaves no trace. Yields the `Change` (`.ws`, `.db`, `.note(...)`, `.discard()`)."""
+    from igctl.engine.store.changes import operator_change
+
     ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, name, **details)
-        yield ws
+    with operator_change(ws, command(name, **details), dry_run=dry_run) as change:
+        yield change
 
 
 # -- output ------------------------------------------------------------------------------

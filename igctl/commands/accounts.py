@@ -8,6 +8,7 @@ import click
 
 from igctl.commands._common import (
     actor,
+    changing,
     json_option,
     open_workspace,
     output_options,
@@ -15,14 +16,13 @@ from igctl.commands._common import (
     print_mapping,
     print_rows,
     progress_callback,
-    record_command,
     show_progress,
     workspace_option,
 )
-from igctl.engine import accounts as engine
-from igctl.engine.clock import show
-from igctl.engine.errors import IgctlError, InvalidInput
-from igctl.engine.migrations import STATES
+from igctl.engine.domain import accounts as engine
+from igctl.engine.store.clock import show
+from igctl.engine.store.errors import IgctlError, InvalidInput
+from igctl.engine.store.migrations import STATES
 
 
 @click.group("accounts")
@@ -79,9 +79,7 @@ def _import_one(ws, path: Path, *, dry_run: bool, assign: bool, json_: bool) -> 
     try:
         if dry_run:
             return engine.import_file(ws, path, dry_run=True, assign=assign, actor=actor(), progress=update)
-        db = ws.db()
-        with db.write():
-            record_command(ws, db, "accounts import", file=str(path))
+        with changing("accounts import", file=str(path)):
             return engine.import_file(ws, path, assign=assign, actor=actor(), progress=update)
     finally:
         finish()
@@ -238,13 +236,8 @@ def show_(username, reveal, json_):
 def retire_(usernames, reason, json_):
     """Retire accounts for good: their proxy slot and device slot are freed, their queued and
     claimed tasks cancelled, and no bot gets them again. All named accounts or none."""
-    ws = open_workspace()
-    if not reason.strip():
-        raise InvalidInput("give a reason for retiring (--reason TEXT)")
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "accounts retire", usernames=list(usernames), reason=reason)
-        retired = engine.retire(ws, list(usernames), reason=reason, actor=actor())
+    with changing("accounts retire", usernames=list(usernames), reason=reason) as change:
+        retired = engine.retire(change.ws, list(usernames), reason=reason, actor=actor())
     if json_:
         print_json(retired)
         return

@@ -14,8 +14,8 @@ from igctl.commands._common import (
     print_rows,
     workspace_option,
 )
-from igctl.engine import bots as engine_bots
-from igctl.engine.clock import show
+from igctl.engine.domain import bots as engine_bots
+from igctl.engine.store.clock import show
 
 
 @click.group("bot")
@@ -30,8 +30,8 @@ def bot():
 @workspace_option
 def add(name, slots, json_):
     """Register bot NAME and print its API token (shown this once only)."""
-    with changing("bot add") as ws:
-        result = engine_bots.add(ws, name, slots=slots, actor=actor())
+    with changing("bot add") as change:
+        result = engine_bots.add(change.ws, name, slots=slots, actor=actor())
     if json_:
         print_json(result)
         return
@@ -77,8 +77,8 @@ def list_(json_, csv_):
 def revoke(name, json_):
     """Revoke bot NAME: its token stops working, its tasks go back to the queue, its accounts
     are unbound."""
-    with changing("bot revoke") as ws:
-        result = engine_bots.revoke(ws, name, actor=actor())
+    with changing("bot revoke") as change:
+        result = engine_bots.revoke(change.ws, name, actor=actor())
     if json_:
         print_json(result)
         return
@@ -95,8 +95,8 @@ def revoke(name, json_):
 @workspace_option
 def move(username, bot_name, json_):
     """Bind account USERNAME to another bot and its lowest free slot."""
-    with changing("accounts move") as ws:
-        result = engine_bots.move_account(ws, username, bot_name, actor=actor())
+    with changing("accounts move") as change:
+        result = engine_bots.move_account(change.ws, username, bot_name, actor=actor())
     if json_:
         print_json(result)
         return

@@ -12,11 +12,10 @@ from igctl.commands._common import (
     output_options,
     print_json,
     print_rows,
-    record_command,
     workspace_option,
 )
-from igctl.engine import content as engine_content
-from igctl.engine.clock import show
+from igctl.engine.domain import content as engine_content
+from igctl.engine.store.clock import show
 
 
 @click.group("content")
@@ -33,10 +32,8 @@ def sync(model, json_):
 
     MODEL is a model's name or _templates; without it, the templates and every model."""
     ws = open_workspace()
-    db = ws.db()
     scanned = engine_content.scan(ws, model)  # hashing happens here, outside the write lock
-    with db.write():
-        record_command(ws, db, "content sync")
+    with changing("content sync"):
         result = engine_content.apply(ws, scanned, actor=actor())
     if json_:
         print_json(result)
@@ -100,8 +97,8 @@ def add(model, content_type, files, json_):
 
     A .txt FILE adds its lines (one text a line, blank lines skipped) to the TYPE list of the
     model's texts.yaml, e.g. `igctl content add alice bio bios.txt`."""
-    with changing("content add") as ws:
-        result = engine_content.add(ws, model, content_type, list(files), actor=actor())
+    with changing("content add") as change:
+        result = engine_content.add(change.ws, model, content_type, list(files), actor=actor())
     if json_:
         print_json(result)
         return

@@ -7,7 +7,7 @@ import sys
 import click
 
 from igctl.commands._common import actor, changing, log_to_stderr, open_workspace, workspace_option
-from igctl.engine.errors import InvalidInput
+from igctl.engine.store.errors import InvalidInput
 
 
 @click.group("dashboard", invoke_without_command=True)
@@ -27,8 +27,7 @@ def dashboard(ctx, host, port, secure_cookie):
     if ctx.invoked_subcommand is not None:
         return
     from igctl.dashboard import serve
-    from igctl.engine import operators
-
+    from igctl.engine.domain import operators
     ws = open_workspace()
     if not operators.has_password(ws):
         raise InvalidInput("no dashboard password is set: run `igctl dashboard set-password` first")
@@ -67,13 +66,12 @@ def _read_twice() -> tuple[str, str]:
 def set_password():
     """Set the operator password of the dashboard: asked twice (read as two lines from standard
     input when it is not a terminal), never taken from an argument. Ends every open session."""
-    from igctl.engine import operators
-
+    from igctl.engine.domain import operators
     first, second = _read_twice()
     if first != second:
         raise InvalidInput("the two passwords differ; nothing was changed")
-    with changing("dashboard set-password") as ws:
-        result = operators.set_password(ws, first, actor=actor())
+    with changing("dashboard set-password") as change:
+        result = operators.set_password(change.ws, first, actor=actor())
     verb = "changed" if result["replaced"] else "set"
     click.echo(f"Dashboard password {verb}" + (f"; {result['sessions_ended']} session(s) ended." if result["sessions_ended"] else "."))
 

@@ -48,8 +48,8 @@ def demo(path, accounts, days, bots, failure_rate, seed, json_):
         print_json({**result, "seconds": seconds})
         return
     from igctl.commands.report import print_report_tables
-    from igctl.engine import reports
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.views import reports
+    from igctl.engine.store.workspace import Workspace
 
     t = result["tasks"]
     click.echo(f"\nSimulated phones: {t['claimed']} tasks claimed, {t['completed']} completed, {t['failed']} failed, "

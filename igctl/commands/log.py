@@ -8,9 +8,11 @@ import time
 import click
 
 from igctl.commands._common import open_workspace, output_options, print_rows, workspace_option
-from igctl.engine import accounts, bots, events
-from igctl.engine.clock import show
-from igctl.engine.timeparse import operator_instant
+from igctl.engine.domain import accounts
+from igctl.engine.domain import bots
+from igctl.engine.store import events
+from igctl.engine.store.clock import show
+from igctl.engine.store.timeparse import operator_instant
 
 
 @click.command("log")

@@ -14,12 +14,12 @@ from igctl.commands._common import (
     output_options,
     print_json,
     print_rows,
-    record_command,
     workspace_option,
 )
-from igctl.engine import models as engine_models
-from igctl.engine.clock import show as show_time
-from igctl.engine.errors import InvalidInput
+from igctl.engine.flows import models
+from igctl.engine.views import models as model_views
+from igctl.engine.store.clock import show as show_time
+from igctl.engine.store.errors import InvalidInput
 
 
 @click.group("model")
@@ -37,8 +37,8 @@ def model():
 def create(name, strategy_file, json_):
     """Create model NAME: models/<slug>.yaml and content/<slug>/ (pfp, post, story, highlight,
     any, texts.yaml)."""
-    with changing("model create", model=name) as ws:
-        result = engine_models.create(ws, name, strategy_file=strategy_file, actor=actor())
+    with changing("model create", model=name) as change:
+        result = model_views.model_summary(change.ws, models.create(change.ws, name, strategy_file=strategy_file, actor=actor()))
     if json_:
         print_json(result)
         return
@@ -57,8 +57,8 @@ def _quote(name: str) -> str:
 @workspace_option
 def sync(name, json_):
     """Apply NAME's edited strategy file and sync its content folder."""
-    with changing("model sync", model=name) as ws:
-        result = engine_models.sync(ws, name, actor=actor())
+    with changing("model sync", model=name) as change:
+        result = models.sync(change.ws, name, actor=actor())
     if json_:
         print_json(result)
         return
@@ -87,7 +87,7 @@ def list_(archived, json_, csv_):
     """The models dashboard: one row a model with its accounts, last 7 days' tasks, content and
     followers."""
     ws = open_workspace()
-    rows = engine_models.list_models(ws, include_archived=archived)
+    rows = model_views.list_models(ws, include_archived=archived)
     if json_ or csv_:
         print_rows(rows, json_=json_, csv_=csv_)
         return
@@ -111,10 +111,8 @@ def delete(name, yes, json_):
         if json_ or not sys.stdin.isatty():
             raise InvalidInput("model delete sends every account of the model to cleanup: confirm with --yes")
         click.confirm(f"Delete model {name} and send its accounts to cleanup?", abort=True)
-    db = ws.db()
-    with db.write():
-        record_command(ws, db, "model delete", model=name)
-        result = engine_models.delete(ws, name, actor=actor())
+    with changing("model delete", model=name):
+        result = models.delete(ws, name, actor=actor())
     if json_:
         print_json(result)
         return
@@ -138,15 +136,12 @@ def delete(name, yes, json_):
 def assign(name, usernames, count, location, max_retries, min_followers, reassign, dry_run, json_):
     """Assign ready accounts to model NAME: --count N, or USERNAME… . Each one skipped is listed
     with the reason; onboarding starts at once."""
-    ws = open_workspace()
-
-    def record(db, result):
-        record_command(ws, db, "model assign", model=name, assigned=len(result["assigned"]), dry_run=dry_run)
-
-    result = engine_models.assign(
-        ws, name, usernames=list(usernames) or None, count=count, location=location, max_retries=max_retries,
-        min_followers=min_followers, reassign=reassign, dry_run=dry_run, actor=actor(), on_done=record,
-    )  # fmt: skip
+    with changing("model assign", dry_run=dry_run, model=name) as change:
+        result = models.assign(
+            change.ws, name, usernames=list(usernames) or None, count=count, location=location, max_retries=max_retries,
+            min_followers=min_followers, reassign=reassign, actor=actor(),
+        )  # fmt: skip
+        change.note(assigned=len(result["assigned"]), dry_run=dry_run)
     if json_:
         print_json(result)
         return
@@ -171,8 +166,8 @@ def assign(name, usernames, count, location, max_retries, min_followers, reassig
 def unassign(name, usernames, json_):
     """Take accounts out of model NAME: each goes to cleanup (reset_pfp, reset_bio,
     delete_posts), then back to ready."""
-    with changing("model unassign", model=name) as ws:
-        result = engine_models.unassign(ws, name, list(usernames), actor=actor())
+    with changing("model unassign", model=name) as change:
+        result = models.unassign(change.ws, name, list(usernames), actor=actor())
     if json_:
         print_json(result)
         return
@@ -181,7 +176,7 @@ def unassign(name, usernames, json_):
 
 @model.command("show")
 @click.argument("name")
-@click.option("--view", type=click.Choice(engine_models.VIEWS), default="overview", show_default=True,
+@click.option("--view", type=click.Choice(model_views.VIEWS), default="overview", show_default=True,
               help="overview: its accounts; available: ready accounts it may take; pipeline: warm-up, onboarding "
                    "and cleanup; proxies: its proxies and free ones; attention: what needs a person.")  # fmt: skip
 @click.option("--location", help="available: only accounts whose proxy is in this location.")
@@ -192,8 +187,8 @@ def unassign(name, usernames, json_):
 def show(name, view, location, max_retries, min_followers, json_, csv_):
     """The model accounts page of NAME, one view at a time (default: overview)."""
     ws = open_workspace()
-    summary, data = engine_models.show(ws, name, view, location=location, max_retries=max_retries,
-                                       min_followers=min_followers, actor=actor())  # fmt: skip
+    summary, data = model_views.show(ws, name, view, location=location, max_retries=max_retries,
+                                       min_followers=min_followers)  # fmt: skip
     if json_:
         print_json(data)
         return

@@ -8,18 +8,19 @@ import click
 from igctl.commands._common import (
     actor,
     changing,
+    command,
     json_option,
     open_workspace,
     output_options,
     print_json,
     print_rows,
     progress_callback,
-    record_command,
     show_progress,
     workspace_option,
 )
-from igctl.engine import proxies, proxy_health
-from igctl.engine.clock import show
+from igctl.engine.domain import proxies
+from igctl.engine.domain import proxy_health
+from igctl.engine.store.clock import show
 
 
 @click.group("proxy")
@@ -39,8 +40,8 @@ def proxy():
 def add(spec, provider, location, cost, max_accounts, json_):
     """Add one proxy. SPEC is host:port, host:port:user:pass, user:pass@host:port or
     scheme://user:pass@host:port (schemes http, https, socks5, socks5h; IPv6 hosts in brackets)."""
-    with changing("proxy add") as ws:
-        row = proxies.add(ws, spec, provider=provider, location=location, cost=cost,
+    with changing("proxy add") as change:
+        row = proxies.add(change.ws, spec, provider=provider, location=location, cost=cost,
                           max_accounts=max_accounts, actor=actor())
     if json_:
         print_json(row)
@@ -58,8 +59,8 @@ def add(spec, provider, location, cost, max_accounts, json_):
 def import_(file, provider, location, cost, json_):
     """Import proxies from FILE, one spec a line (the formats of `proxy add`). Blank lines and
     # comments are skipped; invalid lines and duplicates are reported and skipped."""
-    with changing("proxy import") as ws:
-        result = proxies.import_file(ws, file, provider=provider, location=location, cost=cost, actor=actor())
+    with changing("proxy import") as change:
+        result = proxies.import_file(change.ws, file, provider=provider, location=location, cost=cost, actor=actor())
     if json_:
         print_json(result)
         return
@@ -106,8 +107,8 @@ def _test_word(ok) -> str:
 @workspace_option
 def assign(username, proxy_id):
     """Put USERNAME on proxy PROXY_ID, or without PROXY_ID on the proxy auto-assign would pick."""
-    with changing("proxy assign") as ws:
-        result = proxies.assign(ws, username, proxy_id, actor=actor())
+    with changing("proxy assign") as change:
+        result = proxies.assign(change.ws, username, proxy_id, actor=actor())
     moved = f" (moved from proxy {result['from_proxy_id']})" if result["from_proxy_id"] is not None else ""
     click.echo(f"{result['username']} is on proxy {result['proxy_id']}{moved}; state {result['lifecycle_state']}.")
 
@@ -118,8 +119,8 @@ def assign(username, proxy_id):
 @workspace_option
 def auto_assign(location, json_):
     """Give every imported account without a proxy the fullest active proxy that has room."""
-    with changing("proxy auto-assign") as ws:
-        result = proxies.auto_assign(ws, location=location, actor=actor())
+    with changing("proxy auto-assign") as change:
+        result = proxies.auto_assign(change.ws, location=location, actor=actor())
     if json_:
         print_json(result)
     else:
@@ -131,8 +132,8 @@ def auto_assign(location, json_):
 @workspace_option
 def unassign(username):
     """Take USERNAME off its proxy (proxy_assigned accounts go back to imported)."""
-    with changing("proxy unassign") as ws:
-        result = proxies.unassign(ws, username, actor=actor())
+    with changing("proxy unassign") as change:
+        result = proxies.unassign(change.ws, username, actor=actor())
     click.echo(f"{result['username']} is off proxy {result['proxy_id']}; state {result['lifecycle_state']}.")
 
 
@@ -145,8 +146,8 @@ def set_status(proxy_id, status, reason):
     """Set PROXY_ID's status: active, inactive or error (inactive and error proxies get no new
     accounts and their accounts get no tasks). Also acknowledges a change of the proxy's exit IP
     shown under needs attention, even when the status stays."""
-    with changing("proxy set-status") as ws:
-        result = proxies.set_status(ws, proxy_id, status, actor=actor(), cause=reason, acknowledge=True)
+    with changing("proxy set-status") as change:
+        result = proxies.set_status(change.ws, proxy_id, status, actor=actor(), cause=reason, acknowledge=True)
     if result["changed"]:
         click.echo(f"Proxy {proxy_id}: {result['old_status']} → {status}.")
     else:
@@ -160,8 +161,8 @@ def set_status(proxy_id, status, reason):
 @workspace_option
 def remove(proxy_id):
     """Delete PROXY_ID; refused while accounts use it."""
-    with changing("proxy remove") as ws:
-        row = proxies.remove(ws, proxy_id, actor=actor())
+    with changing("proxy remove") as change:
+        row = proxies.remove(change.ws, proxy_id, actor=actor())
     click.echo(f"Removed proxy {proxy_id} ({_label(row)}).")
 
 
@@ -187,7 +188,7 @@ def test(proxy_ids, all_, concurrency, json_):
     try:
         result = proxy_health.check_proxies(
             ws, list(proxy_ids), all_=all_, concurrency=concurrency, actor=actor(), progress=progress,
-            before_write=lambda db: record_command(ws, db, "proxy test"),
+            command=command("proxy test"),
         )
     finally:
         if bar:
@@ -238,14 +239,8 @@ def _moves_output(result: dict, json_: bool, verb: str) -> None:
 def replace(old, new, dry_run, json_):
     """Move every account of proxy OLD to proxy NEW (active, with room for all of them, serving
     no other model), keeping their states and bot bindings. All or nothing."""
-    ws = open_workspace()
-    if dry_run:
-        result = proxies.replace(ws, old, new, dry_run=True, actor=actor())
-    else:
-        db = ws.db()
-        with db.write():
-            record_command(ws, db, "proxy replace")
-            result = proxies.replace(ws, old, new, actor=actor())
+    with changing("proxy replace", dry_run=dry_run) as change:
+        result = proxies.replace(change.ws, old, new, dry_run=dry_run, actor=actor())
     _moves_output(result, json_, "replace")
 
 
@@ -258,14 +253,8 @@ def replace(old, new, dry_run, json_):
 def rebalance(from_, location, dry_run, json_):
     """Spread the accounts of proxy OLD over other active proxies with room that may serve their
     model (fullest first, as auto-assign packs), keeping states and bot bindings. All or nothing."""
-    ws = open_workspace()
-    if dry_run:
-        result = proxies.rebalance(ws, from_, location=location, dry_run=True, actor=actor())
-    else:
-        db = ws.db()
-        with db.write():
-            record_command(ws, db, "proxy rebalance")
-            result = proxies.rebalance(ws, from_, location=location, actor=actor())
+    with changing("proxy rebalance", dry_run=dry_run) as change:
+        result = proxies.rebalance(change.ws, from_, location=location, dry_run=dry_run, actor=actor())
     _moves_output(result, json_, "rebalance")
 
 

@@ -9,10 +9,10 @@ import click
 
 from igctl import report_html
 from igctl.commands._common import csv_cell, open_workspace, print_json, print_rows, workspace_option
-from igctl.engine import reports
-from igctl.engine.clock import show
-from igctl.engine.errors import InvalidInput
-from igctl.engine.timeparse import operator_instant
+from igctl.engine.views import reports
+from igctl.engine.store.clock import show
+from igctl.engine.store.errors import InvalidInput
+from igctl.engine.store.timeparse import operator_instant
 
 
 @click.command("report")

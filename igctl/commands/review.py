@@ -6,16 +6,17 @@ import click
 
 from igctl.commands._common import (
     actor,
+    changing,
     json_option,
     open_workspace,
     output_options,
     print_json,
     print_rows,
-    record_command,
     workspace_option,
 )
-from igctl.engine import review as engine_review
-from igctl.engine.clock import show
+from igctl.engine.flows import review as engine_review
+from igctl.engine.views import attention
+from igctl.engine.store.clock import show
 
 
 def _waited(seconds):
@@ -43,7 +44,7 @@ def list_(json_, csv_):
     """Every item that needs a person (kinds: human_review, no_proxy, bad_proxy, bot_offline,
     retrying, dropped, content_missing, content_short), with how long it has waited."""
     ws = open_workspace()
-    items = engine_review.attention(ws)
+    items = attention.attention(ws)
     if json_ or csv_:
         print_rows(items, json_=json_, csv_=csv_)
         return
@@ -55,14 +56,6 @@ def list_(json_, csv_):
     print_rows(rows, ["kind", "who", "step", "since", "waited", "message"], empty="Nothing needs attention.")
 
 
-def _names(usernames, all_):
-    if all_ and usernames:
-        raise click.UsageError("give USERNAME… or --all, not both")
-    if not all_ and not usernames:
-        raise click.UsageError("give at least one USERNAME, or --all")
-    return list(usernames)
-
-
 @review.command("retry")
 @click.argument("usernames", nargs=-1, metavar="USERNAME…")
 @click.option("all_", "--all", is_flag=True, help="Every account in human review.")
@@ -70,13 +63,13 @@ def _names(usernames, all_):
 @workspace_option
 def retry(usernames, all_, json_):
     """Put the stuck step of each account back in the queue, due now, with fresh attempts."""
-    names = _names(usernames, all_)
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
-        done = engine_review.retry(ws, names, all_=all_, actor=actor())
+    names = list(usernames)
+    with changing("review retry", all=all_) as change:
+        done = engine_review.retry(change.ws, names, all_=all_, actor=actor())
         if done:
-            record_command(ws, db, "review retry", usernames=[d["username"] for d in done], all=all_)
+            change.note(usernames=[d["username"] for d in done])
+        else:
+            change.discard()  # nobody in review: nothing happened, nothing to record
     if json_:
         print_json(done)
         return
@@ -95,13 +88,14 @@ def retry(usernames, all_, json_):
 def resolve(usernames, note, all_, json_):
     """Record the stuck step of each account as done by hand and move on as a bot's completion
     would (the next step is queued; after the last warm-up step the account is ready)."""
-    names = _names(usernames, all_)
-    ws = open_workspace()
-    db = ws.db()
-    with db.write():
+    names = list(usernames)
+    with changing("review resolve", all=all_, note=note) as change:
+        ws = change.ws
         done = engine_review.resolve(ws, names, note=note, all_=all_, actor=actor())
         if done:
-            record_command(ws, db, "review resolve", usernames=[d["username"] for d in done], all=all_, note=note)
+            change.note(usernames=[d["username"] for d in done])
+        else:
+            change.discard()  # nobody in review: nothing happened, nothing to record
     if json_:
         print_json(done)
         return

@@ -8,9 +8,7 @@ from pathlib import Path
 import click
 
 from igctl.commands._common import actor, json_option, open_workspace, print_json, workspace_option
-from igctl.engine import secrets as engine_secrets
-
-
+from igctl.engine.store import secrets as engine_secrets
 @click.group("secrets")
 def secrets():
     """The key that encrypts every stored password."""

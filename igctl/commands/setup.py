@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from igctl.commands._common import actor
-from igctl.engine.workspace import init_workspace
+from igctl.engine.store.workspace import init_workspace
 
 
 @click.command("init")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from igctl.commands._common import actor, json_option, open_workspace, print_json, print_rows, record_command
+from igctl.commands._common import actor, changing, json_option, open_workspace, print_json, print_rows
 from igctl.commands._options import workspace_option
 
 WORK_MS = re.compile(r"^\s*(\d{1,7})\s*(?:-\s*(\d{1,7})\s*)?$")
@@ -40,7 +40,7 @@ def _error_kinds(ctx, param, value):
 def read_tokens(path: Path) -> list[str]:
     """Tokens, one a line: a bare token, or a JSON object with "token" (`igctl bot add --json`
     output, one per line). Blank lines and # comments are skipped."""
-    from igctl.engine.errors import InvalidInput
+    from igctl.engine.store.errors import InvalidInput
 
     tokens = []
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
@@ -97,7 +97,7 @@ def simulate(count, failure_rate, duration, server_url, token_file, work_ms, err
     content and images, works a random short time, then completes or fails them, heartbeats and
     reports metrics. Prints a live summary on a terminal and a table per bot at the end."""
     from igctl.botclient import ApiError, BotClient
-    from igctl.engine.errors import InvalidInput
+    from igctl.engine.store.errors import InvalidInput
     from igctl.simulation import Settings, Simulation
 
     ws = None
@@ -118,12 +118,9 @@ def simulate(count, failure_rate, duration, server_url, token_file, work_ms, err
     if token_file is not None:
         tokens = read_tokens(token_file)
     else:
-        from igctl.engine import bots as engine_bots
-
+        from igctl.engine.domain import bots as engine_bots
         prefix = f"sim-{secrets.token_hex(3)}"
-        db = ws.db()
-        with db.write():
-            record_command(ws, db, "bots simulate")
+        with changing("bots simulate"):
             tokens = [engine_bots.add(ws, f"{prefix}-{i}", slots=slots, actor=actor())["token"] for i in range(1, count + 1)]
         if not json_:
             click.echo(f"Registered {count} simulated bot(s): {prefix}-1 … {prefix}-{count}", err=True)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import click
 
 from igctl.commands._common import (
+    command,
     json_option,
     open_workspace,
     output_options,
     print_json,
     print_rows,
-    record_command,
     workspace_option,
 )
-from igctl.engine import plan as engine_plan
-from igctl.engine import tick as engine_tick
-from igctl.engine.clock import show
+from igctl.engine.domain import plan as engine_plan
+from igctl.engine.flows import tick as engine_tick
+from igctl.engine.store.clock import show
 
 TICK_LABELS = {
     "leases_expired": "leases expired (tasks back in the queue)",
@@ -46,13 +46,8 @@ def tick(dry_run, json_):
     """The cron job: expire leases, drop stale tasks, assign proxies, start warm-ups, repair
     what a crash left half-done. Idempotent: run it as often as you like (e.g. every minute)."""
     ws = open_workspace()
-
-    def record(db, result):
-        if engine_tick.did_something(result):
-            counts = {k: result[k] for k in TICK_LABELS}
-            record_command(ws, db, "warmup tick", counts=counts, dry_run=dry_run)
-
-    result = engine_tick.tick(ws, dry_run=dry_run, on_done=record)
+    # recorded by the tick in its own transaction, when it did something (engine/flows/tick.py)
+    result = engine_tick.tick(ws, dry_run=dry_run, command=command("warmup tick"))
     if json_:
         print_json(result)
         return

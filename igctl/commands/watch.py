@@ -8,9 +8,7 @@ import signal
 import click
 
 from igctl.commands._common import json_option, open_workspace, print_json, workspace_option
-from igctl.engine import inbox
-
-
+from igctl.engine.flows import inbox
 def _line(result: dict) -> str:
     label = f"{result['kind']}/{result['file']}"
     outcome = result["outcome"]

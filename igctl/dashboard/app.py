@@ -24,11 +24,22 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from bottle import Bottle, HTTPResponse, SimpleTemplate, redirect, request, response, static_file
 
 from igctl import __version__
-from igctl.engine import accounts, bots, models, operators, plan, proxies, reports, review
-from igctl.engine.clock import show as show_time
-from igctl.engine.errors import IgctlError, InvalidInput, Unauthorized
-from igctl.engine.migrations import STATES
-from igctl.engine.timeparse import operator_instant
+from igctl.engine.domain import accounts
+from igctl.engine.domain import bots
+from igctl.engine.flows import models
+from igctl.engine.flows import review
+from igctl.engine.views import attention
+from igctl.engine.views import dashboard
+from igctl.engine.views import models as model_views
+from igctl.engine.domain import operators
+from igctl.engine.domain import plan
+from igctl.engine.domain import proxies
+from igctl.engine.views import reports
+from igctl.engine.store.changes import Command, operator_change
+from igctl.engine.store.clock import show as show_time
+from igctl.engine.store.errors import IgctlError, InvalidInput, Unauthorized
+from igctl.engine.store.migrations import STATES
+from igctl.engine.store.timeparse import operator_instant
 
 log = logging.getLogger("igctl.dashboard")
 access_log = logging.getLogger("igctl.dashboard.access")
@@ -76,12 +87,15 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
-def _int(value: str | None, label: str, minimum: int = 0) -> int | None:
+def _int(value: str | None, label: str) -> int | None:
+    """A form field as a whole number (None when empty), as click's `type=int` reads an option:
+    which numbers are allowed is the engine's rule, so its refusal is what the operator sees."""
     if value is None or value.strip() == "":
         return None
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or int(text) < minimum or len(text) > 18:
-        raise InvalidInput(f"{label} must be a whole number of at least {minimum}")
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+        raise InvalidInput(f"{label} must be a whole number")
     return int(text)
 
 
@@ -92,7 +106,9 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     app.config["igctl.workspace"] = ws
     throttle = throttle or LoginThrottle()
     templates: dict[str, SimpleTemplate] = {}
-    max_upload = int(ws.config.import_.max_file_mb * 1_000_000)
+    # import.max_file_mb in the engine's unit (MB means MiB, domain/accounts.py, proxies.py): the
+    # upload is cut off there so a huge one never fills the disk; the same limit as `import`'s
+    max_upload = int(ws.config.import_.max_file_mb * 1024 * 1024)
 
     def render(name: str, status: int = 200, **values) -> str:
         tpl = templates.get(name)
@@ -110,6 +126,11 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
 
     def actor() -> str:
         return operators.operator_actor(request.environ["igctl.session"]["operator"])
+
+    def change(name: str, **details):
+        """This action's change (engine/store/changes.py): one transaction that starts with its
+        `command` event (via "dashboard", the operator as actor) and holds the engine call."""
+        return operator_change(ws, Command(name, actor(), "dashboard", details=details))
 
     def address() -> str:
         return request.environ.get("REMOTE_ADDR") or "-"
@@ -273,12 +294,12 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     # -- models ---------------------------------------------------------------------------------
     @app.get("/")
     def home():
-        return render("home", title="Models", nav="models", models=models.list_models(ws),
-                      fleet=operators.fleet(ws), short=operators.content_short(ws))  # fmt: skip
+        return render("home", title="Models", nav="models", models=model_views.list_models(ws),
+                      fleet=dashboard.fleet(ws), short=dashboard.content_short(ws))  # fmt: skip
 
     @app.get("/models/<model_id:int>/accounts")
     def model_accounts(model_id):
-        row = operators.model_by_id(ws, model_id)
+        row = dashboard.model_by_id(ws, model_id)
         q = request.query.decode()
         view = q.get("view") or "overview"
         filters = {"location": (q.get("location") or "").strip() or None,
@@ -286,29 +307,22 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                    "min_followers": _int(q.get("min_followers"), "min followers")}  # fmt: skip
         if view != "available":
             filters = {"location": None, "max_retries": None, "min_followers": None}
-        summary, data = models.show(ws, row["name"], view, actor=actor(), **filters)
+        summary, data = model_views.show(ws, row["name"], view, **filters)
         extra = {}
         if view == "proxies":
             extra["ready_or_unplaced"] = [a["username"] for a in accounts.list_accounts(ws, state="imported")]
         return render("model", title=summary["display_name"], nav="models", summary=summary, view=view, data=data,
-                      views=models.VIEWS, filters=filters, **extra)  # fmt: skip
+                      views=model_views.VIEWS, filters=filters, **extra)  # fmt: skip
 
     @app.post("/models/<model_id:int>/assign")
     def model_assign(model_id):
-        row = operators.model_by_id(ws, model_id)
+        row = dashboard.model_by_id(ws, model_id)
         f = forms()
         usernames = [u for u in f.getall("usernames") if u.strip()]
-        count = _int(f.get("count"), "count", 1)
-        if not usernames and count is None:
-            raise InvalidInput("select at least one account, or give how many to assign")
-        if usernames and count is not None:
-            raise InvalidInput("select accounts or give a count, not both")
-
-        def record(db, result):
-            operators.record_action(ws, db, "model assign", actor(), model=row["name"], usernames=usernames or None,
-                                    count=count, assigned=len(result["assigned"]))  # fmt: skip
-
-        result = models.assign(ws, row["name"], usernames=usernames or None, count=count, actor=actor(), on_done=record)
+        count = _int(f.get("count"), "count")
+        with change("model assign", model=row["name"], usernames=usernames or None, count=count) as c:
+            result = models.assign(ws, row["name"], usernames=usernames or None, count=count, actor=actor())
+            c.note(assigned=len(result["assigned"]))
         parts = [f"{len(result['assigned'])} account(s) assigned to {result['model']}"
                  + (": " + ", ".join(result["assigned"]) if result["assigned"] else ".")]  # fmt: skip
         parts += [f"skipped {s['username']}: {s['reason']}" for s in result["skipped"]]
@@ -335,15 +349,13 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
 
     @app.get("/accounts/<username>/screenshots/<step_id:int>")
     def account_screenshot(username, step_id):
-        path = operators.screenshot_file(ws, username, step_id)
+        path = dashboard.screenshot_file(ws, username, step_id)
         return static_file(path.name, root=str(path.parent))
 
     @app.post("/accounts/<username>/retire")
     def account_retire(username):
         reason = (forms().get("reason") or "").strip()
-        db = ws.db()
-        with db.write():
-            operators.record_action(ws, db, "accounts retire", actor(), usernames=[username], reason=reason)
+        with change("accounts retire", usernames=[username], reason=reason):
             retired = accounts.retire(ws, [username], reason=reason, actor=actor())
         done(f"{retired[0]['username']} retired (was {retired[0]['old_state']}).", f"/accounts/{quote(username)}")
 
@@ -352,9 +364,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         bot = (forms().get("bot") or "").strip()
         if not bot:
             raise InvalidInput("choose a bot to move the account to")
-        db = ws.db()
-        with db.write():
-            operators.record_action(ws, db, "accounts move", actor(), username=username, bot=bot)
+        with change("accounts move", username=username, bot=bot):
             moved = bots.move_account(ws, username, bot, actor=actor())
         text = (f"{moved['username']} moved to bot {moved['bot']} slot {moved['slot']}." if moved["changed"]
                 else f"{moved['username']} is already on bot {moved['bot']}.")  # fmt: skip
@@ -363,22 +373,18 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     # -- review ---------------------------------------------------------------------------------------
     @app.get("/review")
     def review_page():
-        return render("review", title="Needs attention", nav="review", items=review.attention(ws))
+        return render("review", title="Needs attention", nav="review", items=attention.attention(ws))
 
     def _review_names(f) -> list[str]:
-        names = [u for u in f.getall("usernames") if u.strip()]
-        if not names:
-            raise InvalidInput("select at least one account in human review")
-        return names
+        return [u for u in f.getall("usernames") if u.strip()]
 
     @app.post("/review/retry")
     def review_retry():
         f = forms()
         names = _review_names(f)
-        db = ws.db()
-        with db.write():
+        with change("review retry") as c:
             result = review.retry(ws, names, actor=actor())
-            operators.record_action(ws, db, "review retry", actor(), usernames=[d["username"] for d in result])
+            c.note(usernames=[d["username"] for d in result])
         done("Queued again, due now: " + ", ".join(f"{d['username']} ({d['step_name']})" for d in result) + ".",
              f.get("next") or "/review")  # fmt: skip
 
@@ -387,12 +393,9 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         f = forms()
         names = _review_names(f)
         note = (f.get("note") or "").strip()
-        if not note:
-            raise InvalidInput("say what was done by hand (the note)")
-        db = ws.db()
-        with db.write():
+        with change("review resolve", note=note) as c:
             result = review.resolve(ws, names, note=note, actor=actor())
-            operators.record_action(ws, db, "review resolve", actor(), usernames=[d["username"] for d in result], note=note)
+            c.note(usernames=[d["username"] for d in result])
         done("Recorded as done by hand: " + ", ".join(f"{d['username']} ({d['step_name']}) → {d['account_state']}"
                                                       for d in result) + ".", f.get("next") or "/review")  # fmt: skip
 
@@ -406,9 +409,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     def proxy_status(proxy_id):
         f = forms()
         status = (f.get("status") or "").strip()
-        db = ws.db()
-        with db.write():
-            operators.record_action(ws, db, "proxy set-status", actor(), proxy_id=proxy_id, status=status)
+        with change("proxy set-status", proxy_id=proxy_id, status=status):
             result = proxies.set_status(ws, proxy_id, status, actor=actor(), cause=(f.get("reason") or "").strip() or None,
                                         acknowledge=True)  # fmt: skip
         text = f"Proxy {proxy_id}: {result['old_status']} → {status}." if result["changed"] else f"Proxy {proxy_id} is already {status}."
@@ -420,19 +421,15 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         username = (f.get("username") or "").strip()
         if not username:
             raise InvalidInput("give the account to put on a proxy")
-        proxy_id = _int(f.get("proxy_id"), "proxy id", 1)
-        db = ws.db()
-        with db.write():
-            operators.record_action(ws, db, "proxy assign", actor(), username=username, proxy_id=proxy_id)
+        proxy_id = _int(f.get("proxy_id"), "proxy id")
+        with change("proxy assign", username=username, proxy_id=proxy_id):
             result = proxies.assign(ws, username, proxy_id, actor=actor())
         done(f"{result['username']} is on proxy {result['proxy_id']}; state {result['lifecycle_state']}.", f.get("next") or "/proxies")
 
     @app.post("/proxies/auto-assign")
     def proxy_auto_assign():
         f = forms()
-        db = ws.db()
-        with db.write():
-            operators.record_action(ws, db, "proxy auto-assign", actor())
+        with change("proxy auto-assign"):
             result = proxies.auto_assign(ws, actor=actor())
         done(f"{result['assigned']} account(s) got a proxy; {result['left_without_proxy']} left without one.", f.get("next") or "/proxies")
 
@@ -457,7 +454,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         data = reports.build_report(ws, daily=False, **args)
         return render("report", title="Report", nav="report", r=data, given=given,
                       charts="/report/charts?" + urlencode({k: v for k, v in given.items() if v}),
-                      model_names=[m["name"] for m in models.list_models(ws)])  # fmt: skip
+                      model_names=[m["name"] for m in model_views.list_models(ws)])  # fmt: skip
 
     @app.get("/report/charts")
     def report_charts():
@@ -494,13 +491,11 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                 while chunk := upload.file.read(1 << 20):
                     written += len(chunk)
                     if written > max_upload:
-                        raise InvalidInput(f"{upload.filename} is over the limit of {max_upload / 1e6:g} MB (import.max_file_mb)")
+                        raise InvalidInput(f"{upload.filename} is over the limit of {ws.config.import_.max_file_mb:g} MB (import.max_file_mb)")
                     out.write(chunk)
-            db = ws.db()
             if kind == "accounts":
                 assign = not f.get("no_assign")
-                with db.write():
-                    operators.record_action(ws, db, "accounts import", actor(), file=upload.filename, assign=assign)
+                with change("accounts import", file=upload.filename, assign=assign):
                     result = accounts.import_file(ws, path, assign=assign, actor=actor())
             else:
                 cost = (f.get("cost") or "").strip()
@@ -508,8 +503,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                     cost_value = float(cost) if cost else None
                 except ValueError:
                     raise InvalidInput("the monthly cost must be a number") from None
-                with db.write():
-                    operators.record_action(ws, db, "proxy import", actor(), file=upload.filename)
+                with change("proxy import", file=upload.filename):
                     result = proxies.import_file(ws, path, provider=(f.get("provider") or "").strip() or None,
                                                  location=(f.get("location") or "").strip() or None, cost=cost_value,
                                                  actor=actor())  # fmt: skip

@@ -17,7 +17,7 @@ def make_server(ws, host: str, port: int, *, threads: int = THREADS, secure_cook
     serving. The key is checked first: imports and pages need it."""
     ws.cipher  # noqa: B018 - fail at start-up on a wrong key, not on the first import
     app = create_app(ws, secure_cookies=secure_cookies)
-    max_upload = int(ws.config.import_.max_file_mb * 1_000_000)
+    max_upload = int(ws.config.import_.max_file_mb * 1024 * 1024)  # MB means MiB, as for `import`
     # an upload is at most import.max_file_mb plus its form around it; the server's own refusals
     # (a body over that, malformed requests) stay plain text here: a browser shows them as they are
     return build_server(app, host, port, threads, max_body_bytes=max_upload + 1024 * 1024,

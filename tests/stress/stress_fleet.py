@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from igctl.engine import tasks
+from igctl.engine.flows import warmup
+from igctl.engine.queue import tasks
 from warmup_helpers import add_accounts, add_proxies, seed_templates
 
 # how many accounts of 5,000 are in each state; warming_up and cleanup accounts have a due task
@@ -35,8 +36,8 @@ def fleet_in_every_state(ws, now: datetime) -> dict[str, list[int]]:
     db = ws.db()
     with db.write():
         for a in ids["warming_up"]:
-            tasks.queue_warmup_step(ws, db, a, 1, now, now, "test")
+            warmup.queue_step(ws, db, a, 1, now, now, "test")
         for a in ids["cleanup"]:
-            tasks.enqueue(ws, db, account_id=a, kind="cleanup", step_name="reset_pfp", key=f"cleanup:{a}:reset_pfp",
+            tasks.enqueue(db, ws.events, account_id=a, kind="cleanup", step_name="reset_pfp", key=f"cleanup:{a}:reset_pfp",
                           due_at=now, now=now, actor="test")  # fmt: skip
     return ids

@@ -32,8 +32,8 @@ import pytest
 
 from botserver_helpers import LiveServer
 from igctl.botclient import ApiError, BotClient, ConnectionFailed
-from igctl.engine import bots
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.flows import tick as engine_tick
 from warmup_helpers import add_accounts, add_proxies, fleet, seed_templates
 
 pytestmark = pytest.mark.stress
@@ -190,10 +190,9 @@ def test_sigkill_of_warmup_tick_at_random_points_then_a_rerun_equals_one_uninter
     fleet(ws, 150, prefix="started")
     engine_tick.tick(ws)
     bot = bots.add(ws, "phone", actor="test")
-    from igctl.engine import tasks
-
+    from igctl.engine.flows import botwork
     for _ in range(40):
-        tasks.claim_next(ws, bot["id"])  # leases that the tick below finds expired
+        botwork.claim_next(ws, bot["id"])  # leases that the tick below finds expired
     add_proxies(ws, 200, start=1000)
     add_accounts(ws, 450, state="imported", prefix="new")
     add_accounts(ws, 60, state="warming_up", prefix="orphan", warmup_step=1)  # no task: repair queues one

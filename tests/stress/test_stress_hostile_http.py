@@ -11,8 +11,8 @@ import json
 import pytest
 
 from botserver_helpers import PNG, LiveServer, raw_request
-from igctl.engine import bots
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.flows import tick as engine_tick
 from warmup_helpers import fleet, seed_templates, snapshot
 
 pytestmark = pytest.mark.stress

@@ -24,17 +24,23 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from igctl.engine import accounts, bots, models, proxies, reports, review, tasks
-from igctl.engine import tick as engine_tick
-from igctl.engine.errors import IgctlError
-from igctl.engine.plan import Plan
-from igctl.engine.workspace import Workspace, init_workspace
+from igctl.engine.domain import accounts
+from igctl.engine.domain import bots
+from igctl.engine.flows import botwork
+from igctl.engine.flows import models
+from igctl.engine.flows import review
+from igctl.engine.domain import proxies
+from igctl.engine.views import reports
+from igctl.engine.flows import tick as engine_tick
+from igctl.engine.store.errors import IgctlError
+from igctl.engine.domain.plan import Plan
+from igctl.engine.store.workspace import Workspace, init_workspace
 from warmup_helpers import seed_templates, snapshot
 
 pytestmark = pytest.mark.stress
 
 ACTOR = "user:hypothesis"
-KINDS = list(tasks.ERROR_KINDS)
+KINDS = list(botwork.ERROR_KINDS)
 LEASE = timedelta(minutes=20)
 START = datetime(2026, 3, 2, 10, 0, 0)
 # What the random runs reached (checked at the end: the invariants were tested in every state)
@@ -104,8 +110,8 @@ class Fleet(RuleBasedStateMachine):
         engine_tick.tick(self.ws)
         models.unassign(self.ws, "model1", [self.usernames[0]], actor=ACTOR)  # cleanup
         accounts.retire(self.ws, [self.usernames[1]], reason="banned", actor=ACTOR)
-        task = tasks.claim_next(self.ws, self.bots[0])
-        tasks.fail(self.ws, task["task_id"], self.bots[0], error_message="checkpoint", error_kind="challenge")
+        task = botwork.claim_next(self.ws, self.bots[0])
+        botwork.fail(self.ws, task["task_id"], self.bots[0], error_message="checkpoint", error_kind="challenge")
         self.import_accounts(2, False)  # imported / proxy_assigned
         states = {r[0] for r in self.ws.db().query("SELECT lifecycle_state FROM accounts")}
         assert {"ready", "active", "cleanup", "retired", "human_review"} <= states, states
@@ -167,7 +173,7 @@ class Fleet(RuleBasedStateMachine):
 
     @rule(which=st.integers(0, 1))
     def claim(self, which):
-        task = tasks.claim_next(self.ws, self.bots[which])
+        task = botwork.claim_next(self.ws, self.bots[which])
         REACHED["claim asked"] += 1
         if task is not None:
             REACHED["claim answered"] += 1
@@ -177,7 +183,7 @@ class Fleet(RuleBasedStateMachine):
                                [task["account"]["id"]])  # fmt: skip
             assert status == "active"
             state = db.scalar("SELECT lifecycle_state FROM accounts WHERE id = ?", [task["account"]["id"]])
-            assert state == tasks.KIND_STATE[task["kind"]]
+            assert state == botwork.KIND_STATE[task["kind"]]
 
     @rule(seed=st.integers(0, 2**16), days=st.integers(0, 3), assign=st.booleans())
     def bots_work_through_the_queue(self, seed, days, assign):
@@ -200,15 +206,15 @@ class Fleet(RuleBasedStateMachine):
         for _ in range(60):
             got = 0
             for bot in self.bots:
-                task = tasks.claim_next(self.ws, bot)
+                task = botwork.claim_next(self.ws, bot)
                 if task is None:
                     continue
                 got += 1
                 REACHED["claim answered"] += 1
                 if failures and rng.random() < 0.125:
-                    tasks.fail(self.ws, task["task_id"], bot, error_message="simulated", error_kind=rng.choice(KINDS))
+                    botwork.fail(self.ws, task["task_id"], bot, error_message="simulated", error_kind=rng.choice(KINDS))
                 else:
-                    tasks.complete(self.ws, task["task_id"], bot, execution_time_ms=1)
+                    botwork.complete(self.ws, task["task_id"], bot, execution_time_ms=1)
             if not got:
                 break
 
@@ -216,13 +222,13 @@ class Fleet(RuleBasedStateMachine):
     @rule(data=st.data())
     def complete(self, data):
         task = data.draw(st.sampled_from(self.claimed()))
-        self.refused_changes_nothing(tasks.complete, self.ws, task["id"], task["bot_id"], execution_time_ms=5)
+        self.refused_changes_nothing(botwork.complete, self.ws, task["id"], task["bot_id"], execution_time_ms=5)
 
     @precondition(lambda self: self.claimed())
     @rule(data=st.data(), kind=st.sampled_from(KINDS), review_now=st.booleans())
     def fail(self, data, kind, review_now):
         task = data.draw(st.sampled_from(self.claimed()))
-        self.refused_changes_nothing(tasks.fail, self.ws, task["id"], task["bot_id"], error_message=f"simulated {kind}",
+        self.refused_changes_nothing(botwork.fail, self.ws, task["id"], task["bot_id"], error_message=f"simulated {kind}",
                                      error_kind=kind, requires_review=review_now)  # fmt: skip
 
     @precondition(lambda self: self.claimed())
@@ -230,11 +236,11 @@ class Fleet(RuleBasedStateMachine):
     def wrong_bot_reports(self, data):
         task = data.draw(st.sampled_from(self.claimed()))
         other = [b for b in self.bots if b != task["bot_id"]][0]
-        self.refused_changes_nothing(tasks.complete, self.ws, task["id"], other)
+        self.refused_changes_nothing(botwork.complete, self.ws, task["id"], other)
 
     @rule(which=st.integers(0, 1))
     def heartbeat(self, which):
-        tasks.heartbeat(self.ws, self.bots[which])
+        botwork.heartbeat(self.ws, self.bots[which])
 
     @precondition(lambda self: self.usernames)
     @rule(data=st.data(), resolve=st.booleans())

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 import pytest
 
 from igctl.botclient import ApiError, BotClient
-from igctl.engine import bots
+from igctl.engine.domain import bots
 from stress_fleet import MIX, fleet_in_every_state
 
 pytestmark = pytest.mark.stress

@@ -14,8 +14,8 @@ from schemathesis.generation import GenerationMode
 
 from botserver_helpers import LiveServer
 from igctl.botserver.app import AuthThrottle, openapi_document
-from igctl.engine import bots
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.flows import tick as engine_tick
 from warmup_helpers import fleet, seed_templates
 
 pytestmark = pytest.mark.stress

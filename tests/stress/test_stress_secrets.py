@@ -18,8 +18,9 @@ import pytest
 
 from botserver_helpers import LiveServer
 from igctl.botclient import ApiError, BotClient
-from igctl.engine import bots, tasks
-from igctl.engine import tick as engine_tick
+from igctl.engine.domain import bots
+from igctl.engine.flows import botwork
+from igctl.engine.flows import tick as engine_tick
 from warmup_helpers import fleet, seed_templates
 
 pytestmark = pytest.mark.stress
@@ -158,8 +159,8 @@ def test_rotate_while_bots_work_loses_nothing_and_the_server_keeps_answering(ws,
 def test_a_long_running_process_encrypts_with_the_key_another_process_rotated_to(ws, ws_path, igctl):
     # regression: a process that had read the key before a rotation encrypted new secrets with
     # the dropped key, and failed to decrypt the re-encrypted ones, until it was restarted
-    from igctl.engine import proxies
-    from igctl.engine.workspace import Workspace
+    from igctl.engine.domain import proxies
+    from igctl.engine.store.workspace import Workspace
 
     long_running = Workspace.open(ws_path)
     try:
@@ -208,8 +209,8 @@ def test_csv_exports_neutralise_formula_injection(ws, ws_path, igctl, tmp_path):
     engine_tick.tick(ws)
     bot = bots.add(ws, "phone", actor="test")
     for formula in FORMULAS[:3]:
-        task = tasks.claim_next(ws, bot["id"])
-        tasks.fail(ws, task["task_id"], bot["id"], error_message=formula, error_kind="other")
+        task = botwork.claim_next(ws, bot["id"])
+        botwork.fail(ws, task["task_id"], bot["id"], error_message=formula, error_kind="other")
     outputs = {
         "proxy list": igctl("proxy", "list", "--csv").stdout,
         "accounts list": igctl("accounts", "list", "--csv").stdout,

@@ -1,24 +1,23 @@
-"""Needs attention: the review list, and what an operator does about it.
+"""Needs attention: every item of requirements.md's "Needs Attention" view, read only.
 
-`attention()` gathers every item of requirements.md's "Needs Attention" view: accounts in human
-review (with the last error and how long they have waited), accounts without a proxy, accounts
-on a proxy that is not active, bots silent past `bot.offline_after_minutes`, failed operations
-(tasks waiting for a retry, tasks dropped in the last day) and content problems (a type with
-no item at all, content running short).
-
-`retry()` puts an account's stuck task back in the queue, due now, with fresh attempts;
-`resolve()` records the step as done by a person and moves on as a bot's completion would.
-Both are all-or-nothing over the accounts named.
+Accounts in human review (with the last error and how long they have waited), accounts without
+a proxy, accounts on a proxy that is not active, proxy health, bots silent past
+`bot.offline_after_minutes`, failed operations (tasks waiting for a retry, tasks dropped in the
+last day), content problems (a type with no item at all, content running short), and model
+problems (a strategy file that cannot be applied, a reassignment waiting for a proxy).
+What an operator does about them is `flows/review.py`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from . import content, lifecycle, tasks
-from .clock import from_db, to_db
-from .db import Database
-from .errors import IllegalTransition, InvalidInput, NotFound
+from ..domain import content, proxy_health
+from ..flows.models import strategy_problems
+from ..store.clock import from_db, to_db
+from ..store.db import Database
+from ..store.workspace import Workspace
 
 DROPPED_WINDOW = timedelta(hours=24)
 ITEM_KEYS = ("kind", "username", "account_id", "state", "step_number", "step_name", "proxy_id", "bot",
@@ -36,7 +35,7 @@ def _waited(now: datetime, since: str | None) -> int | None:
 def attention(ws, now: datetime | str | None = None) -> list[dict]:
     """Every item that needs a person, most urgent kinds first, oldest first within a kind."""
     db = ws.db()
-    now = tasks.as_instant(ws, now)
+    now = ws.instant(now)
     items: list[dict] = []
     items += _human_review(db, now)
     items += _without_proxy(db, now)
@@ -110,8 +109,6 @@ def _bad_proxy(db: Database, now: datetime) -> list[dict]:
 def _proxy_health(ws, now: datetime) -> list[dict]:
     """Proxies in error or inactive (with or without accounts) and unacknowledged exit-IP
     changes, from the proxy health engine."""
-    from . import proxy_health
-
     return [_item(**item, waited_seconds=_waited(now, item.get("since"))) for item in proxy_health.attention(ws)]
 
 
@@ -197,11 +194,9 @@ def _content_problems(ws, db: Database, now: datetime) -> list[dict]:
 def _model_problems(ws, db: Database, now: datetime) -> list[dict]:
     """A model's strategy file that cannot be applied (the stored strategy stays in force), and
     ready accounts whose reassignment waits for a proxy that may serve their new model."""
-    from . import models
-
     out = [
         _item(kind="strategy_invalid", model=p["model"], message=f"strategy of {p['model']} not applied: {p['error']}")
-        for p in models.strategy_problems(ws, db)
+        for p in strategy_problems(ws, db)
     ]
     rows = db.query(
         """SELECT a.*, m.name AS target FROM accounts a JOIN models m ON m.id = a.reassign_to_model_id
@@ -216,121 +211,4 @@ def _model_problems(ws, db: Database, now: datetime) -> list[dict]:
         )  # fmt: skip
         for r in rows
     ]
-    return out
-
-
-# -- acting on review ------------------------------------------------------------------------
-def _accounts_in_review(db: Database, usernames: list[str] | None, all_: bool) -> list:
-    """The accounts to act on: every one in review (all_), or the named ones, each of which must
-    exist and be in review (else nothing is done)."""
-    if all_ and usernames:
-        raise InvalidInput("give usernames or --all, not both")
-    if all_:
-        return db.query("SELECT * FROM accounts WHERE lifecycle_state = 'human_review' ORDER BY id")
-    if not usernames:
-        raise InvalidInput("name at least one account, or use --all")
-    rows, missing, not_review, seen = [], [], [], set()
-    for name in usernames:
-        row = db.one("SELECT * FROM accounts WHERE username = ?", [name.strip()])
-        if row is None:
-            missing.append(name)
-        elif row["lifecycle_state"] != lifecycle.HUMAN_REVIEW:
-            not_review.append(f"{row['username']} ({row['lifecycle_state']})")
-        elif row["id"] not in seen:
-            seen.add(row["id"])
-            rows.append(row)
-    if missing:
-        raise NotFound(f"no account named {', '.join(missing)}")
-    if not_review:
-        raise IllegalTransition(f"not in human review: {', '.join(not_review)}")
-    return rows
-
-
-def _review_task(ws, db: Database, account, now: datetime, actor: str):
-    """The task the account is stuck on. An account sent to review without one (by hand, or by
-    older data) gets its warm-up step's task, made if need be."""
-    task = db.one("SELECT * FROM tasks WHERE account_id = ? AND status = 'review' ORDER BY id DESC LIMIT 1", [account["id"]])
-    if task is not None:
-        return task
-    if account["warmup_completed_at"] is None and account["warmup_step"]:
-        key = tasks.warmup_key(account["id"], account["warmup_step"])
-        task = db.one("SELECT * FROM tasks WHERE idempotency_key = ?", [key])
-        if task is None:
-            tasks.queue_warmup_step(ws, db, account["id"], account["warmup_step"], now, now, actor)
-            task = db.one("SELECT * FROM tasks WHERE idempotency_key = ?", [key])
-        if task["status"] in ("queued", "claimed"):
-            raise IllegalTransition(f"account {account['username']}: its step {task['step_number']} is already {task['status']}")
-        if task["status"] == "completed":
-            raise IllegalTransition(f"account {account['username']}: its step {task['step_number']} is already completed; nothing to resolve")
-        return task
-    raise IllegalTransition(f"account {account['username']} is in review without a step to retry or resolve")
-
-
-def _back_to_work(ws, db: Database, account, task, now: datetime, actor: str, cause: str) -> None:
-    lifecycle.move(
-        db, ws.events, account, tasks.KIND_STATE[task["kind"]], at=to_db(now), actor=actor, cause=cause,
-        fields={"requires_human_review": 0, "retry_count": 0},
-    )
-
-
-def retry(ws, usernames: list[str] | None = None, *, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict]:
-    """Put each account's stuck step back in the queue, due now, with fresh attempts; the
-    account returns to the state its task runs in (warming_up for a warm-up step)."""
-    db = ws.db()
-    now = tasks.as_instant(ws, now)
-    at = to_db(now)
-    out = []
-    with db.write():
-        for account in _accounts_in_review(db, usernames, all_):
-            task = _review_task(ws, db, account, now, actor)
-            _back_to_work(ws, db, account, task, now, actor, cause="review retry")
-            # a scheduled slot retried by a person gets a fresh grace period instead of going stale at once
-            stale = to_db(now + timedelta(hours=ws.config.schedule.grace_hours))
-            db.execute(
-                """UPDATE tasks SET status = 'queued', due_at = ?, attempts = 0, bot_id = NULL, lease_expires_at = NULL,
-                          stale_at = CASE WHEN stale_at IS NULL THEN NULL ELSE ? END,
-                          result_json = NULL, updated_at = ? WHERE id = ?""",
-                [at, stale, at, task["id"]],
-            )
-            ws.events.record(
-                db, at, "task.requeued", actor, account_id=account["id"], task_id=task["id"], cause="review retry",
-                message=f"{task['kind']} {task['step_name']} of {account['username']} back in the queue, due now",
-            )
-            out.append({"username": account["username"], "account_id": account["id"], "task_id": task["id"],
-                        "kind": task["kind"], "step_number": task["step_number"], "step_name": task["step_name"],
-                        "due_at": at})  # fmt: skip
-    return out
-
-
-def resolve(ws, usernames: list[str] | None = None, *, note: str, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict]:
-    """Record each account's stuck step as done by a person (the note kept in its step log and
-    the event log) and move on exactly as a bot's completion would: the next step is queued, or
-    after the plan's last step the account is ready."""
-    note = (note or "").strip()
-    if not note:
-        raise InvalidInput("say what was done (--note TEXT)")
-    db = ws.db()
-    now = tasks.as_instant(ws, now)
-    at = to_db(now)
-    out = []
-    with db.write():
-        for account in _accounts_in_review(db, usernames, all_):
-            task = _review_task(ws, db, account, now, actor)
-            _back_to_work(ws, db, account, task, now, actor, cause="review resolved")
-            db.execute(
-                """INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, completed_at,
-                                         status, bot_session_id, content_used_json, retry_count)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?)""",
-                [task["id"], account["id"], task["kind"], task["step_number"], task["step_name"], at, at,
-                 f"human:{actor}", task["content_json"], task["attempts"]],
-            )
-            ws.events.record(
-                db, at, "account.review_resolved", actor, account_id=account["id"], task_id=task["id"],
-                message=f"{task['kind']} {task['step_name']} of {account['username']} done by hand: {note}",
-                details={"note": note, "step_number": task["step_number"], "step_name": task["step_name"]},
-            )
-            result = tasks.finish_task(ws, db, task, now=now, actor=actor, bot_id=None, how=f"by hand ({actor})")
-            out.append({"username": account["username"], "account_id": account["id"], "task_id": task["id"],
-                        "kind": task["kind"], "step_number": task["step_number"], "step_name": task["step_name"],
-                        "account_state": result["account_state"], "next_task": result["next_task"]})  # fmt: skip
     return out

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import yaml
 
-from .db import Database
-from .errors import Conflict, InvalidInput, NotFound
-from .files import sha256_file
-from .yamlfile import yaml_error
+from ..queue import tasks
+from ..store.db import Database
+from ..store.errors import Conflict, InvalidInput, NotFound
+from ..store.files import sha256_file
+from ..store.yamlfile import yaml_error
 
 TEMPLATES = "_templates"
 IMAGE_TYPES = ("pfp", "post", "story", "highlight", "any")
@@ -270,7 +271,7 @@ def _pools_to_sync(db: Database, model: str | None) -> list[tuple[int | None, st
         return [(None, TEMPLATES, TEMPLATES)]
     row = _model_row(db, model)
     if row is None:
-        raise NotFound(f"no model named {model} (content belongs to a model made with `igctl model create`, or to _templates)")
+        raise NotFound(f"no model named {model} (content belongs to a model, or to _templates)")
     return [(row["id"], row["name"], row["slug"])]
 
 
@@ -601,10 +602,7 @@ def choose_for_task(ws, db: Database, task, account, *, actor: str = "system", n
                     details={"model": pool.model_name, "type": _need_type(task["step_name"], item), "kind": kind, "content_id": item["id"]},
                 )  # fmt: skip
         if record:
-            db.execute(
-                "UPDATE tasks SET content_json = ?, updated_at = ? WHERE id = ?",
-                [json.dumps(choice, sort_keys=True), now, task["id"]],
-            )
+            tasks.record_content(db, task["id"], json.dumps(choice, sort_keys=True), at=now)
     return choice
 
 

@@ -9,9 +9,11 @@ it. The bot API calls these; the rules of who may see what live here and nowhere
 
 from __future__ import annotations
 
-from .db import Database
-from .errors import Conflict, Forbidden, NotFound
-from .tasks import get_bot
+import json
+
+from ..store.db import Database
+from ..store.errors import Conflict, Forbidden, NotFound
+from .bots import get_bot
 
 
 def bound_account(db: Database, bot, account_id: int):
@@ -34,8 +36,6 @@ def task_content(ws, bot_id: int, account_id: int, task_id: int) -> dict:
     The same answer every time (the choice is stored on the task). NotFound for an unknown task
     or one of another account; Forbidden when the account is not bound to this bot; Conflict
     when the task has not been claimed yet (content is chosen at the claim)."""
-    import json
-
     db = ws.db()
     bot = get_bot(db, bot_id)
     task = db.one("SELECT id, account_id, status, content_json FROM tasks WHERE id = ?", [task_id])

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import lifecycle
-from .errors import IllegalTransition, InvalidInput, NotFound
-from .events import query as query_events
-from .migrations import STATES
+from ..queue import tasks
+from ..store.errors import IllegalTransition, InvalidInput, NotFound
+from ..store.events import query as query_events
+from ..store.migrations import STATES
+from . import lifecycle, proxies
 
 SEPARATORS = (",", "\t", ";", ":")  # the order breaks ties in detection
 SEPARATOR_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", ":": "colon"}
@@ -368,8 +369,6 @@ def _import(ws, db, path: Path, report: _Report, assign: bool, actor: str, progr
         progress(unreported)
 
     if assign:
-        from . import proxies  # written beside this module; imported late to keep the import graph flat
-
         report.proxies_assigned = int(proxies.auto_assign(ws, actor=actor).get("assigned", 0))
     ws.events.record(
         db,
@@ -460,7 +459,7 @@ def list_accounts(
     sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id"
     if limit is not None:
         if limit < 1:
-            raise InvalidInput("--limit must be at least 1")
+            raise InvalidInput("a limit must be at least 1", about=("limit",))
         sql += f" LIMIT {int(limit)}"
     return [_account_dict(r) for r in db.query(sql, params)]
 
@@ -532,9 +531,9 @@ def retire(ws, usernames: list[str], *, reason: str, actor: str) -> list[dict]:
     tasks cancelled. All or nothing: an unknown or already retired account refuses the lot."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("give a reason for retiring (--reason TEXT)")
+        raise InvalidInput("a reason is required to retire an account", about=("reason",))
     if not usernames:
-        raise InvalidInput("name at least one account to retire")
+        raise InvalidInput("name at least one account to retire", about=("usernames",))
     db = ws.db()
     out = []
     with db.write():
@@ -553,22 +552,11 @@ def retire(ws, usernames: list[str], *, reason: str, actor: str) -> list[dict]:
                 raise IllegalTransition(f"account {row['username']} is already retired")
         now = ws.now()
         for row in accounts:
-            tasks = [
-                t["id"]
-                for t in db.query(
-                    "SELECT id FROM tasks WHERE account_id = ? AND status IN ('queued', 'claimed') ORDER BY id", [row["id"]]
-                )
-            ]
-            db.execute(
-                "UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = ? "
-                "WHERE account_id = ? AND status IN ('queued', 'claimed')",
-                [now, row["id"]],
-            )
-            for task_id in tasks:
-                ws.events.record(
-                    db, now, "task.cancelled", actor, account_id=row["id"], task_id=task_id,
-                    message=f"task {task_id} of {row['username']} cancelled: account retired",
-                )
+            username = row["username"]
+            cancelled = tasks.cancel(
+                db, ws.events, old=[tasks.QUEUED, tasks.CLAIMED], where="account_id = ?", params=[row["id"]], at=now,
+                actor=actor, each=lambda task_id: f"task {task_id} of {username} cancelled: account retired",
+            )  # fmt: skip
             freed = {"proxy_id": row["proxy_id"], "bot_id": row["bot_id"], "slot": row["slot"]}
             lifecycle.move(
                 db,
@@ -586,7 +574,7 @@ def retire(ws, usernames: list[str], *, reason: str, actor: str) -> list[dict]:
                     "slot": None,
                     "requires_human_review": 0,
                 },
-                details={"reason": reason, **freed, "cancelled_tasks": tasks},
+                details={"reason": reason, **freed, "cancelled_tasks": [t["id"] for t in cancelled]},
             )
             if row["proxy_id"] is not None:
                 _refresh_proxy_model(ws, db, row["proxy_id"], at=now, actor=actor)
@@ -597,7 +585,7 @@ def retire(ws, usernames: list[str], *, reason: str, actor: str) -> list[dict]:
                     "old_state": row["lifecycle_state"],
                     "reason": reason,
                     **freed,
-                    "cancelled_tasks": tasks,
+                    "cancelled_tasks": [t["id"] for t in cancelled],
                 }
             )
     return out
@@ -605,6 +593,4 @@ def retire(ws, usernames: list[str], *, reason: str, actor: str) -> list[dict]:
 
 def _refresh_proxy_model(ws, db, proxy_id: int, *, at: str, actor: str) -> None:
     """A proxy serves a model only while one of its accounts is in it (the rule lives in proxies)."""
-    from . import proxies
-
     proxies.refresh_proxy_model(db, proxy_id, events=ws.events, at=at, actor=actor)

@@ -9,16 +9,22 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 from importlib import resources
 from pathlib import Path
 
-from . import migrations, settings
-from .clock import Clock
+from . import migrations
+from . import settings
+from .clock import Clock, parse_instant
 from .db import Database
 from .errors import InvalidInput, WorkspaceError
 from .events import EventLog
 from .secrets import ENV_KEY, KEY_CHECK_PLAINTEXT, Cipher, load_keys, new_key, write_key_file
+
+if TYPE_CHECKING:
+    from .config import Config
 
 CONFIG_NAME = "igctl.yaml"
 DB_NAME = "igctl.db"
@@ -45,7 +51,7 @@ def template_dir() -> Path:
     packaged = Path(str(resources.files("igctl"))) / "workspace_template"
     if packaged.is_dir():
         return packaged
-    checkout = Path(__file__).resolve().parents[2] / "workspace-template"
+    checkout = Path(__file__).resolve().parents[3] / "workspace-template"
     if checkout.is_dir():
         return checkout
     raise WorkspaceError("the workspace template is missing from this installation of igctl")
@@ -69,12 +75,26 @@ def find_workspace(explicit: str | os.PathLike | None = None, cwd: Path | None =
 
 
 class Workspace:
-    def __init__(self, path: Path, config, clock: Clock | None = None):
+    """An open workspace: its folder, this thread's database connection, its settings (read on
+    first use), its clock, its event log and its cipher."""
+
+    def __init__(self, path: Path, config: Config | None = None, clock: Clock | None = None):
         self.path = Path(path)
-        self.config = config
-        self.clock = clock or Clock(config.tz)
+        if config is not None:
+            self.__dict__["config"] = config
+        if clock is not None:
+            self.__dict__["clock"] = clock
         self.events = EventLog(self.path / "logs")
         self._local = threading.local()
+
+    @cached_property
+    def config(self) -> Config:
+        """igctl.yaml, validated the first time a setting is needed (store/settings.py says why)."""
+        return settings.load(self.path / CONFIG_NAME, CONFIG_NAME)
+
+    @cached_property
+    def clock(self) -> Clock:
+        return Clock(self.config.tz)
 
     @classmethod
     def open(cls, explicit=None, clock: Clock | None = None) -> "Workspace":
@@ -85,11 +105,10 @@ class Workspace:
         db = Database(path / DB_NAME)
         try:
             migrations.migrate(db)
-            config = settings.load(path / CONFIG_NAME, db, CONFIG_NAME)
         except BaseException:
             db.close()
             raise
-        ws = cls(path, config, clock)
+        ws = cls(path, clock=clock)
         ws._local.db = db  # this thread's connection, already open
         return ws
 
@@ -116,6 +135,15 @@ class Workspace:
 
     def now(self) -> str:
         return self.clock.now_db()
+
+    def instant(self, now: datetime | str | None = None) -> datetime:
+        """`now` as an aware UTC datetime: given (a datetime, or a stored or ISO string, naive
+        meaning this workspace's zone) or, when None, the clock's."""
+        if now is None:
+            return self.clock.now()
+        if isinstance(now, str):
+            return parse_instant(now, self.tz)
+        return now
 
     # -- database ------------------------------------------------------------------------
     def connect(self) -> Database:
@@ -161,7 +189,7 @@ def init_workspace(
     if path.exists() and any(path.iterdir()):
         raise WorkspaceError(f"{path} is not empty; choose a new or empty folder")
     if timezone is not None:
-        from .config import check_timezone
+        from .config import check_timezone  # pydantic: only when a workspace is made (start-up time)
 
         try:
             check_timezone(timezone)
@@ -177,7 +205,7 @@ def init_workspace(
         text = cfg.read_text(encoding="utf-8")
         cfg.write_text(text.replace("timezone: UTC", f"timezone: {timezone}", 1), encoding="utf-8")
 
-    config = settings.from_dict(settings.validate(settings.read_text(path / CONFIG_NAME, CONFIG_NAME), CONFIG_NAME))
+    config = settings.load(path / CONFIG_NAME, CONFIG_NAME)
     ws = Workspace(path, config, clock)
     key = new_key()
     if not os.environ.get("IGCTL_SECRET_KEY"):

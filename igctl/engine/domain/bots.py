@@ -17,13 +17,44 @@ import hmac
 import re
 import secrets
 from datetime import datetime, time, timedelta
+from typing import Any
 
-from . import clock
-from .db import Database
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from ..queue import tasks
+from ..store import clock
+from ..store.db import Database
+from ..store.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from ..store.events import EventLog
 
 BOT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_TOKEN_CHARS = 256
+
+
+def get_bot(db: Database, bot_id: int, *, seen_at: str | None = None) -> Any:
+    """A bot that may work: NotFound for an unknown id, Forbidden for a revoked one. With
+    `seen_at` (inside a write) its last_seen_at is set in the same statement; a refusal's
+    exception then rolls that back with the rest of the transaction."""
+    if seen_at is None:
+        bot = db.one("SELECT * FROM bots WHERE id = ?", [bot_id])
+    else:
+        bot = db.one("UPDATE bots SET last_seen_at = ? WHERE id = ? RETURNING *", [seen_at, bot_id])
+    if bot is None:
+        raise NotFound(f"no bot with id {bot_id}", detail={"bot_id": bot_id})
+    if bot["revoked_at"] is not None:
+        raise Forbidden(f"bot {bot['name']} is revoked", detail={"bot_id": bot_id})
+    return bot
+
+
+def bind(db: Database, events: EventLog, bot: Any, account: Any, *, slot: int | None, at: str) -> None:
+    """An unbound account bound to `bot` and its `slot` by the bot's first claim of it."""
+    db.execute(
+        """UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ?, last_bot_action_by = ?, last_bot_action_at = ?
+           WHERE id = ? AND bot_id IS NULL""",
+        [bot["id"], slot, at, bot["name"], at, account["id"]],
+    )
+    events.record(
+        db, at, "account.bound", f"bot:{bot['name']}", account_id=account["id"], bot_id=bot["id"],
+        message=f"{account['username']} bound to bot {bot['name']}, slot {slot}", details={"slot": slot},
+    )  # fmt: skip
 
 
 def hash_token(token: str) -> str:
@@ -34,7 +65,10 @@ def check_slots(slots) -> int | None:
     if slots is None:
         return None
     if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
-        raise InvalidInput(f"--slots must be a whole number of at least 1 (got {slots}); leave it out for no limit")
+        raise InvalidInput(
+            f"a bot's slots must be a whole number of at least 1 (got {slots}); without a number it has no limit",
+            about=("slots",),
+        )
     return slots
 
 
@@ -182,25 +216,9 @@ def revoke(ws, name: str, *, actor: str) -> dict:
         if bot["revoked_at"] is not None:
             raise Conflict(f"bot {bot['name']} is already revoked")
         db.execute("UPDATE bots SET revoked_at = ?, current_task_id = NULL WHERE id = ?", [now, bot["id"]])
-        tasks = db.query("SELECT id, account_id, step_name FROM tasks WHERE bot_id = ? AND status = 'claimed' ORDER BY id", [bot["id"]])
-        for t in tasks:
-            # The claim counted an attempt; the operator's revocation is not the account's
-            # failure, so it is given back (unlike a lease expiry, which counts).
-            db.execute(
-                "UPDATE tasks SET status = 'queued', bot_id = NULL, claimed_at = NULL, lease_expires_at = NULL,"
-                " attempts = max(attempts - 1, 0), updated_at = ? WHERE id = ? AND status = 'claimed'",
-                [now, t["id"]],
-            )
-            # the attempt the bot had started ends here, so no step stays "in progress" forever
-            db.execute(
-                "UPDATE step_log SET status = 'failed', completed_at = ?, error_kind = 'bot_revoked', error_message = ?"
-                " WHERE task_id = ? AND bot_id = ? AND status = 'in_progress'",
-                [now, f"bot {bot['name']} was revoked; the task went back to the queue", t["id"], bot["id"]],
-            )
-            ws.events.record(
-                db, now, "task.released", actor, account_id=t["account_id"], bot_id=bot["id"], task_id=t["id"],
-                cause="bot revoked", message=f"task {t['id']} ({t['step_name']}) back to the queue: bot {bot['name']} revoked",
-            )  # fmt: skip
+        held = db.query("SELECT * FROM tasks WHERE bot_id = ? AND status = 'claimed' ORDER BY id", [bot["id"]])
+        for task in held:
+            tasks.release(db, ws.events, task, at=now, actor=actor, bot=bot)
         accounts = db.query("SELECT id, username, slot FROM accounts WHERE bot_id = ? ORDER BY id", [bot["id"]])
         db.execute("UPDATE accounts SET bot_id = NULL, slot = NULL, updated_at = ? WHERE bot_id = ?", [now, bot["id"]])
         for a in accounts:
@@ -211,10 +229,10 @@ def revoke(ws, name: str, *, actor: str) -> dict:
             )  # fmt: skip
         ws.events.record(
             db, now, "bot.revoked", actor, bot_id=bot["id"],
-            message=f"bot {bot['name']} revoked: {len(tasks)} task(s) released, {len(accounts)} account(s) unbound",
-            details={"name": bot["name"], "tasks_released": len(tasks), "accounts_unbound": len(accounts)},
+            message=f"bot {bot['name']} revoked: {len(held)} task(s) released, {len(accounts)} account(s) unbound",
+            details={"name": bot["name"], "tasks_released": len(held), "accounts_unbound": len(accounts)},
         )  # fmt: skip
-    return {"name": bot["name"], "tasks_released": len(tasks), "accounts_unbound": len(accounts)}
+    return {"name": bot["name"], "tasks_released": len(held), "accounts_unbound": len(accounts)}
 
 
 def move_account(ws, username: str, bot_name: str, *, actor: str) -> dict:

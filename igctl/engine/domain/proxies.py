@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lifecycle
-from .db import Database
-from .errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from ..store.db import Database
+from ..store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 
 MIB = 1024 * 1024
 
@@ -520,7 +520,7 @@ def _room(row) -> int:
     return min(row["max_accounts"], MAX_ACCOUNTS_LIMIT) - row["account_count"]
 
 
-def _pick(db: Database, model_id: int | None, location: str | None = None):
+def pick_proxy(db: Database, model_id: int | None, location: str | None = None):
     """The proxy auto-assignment would choose for one account: active, with room, serving no
     other model; the most accounts first, then the lowest id."""
     where = ["p.status = 'active'"]
@@ -560,7 +560,7 @@ def assign(ws, username: str, proxy_id: int | None = None, *, actor: str) -> dic
             if account["proxy_id"] is not None:
                 raise Conflict(f"account {account['username']} already uses proxy {account['proxy_id']}; "
                                "name the proxy to move it to")
-            proxy = _pick(db, account["model_id"])
+            proxy = pick_proxy(db, account["model_id"])
             if proxy is None:
                 raise Conflict("no active proxy has room for another account"
                                + (" of this account's model" if account["model_id"] is not None else ""))

@@ -1,8 +1,8 @@
-"""Models: strategy files, batch assignment, onboarding, recurring scheduling, cleanup and
-reassignment, and the model pages (docs/models.md explains them for operators).
+"""Models over time: create, sync and delete; batch assignment; onboarding; recurring
+scheduling; cleanup and reassignment (docs/models.md explains them for operators).
 
 A model is a row in `models` (name as given, a unique slug), a strategy file
-`models/<slug>.yaml` and a content pool `content/<slug>/`. Its accounts go
+`models/<slug>.yaml` (domain/strategy.py) and a content pool `content/<slug>/`. Its accounts go
 
     ready ──assign──▶ active (onboarding steps one after another, then recurring work by tick)
     active / human_review ──unassign, delete, --reassign──▶ cleanup (reset_pfp, reset_bio,
@@ -12,8 +12,8 @@ A model is a row in `models` (name as given, a unique slug), a strategy file
 Rules, each in one function here:
 - only `ready` accounts on an active proxy that may serve the model (`proxies.check_model`) are
   assigned; preferred locations first (`candidates`);
-- the strategy file is read by every command that uses it and by tick: a changed file is
-  validated and applied (`load_strategy`); a changed schedule re-plans the queued slots;
+- the strategy file is read by every command that changes the model and by tick: a changed
+  file is validated and applied (`load_strategy`); a changed schedule re-plans the queued slots;
 - tick materialises the slots due within the next 24 hours and those missed by less than
   `schedule.grace_hours` (`schedule_due`), from each account's `next_slot_at`, so its cost grows
   with the slots due, not with the fleet.
@@ -21,177 +21,36 @@ Rules, each in one function here:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
-import unicodedata
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from ..domain import content, lifecycle, proxies, schedule
+from ..domain import strategy as strategies
+from ..domain.strategy import (
+    CLEANUP_STEPS,
+    EXAMPLE_NAME,
+    Strategy,
+    check_name,
+    example_text,
+    file_sha,
+    find_model,
+    label,
+    live_model,
+    path_of,
+    read_file,
+    slugify,
+    stored,
+)
+from ..queue import tasks
+from ..store.clock import from_db, to_db
+from ..store.db import Database
+from ..store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from ..store.workspace import Workspace
 
-from . import content, lifecycle, metrics, plan, proxies, schedule, tasks
-from .clock import from_db, to_db
-from .config import check_active_hours, check_step_names
-from .db import Database
-from .errors import Conflict, IllegalTransition, InvalidInput, NotFound
-from .yamlfile import parse_model
-
-MODELS_DIR = "models"
-EXAMPLE_NAME = "example.yaml"
-DEFAULT_ONBOARDING = ["change_pfp", "change_bio"]
-CLEANUP_STEPS = ["reset_pfp", "reset_bio", "delete_posts"]
-MAX_PER_DAY = 48
-MAX_PER_WEEK = 7 * MAX_PER_DAY
-NAME_MAX = 60
 HORIZON = timedelta(hours=24)
-METRICS_DAYS = 7
-VIEWS = ("overview", "available", "pipeline", "proxies", "attention")
-
-
-# -- the strategy file ---------------------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Recurring(_Strict):
-    """One recurring kind: `{per_day: n}` or `{per_week: n}`."""
-
-    per_day: int | None = Field(default=None, ge=0, le=MAX_PER_DAY)
-    per_week: int | None = Field(default=None, ge=0, le=MAX_PER_WEEK)
-
-    @model_validator(mode="after")
-    def _one(self):
-        if (self.per_day is None) == (self.per_week is None):
-            raise ValueError("give exactly one of per_day or per_week, e.g. {per_week: 3}")
-        return self
-
-
-class ScheduleSpec(_Strict):
-    post: Recurring | None = None
-    story: Recurring | None = None
-    highlight: Recurring | None = None
-
-
-class Strategy(_Strict):
-    """`models/<slug>.yaml`. Every key is optional; unknown keys are errors."""
-
-    display_name: str | None = Field(default=None, max_length=100)
-    templates: bool = False
-    onboarding: list[str] = Field(default_factory=lambda: list(DEFAULT_ONBOARDING), max_length=20)
-    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
-    active_hours: str | None = None
-    locations: list[str] = Field(default_factory=list)
-    max_accounts: int | None = Field(default=None, ge=0)
-    notes: str | None = None
-
-    _steps = field_validator("onboarding")(classmethod(lambda cls, v: check_step_names(v)))
-
-    @field_validator("locations")
-    @classmethod
-    def _locations(cls, values):
-        out = []
-        for v in values:
-            v = v.strip()
-            if not v:
-                raise ValueError("a location may not be empty")
-            if v.lower() not in (o.lower() for o in out):
-                out.append(v)
-        return out
-
-    _hours = field_validator("active_hours")(classmethod(lambda cls, v: check_active_hours(v)))
-
-    def schedule_dict(self) -> dict:
-        return self.schedule.model_dump(exclude_none=True)
-
-    @property
-    def schedule_signature(self) -> str:
-        """What the slot times depend on; part of each slot's idempotency key, so a changed
-        schedule gives new slots instead of colliding with the old ones."""
-        data = json.dumps({"schedule": self.schedule_dict(), "active_hours": self.active_hours}, sort_keys=True)
-        return hashlib.sha256(data.encode()).hexdigest()[:10]
-
-
-def _stored_strategy(model) -> Strategy:
-    return Strategy.model_validate(json.loads(model["strategy_json"] or "{}"))
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def parse_strategy_text(text: str, label: str) -> Strategy:
-    return parse_model(text, Strategy, label)
-
-
-def _read_strategy_file(path: Path, label: str) -> tuple[bytes, Strategy]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{label} not found: the model's strategy file is missing (recreate it, e.g. from models/{EXAMPLE_NAME})") from None
-    except OSError as exc:
-        raise InvalidInput(f"{label} cannot be read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{label} is not valid UTF-8") from None
-    return data, parse_strategy_text(text, label)
-
-
-# -- names ----------------------------------------------------------------------------------------
-def check_name(name: str) -> str:
-    value = (name or "").strip()
-    if not value:
-        raise InvalidInput("a model needs a name")
-    if len(value) > NAME_MAX:
-        raise InvalidInput(f"a model name has at most {NAME_MAX} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
-        raise InvalidInput("a model name may not contain control characters")
-    if value.lower() == content.TEMPLATES:
-        raise InvalidInput(f"{content.TEMPLATES} is the templates' pool, not a model name")
-    return value
-
-
-def slugify(name: str) -> str:
-    """`Alice Summer 2026!` → `alice-summer-2026`: ASCII letters and digits joined by `-`."""
-    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:NAME_MAX].strip("-")
-    return slug
-
-
-def strategy_path(ws, slug: str) -> Path:
-    return ws.path / MODELS_DIR / f"{slug}.yaml"
-
-
-def _label(slug: str) -> str:
-    return f"{MODELS_DIR}/{slug}.yaml"
-
-
-def find_model(db: Database, name: str):
-    """A model by name (case-insensitive) or slug, archived or not; NotFound otherwise."""
-    value = (name or "").strip()
-    row = db.one("SELECT * FROM models WHERE name = ?", [value]) or db.one("SELECT * FROM models WHERE slug = ?", [value.lower()])
-    if row is None:
-        raise NotFound(f"no model named {value} (see igctl model list)")
-    return row
-
-
-def live_model(db: Database, name: str):
-    """A model that is not archived."""
-    row = find_model(db, name)
-    if row["archived_at"] is not None:
-        raise Conflict(f"model {row['name']} was deleted on {row['archived_at'][:10]}; it is archived and takes no accounts")
-    return row
-
-
-# -- create, sync, delete -----------------------------------------------------------------------
-def example_text(name: str) -> str:
-    from .workspace import template_dir
-
-    example = template_dir() / MODELS_DIR / EXAMPLE_NAME
-    body = example.read_text(encoding="utf-8") if example.is_file() else ""
-    return f"# Strategy of model {name}. Edit, then run: igctl model sync {json.dumps(name)}\n" + body
-
 
 TEXTS_TEMPLATE = """\
 # Text pools of this model: one list per type. After editing run: igctl content sync {name}
@@ -214,10 +73,10 @@ def create(ws, name: str, *, strategy_file: str | Path | None = None, actor: str
         src = Path(strategy_file)
         if not src.is_file():
             raise InvalidInput(f"{src}: no such file")
-        data, strategy = _read_strategy_file(src, src.name)
+        data, strategy = read_file(src, src.name)
     else:
         data = example_text(name).encode("utf-8")
-        strategy = parse_strategy_text(data.decode("utf-8"), EXAMPLE_NAME)
+        strategy = strategies.parse_text(data.decode("utf-8"), EXAMPLE_NAME)
     db = ws.db()
     created: list[Path] = []
     try:
@@ -232,19 +91,19 @@ def create(ws, name: str, *, strategy_file: str | Path | None = None, actor: str
             # file of the operator's, e.g. models/example.yaml, is ever overwritten)
             while (
                 db.one("SELECT 1 FROM models WHERE slug = ? OR name = ?", [slug, slug])
-                or strategy_path(ws, slug).exists()
+                or path_of(ws, slug).exists()
                 or (ws.content_dir / slug).exists()
             ):
                 n += 1
                 slug = f"{base}-{n}"
-            path = strategy_path(ws, slug)
+            path = path_of(ws, slug)
             folder = ws.content_dir / slug
             at = ws.now()
             strategy_json = json.dumps(strategy.model_dump(mode="json"), sort_keys=True)
             model_id = db.execute(
                 """INSERT INTO models (name, slug, display_name, strategy_json, strategy_sha256, created_at, updated_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [name, slug, strategy.display_name or name, strategy_json, _sha(data), at, at],
+                [name, slug, strategy.display_name or name, strategy_json, file_sha(data), at, at],
             ).lastrowid
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "xb") as fh:
@@ -257,7 +116,7 @@ def create(ws, name: str, *, strategy_file: str | Path | None = None, actor: str
             (folder / content.TEXTS_FILE).write_text(TEXTS_TEMPLATE.format(name=json.dumps(name)), encoding="utf-8")
             ws.events.record(
                 db, at, "model.created", actor, model_id=model_id,
-                message=f"model {name} created ({_label(slug)}, content/{slug}/)",
+                message=f"model {name} created ({label(slug)}, content/{slug}/)",
                 details={"model": name, "slug": slug, "strategy": strategy.model_dump(mode="json")},
             )  # fmt: skip
             content.apply(ws, content.scan(ws, name), actor=actor)
@@ -268,12 +127,10 @@ def create(ws, name: str, *, strategy_file: str | Path | None = None, actor: str
             else:
                 p.unlink(missing_ok=True)
         raise
-    return model_summary(ws, db.one("SELECT * FROM models WHERE id = ?", [model_id]))
+    return db.one("SELECT * FROM models WHERE id = ?", [model_id])
 
 
 def _remove_tree(folder: Path) -> None:
-    import shutil
-
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -282,23 +139,16 @@ def load_strategy(ws, db: Database, model, *, actor: str, now: datetime | None =
     read; a changed one is validated (InvalidInput naming key and line) and applied: stored,
     logged as `model.strategy`, and when the slot times change, the queued future slots of the
     model's accounts are cancelled and re-planned from now by the next tick."""
-    path = strategy_path(ws, model["slug"])
-    label = _label(model["slug"])
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{label} not found: the model's strategy file is missing (recreate it, e.g. from models/{EXAMPLE_NAME})") from None
-    if _sha(data) == model["strategy_sha256"]:
-        return _stored_strategy(model)
-    _, strategy = _read_strategy_file(path, label)
-    _apply_strategy(ws, db, model, strategy, _sha(data), actor=actor, now=now)
+    strategy, sha = strategies.on_file(ws, model)
+    if sha is not None:
+        _apply_strategy(ws, db, model, strategy, sha, actor=actor, now=now)
     return strategy
 
 
 def _apply_strategy(ws, db: Database, model, strategy: Strategy, sha: str, *, actor: str, now: datetime | None) -> dict:
-    now = tasks.as_instant(ws, now)
+    now = ws.instant(now)
     at = to_db(now)
-    old = _stored_strategy(model)
+    old = stored(model)
     replanned = cancelled = 0
     with db.write():
         db.execute(
@@ -307,11 +157,10 @@ def _apply_strategy(ws, db: Database, model, strategy: Strategy, sha: str, *, ac
              model["id"]],
         )  # fmt: skip
         if old.schedule_signature != strategy.schedule_signature:
-            cancelled = db.execute(
-                f"""UPDATE tasks SET status = 'cancelled', updated_at = ?
-                    WHERE model_id = ? AND status = 'queued' AND kind IN {_kinds_sql()} AND due_at >= ?""",
-                [at, model["id"], at],
-            ).rowcount
+            cancelled = len(tasks.cancel(
+                db, ws.events, old=[tasks.QUEUED], where=f"model_id = ? AND kind IN {_kinds_sql()} AND due_at >= ?",
+                params=[model["id"], at], at=at, actor=actor,
+            ))  # fmt: skip  (counted in the model.strategy event)
             replanned = db.execute(
                 """UPDATE accounts SET next_slot_at = ?, updated_at = ?
                    WHERE model_id = ? AND lifecycle_state = 'active' AND onboarded_at IS NOT NULL""",
@@ -321,7 +170,7 @@ def _apply_strategy(ws, db: Database, model, strategy: Strategy, sha: str, *, ac
         changed = {k: {"old": old_d.get(k), "new": v} for k, v in new_d.items() if old_d.get(k) != v}
         ws.events.record(
             db, at, "model.strategy", actor, model_id=model["id"],
-            message=f"strategy of {model['name']} applied from {_label(model['slug'])}"
+            message=f"strategy of {model['name']} applied from {label(model['slug'])}"
             + (f"; schedule changed: {cancelled} queued slot(s) cancelled, {replanned} account(s) re-planned" if replanned or cancelled else ""),
             details={"model": model["name"], "changed": changed, "slots_cancelled": cancelled, "accounts_replanned": replanned},
         )  # fmt: skip
@@ -401,6 +250,10 @@ def _leaving_candidates(db: Database, model_id: int) -> list:
 
 
 # -- onboarding, cleanup, reassignment -----------------------------------------------------------
+def _account(db: Database, account_id: int) -> Any:
+    return db.one("SELECT * FROM accounts WHERE id = ?", [account_id])
+
+
 def _step_key(prefix: str, number: int) -> str:
     return f"{prefix}:{number}"
 
@@ -436,7 +289,7 @@ def join(ws, db: Database, account, model, strategy: Strategy, *, now: datetime,
     if strategy.onboarding:
         prefix = f"onboarding:{account['id']}:{model['id']}:{at}"
         task_id = tasks.enqueue(
-            ws, db, account_id=account["id"], kind="onboarding", step_number=1, step_name=strategy.onboarding[0],
+            db, ws.events, account_id=account["id"], kind="onboarding", step_number=1, step_name=strategy.onboarding[0],
             key=_step_key(prefix, 1), due_at=now, now=now, actor=actor, model_id=model["id"],
         )  # fmt: skip
         return {"task_id": task_id, "step_name": strategy.onboarding[0]}
@@ -459,7 +312,7 @@ def _next_step(ws, db, task, account, steps, number: int, now, actor: str, model
     queued before under the same key (a repeated completion); the completion's `next_task`."""
     key = _step_key(_prefix_of(task), number + 1)
     task_id = tasks.enqueue(
-        ws, db, account_id=account["id"], kind=task["kind"], step_number=number + 1, step_name=steps[number],
+        db, ws.events, account_id=account["id"], kind=task["kind"], step_number=number + 1, step_name=steps[number],
         key=key, due_at=now, now=now, actor=actor, model_id=model_id,
     )  # fmt: skip
     if task_id is None:
@@ -468,12 +321,12 @@ def _next_step(ws, db, task, account, steps, number: int, now, actor: str, model
 
 
 def onboarding_step_done(ws, db: Database, task, account, now: datetime, actor: str) -> dict:
-    """`tasks.ON_COMPLETE['onboarding']`: the next onboarding step queued due now, or after the
+    """`botwork.FOLLOW_UPS['onboarding']`: the next onboarding step queued due now, or after the
     last one the account's recurring schedule starts (from now)."""
     if account["lifecycle_state"] != lifecycle.ACTIVE or account["model_id"] != task["model_id"]:
         return {}
     model = db.one("SELECT * FROM models WHERE id = ?", [task["model_id"]])
-    steps = _stored_strategy(model).onboarding
+    steps = stored(model).onboarding
     if _others_open(db, task):
         return {}  # tasks of this phase queued some other way (by hand, older data): they go first
     number = task["step_number"] or len(steps)
@@ -489,31 +342,27 @@ def start_cleanup(ws, db: Database, account, *, now: datetime, actor: str, cause
     cancelled (a task a bot holds runs to its end), and `reset_pfp` is queued due now; the other
     cleanup steps follow one after another."""
     at = to_db(now)
-    cancelled = db.execute(
-        """UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = ?
-           WHERE account_id = ? AND status IN ('queued', 'review') AND kind != 'cleanup'""",
-        [at, account["id"]],
-    ).rowcount
     model_id = account["model_id"]
+    username = account["username"]
+    cancelled = len(tasks.cancel(
+        db, ws.events, old=[tasks.QUEUED, tasks.REVIEW], where="account_id = ? AND kind != 'cleanup'",
+        params=[account["id"]], at=at, actor=actor, cause="cleanup", account_id=account["id"], model_id=model_id,
+        summary=lambda n: f"{n} open task(s) of {username} cancelled: {cause}",
+    ))  # fmt: skip
     lifecycle.move(
         db, ws.events, account, lifecycle.CLEANUP, at=at, actor=actor, cause=cause,
         fields={"next_slot_at": None, "requires_human_review": 0, "retry_count": 0},
         details={"tasks_cancelled": cancelled},
     )
-    if cancelled:
-        ws.events.record(
-            db, at, "task.cancelled", actor, account_id=account["id"], model_id=model_id, cause="cleanup",
-            message=f"{cancelled} open task(s) of {account['username']} cancelled: {cause}",
-        )  # fmt: skip
     prefix = f"cleanup:{account['id']}:{model_id}:{at}"
     return tasks.enqueue(
-        ws, db, account_id=account["id"], kind="cleanup", step_number=1, step_name=CLEANUP_STEPS[0],
+        db, ws.events, account_id=account["id"], kind="cleanup", step_number=1, step_name=CLEANUP_STEPS[0],
         key=_step_key(prefix, 1), due_at=now, now=now, actor=actor, model_id=model_id,
     )  # fmt: skip
 
 
 def cleanup_step_done(ws, db: Database, task, account, now: datetime, actor: str) -> dict:
-    """`tasks.ON_COMPLETE['cleanup']`: the next cleanup step queued due now; after the last one
+    """`botwork.FOLLOW_UPS['cleanup']`: the next cleanup step queued due now; after the last one
     the account is ready again without a model, its proxy's model is released when no account of
     that model remains on it, and a pending reassignment is carried out."""
     if account["lifecycle_state"] != lifecycle.CLEANUP or _others_open(db, task):
@@ -531,7 +380,7 @@ def cleanup_step_done(ws, db: Database, task, account, now: datetime, actor: str
     )  # fmt: skip
     proxies.refresh_proxy_model(db, account["proxy_id"], events=ws.events, at=at, actor=actor)
     if account["reassign_to_model_id"] is not None:
-        try_reassign(ws, db, tasks.get_account(db, account["id"]), now=now, actor=actor)
+        try_reassign(ws, db, _account(db, account["id"]), now=now, actor=actor)
     return {}
 
 
@@ -552,7 +401,7 @@ def try_reassign(ws, db: Database, account, *, now: datetime, actor: str) -> str
         except Conflict:
             fits = False
     if not fits:
-        pick = proxies._pick(db, target["id"])  # the packing rule of auto-assignment, for this model
+        pick = proxies.pick_proxy(db, target["id"])  # the packing rule of auto-assignment, for this model
         if pick is None:
             return f"no active proxy with room may serve model {target['name']}"
         old = account["proxy_id"]
@@ -564,8 +413,8 @@ def try_reassign(ws, db: Database, account, *, now: datetime, actor: str) -> str
             details={"from_proxy_id": old, "to_proxy_id": pick["id"]},
         )  # fmt: skip
         proxies.refresh_proxy_model(db, old, events=ws.events, at=at, actor=actor)
-        account = tasks.get_account(db, account["id"])
-    join(ws, db, account, target, _stored_strategy(target), now=now, actor=actor, cause=f"reassigned to {target['name']}")
+        account = _account(db, account["id"])
+    join(ws, db, account, target, stored(target), now=now, actor=actor, cause=f"reassigned to {target['name']}")
     return None
 
 
@@ -670,10 +519,10 @@ def candidates(
         elif r["reassign_to_model_id"] not in (None, model["id"]):
             reason = "waits to join another model (reassignment)"
         elif max_retries is not None and r["warmup_retries"] > max_retries:
-            reason = f"{r['warmup_retries']} warm-up retries (more than --max-retries {max_retries})"
+            reason = f"{r['warmup_retries']} warm-up retries (more than the maximum of {max_retries})"
         elif min_followers is not None and (r["followers"] is None or r["followers"] < min_followers):
             have = "no followers reported" if r["followers"] is None else f"{r['followers']} followers"
-            reason = f"{have} (fewer than --min-followers {min_followers})"
+            reason = f"{have} (fewer than the minimum of {min_followers})"
         loc = (r["location"] or "").lower()
         rank = preferred.index(loc) if loc in preferred else len(preferred)
         warmup_hours = None
@@ -692,10 +541,14 @@ def candidates(
     return out
 
 
-def _check_filters(count, max_retries, min_followers) -> None:
-    for label, value, minimum in (("--count", count, 1), ("--max-retries", max_retries, 0), ("--min-followers", min_followers, 0)):
+def check_filters(count: int | None, max_retries: int | None, min_followers: int | None) -> None:
+    for name, what, value, minimum in (
+        ("count", "the number of accounts", count, 1),
+        ("max_retries", "the maximum of warm-up retries", max_retries, 0),
+        ("min_followers", "the minimum of followers", min_followers, 0),
+    ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
-            raise InvalidInput(f"{label} must be a whole number of at least {minimum}")
+            raise InvalidInput(f"{what} must be a whole number of at least {minimum}", about=(name,))
 
 
 def assign(
@@ -708,9 +561,7 @@ def assign(
     max_retries: int | None = None,
     min_followers: int | None = None,
     reassign: bool = False,
-    dry_run: bool = False,
     actor: str,
-    on_done=None,
     now: datetime | str | None = None,
 ) -> dict:
     """`model assign`: `--count N` takes the N best eligible ready accounts (fewer when fewer
@@ -718,22 +569,19 @@ def assign(
     that does not exist or is not `ready` is an error and nothing changes, except with
     `reassign` an account active in another model, which goes through cleanup first and joins
     this model by itself afterwards. Returns `{"model", "assigned": [usernames], "skipped":
-    [{"username", "reason"}], "reassigning": [usernames], "dry_run"}`. One transaction
-    (`on_done(db, result)` runs inside it); a dry run is rolled back."""
+    [{"username", "reason"}], "reassigning": [usernames], "dry_run"}`. Joins the caller's
+    transaction (an operator's change, engine/store/changes.py); `dry_run` says whether that
+    transaction is a dry run, which will be rolled back."""
     if (count is None) == (not usernames):
-        raise InvalidInput("give --count N or one or more usernames (not both)")
+        raise InvalidInput("give a number of accounts or their usernames, not both", about=("count", "usernames"))
     if reassign and not usernames:
-        raise InvalidInput("--reassign works on named accounts: give their usernames")
-    _check_filters(count, max_retries, min_followers)
+        raise InvalidInput("reassignment works on named accounts: give their usernames", about=("reassign", "usernames"))
+    check_filters(count, max_retries, min_followers)
     db = ws.db()
-    if db.in_transaction:
-        raise RuntimeError("assign runs its own transaction")
-    now = tasks.as_instant(ws, now)
-    with db.write(dry_run=dry_run):
+    now = ws.instant(now)
+    with db.write():
         result = _assign(ws, db, name, usernames, count, location, max_retries, min_followers, reassign, now, actor)
-        result["dry_run"] = dry_run
-        if on_done is not None:
-            on_done(db, result)
+        result["dry_run"] = db.dry_run
     return result
 
 
@@ -771,11 +619,14 @@ def _assign(ws, db, name, usernames, count, location, max_retries, min_followers
                 moving.append(row)
             elif state == lifecycle.ACTIVE and row["model_id"] is not None:
                 other = db.scalar("SELECT name FROM models WHERE id = ?", [row["model_id"]])
-                problems.append(f"{row['username']} is active in model {other} (use --reassign)")
+                problems.append(f"{row['username']} is active in model {other} (it can be reassigned)")
             else:
                 problems.append(f"{row['username']} is {state}")
         if problems:
-            raise IllegalTransition("only ready accounts can be assigned: " + "; ".join(problems))
+            reassignable = any("reassigned" in p for p in problems)
+            raise IllegalTransition(
+                "only ready accounts can be assigned: " + "; ".join(problems), about=("reassign",) if reassignable else ()
+            )
         pool = candidates(ws, db, model, strategy, location=location, max_retries=max_retries,
                           min_followers=min_followers, account_ids=[r["id"] for r in ready]) if ready else []  # fmt: skip
         in_pool = {c["account_id"] for c in pool}
@@ -812,7 +663,7 @@ def _assign(ws, db, name, usernames, count, location, max_retries, min_followers
             if not c["eligible"]:
                 skipped.append({"username": c["username"], "reason": c["reason"]})
             elif len(assigned) < limit:
-                join(ws, db, tasks.get_account(db, c["account_id"]), model, strategy, now=now, actor=actor, cause=cause)
+                join(ws, db, _account(db, c["account_id"]), model, strategy, now=now, actor=actor, cause=cause)
                 assigned.append(c["username"])
     return {"model": model["name"], "assigned": assigned, "skipped": skipped, "reassigning": reassigning}
 
@@ -830,7 +681,7 @@ def _reassign_check(db: Database, account, target, moving_ids: list[int]) -> str
     proxy_ok = db.scalar("SELECT status FROM proxies WHERE id = ?", [account["proxy_id"]]) == "active"
     if other is None and proxy_ok:
         return None
-    if proxies._pick(db, target["id"]) is not None:
+    if proxies.pick_proxy(db, target["id"]) is not None:
         return None
     why = f"its proxy {account['proxy_id']} keeps serving {other}" if other else f"its proxy {account['proxy_id']} is not active"
     return f"{why} and no other active proxy with room may serve model {target['name']}"
@@ -858,13 +709,13 @@ def strategy_problems(ws, db: Database | None = None) -> list[dict]:
     db = db or ws.db()
     out = []
     for model in db.query("SELECT * FROM models WHERE archived_at IS NULL ORDER BY id"):
-        path = strategy_path(ws, model["slug"])
+        path = path_of(ws, model["slug"])
         try:
             data = path.read_bytes()
-            if _sha(data) != model["strategy_sha256"]:
-                _read_strategy_file(path, _label(model["slug"]))
+            if file_sha(data) != model["strategy_sha256"]:
+                read_file(path, label(model["slug"]))
         except FileNotFoundError:
-            out.append({"model": model["name"], "model_id": model["id"], "error": f"{_label(model['slug'])} not found"})
+            out.append({"model": model["name"], "model_id": model["id"], "error": f"{label(model['slug'])} not found"})
         except InvalidInput as exc:
             out.append({"model": model["name"], "model_id": model["id"], "error": exc.message})
     return out
@@ -893,7 +744,7 @@ def schedule_due(ws, db: Database, now: datetime, actor: str) -> dict:
     queued = skipped = 0
     for r in rows:
         if r["model_id"] not in strategies:
-            strategies[r["model_id"]] = _stored_strategy(db.one("SELECT * FROM models WHERE id = ?", [r["model_id"]]))
+            strategies[r["model_id"]] = stored(db.one("SELECT * FROM models WHERE id = ?", [r["model_id"]]))
         strategy = strategies[r["model_id"]]
         plan_ = strategy.schedule_dict()
         start = from_db(r["next_slot_at"]) - timedelta(milliseconds=1)
@@ -911,7 +762,7 @@ def schedule_due(ws, db: Database, now: datetime, actor: str) -> dict:
         for slot in schedule.slots_between(plan_, strategy.active_hours, ws.tz, r["id"], start, horizon):
             key = f"{slot.kind}:{r['id']}:{r['model_id']}:{strategy.schedule_signature}:{to_db(slot.at)}"
             if tasks.enqueue(
-                ws, db, account_id=r["id"], kind=slot.kind, step_name=slot.kind, key=key, due_at=slot.at, now=now,
+                db, ws.events, account_id=r["id"], kind=slot.kind, step_name=slot.kind, key=key, due_at=slot.at, now=now,
                 actor=actor, model_id=r["model_id"], stale_at=slot.at + grace,
             ) is not None:  # fmt: skip
                 queued += 1
@@ -919,228 +770,4 @@ def schedule_due(ws, db: Database, now: datetime, actor: str) -> dict:
         db.execute("UPDATE accounts SET next_slot_at = ? WHERE id = ?", [to_db(following) if following else None, r["id"]])
     return {"accounts": len(rows), "queued": queued, "skipped": skipped}
 
-
-# -- pages --------------------------------------------------------------------------------------
-def _figures(ws, db: Database, account_id: int) -> tuple[int | None, int | None]:
-    last = metrics.latest(ws, account_id, db=db)
-    if last is None:
-        return None, None
-    moved = metrics.change(ws, account_id, days=METRICS_DAYS, db=db)
-    return last["followers"], (moved or {}).get("followers")
-
-
-def _counts(db: Database, model_id: int) -> dict:
-    states = {r["lifecycle_state"]: r["n"] for r in db.query(
-        "SELECT lifecycle_state, COUNT(*) AS n FROM accounts WHERE model_id = ? GROUP BY lifecycle_state", [model_id])}  # fmt: skip
-    onboarding = db.scalar(
-        "SELECT COUNT(*) FROM accounts WHERE model_id = ? AND lifecycle_state = 'active' AND onboarded_at IS NULL", [model_id]
-    )
-    return {
-        "active": states.get("active", 0),
-        "onboarding": onboarding,
-        "cleanup": states.get("cleanup", 0),
-        "human_review": states.get("human_review", 0),
-        "reassigning_in": db.scalar("SELECT COUNT(*) FROM accounts WHERE reassign_to_model_id = ?", [model_id]),
-    }
-
-
-def model_summary(ws, model, db: Database | None = None, now: datetime | None = None) -> dict:
-    """One model as the dashboard shows it (`model list`): its accounts by state, tasks done and
-    failed in the last 7 days, content counts by type, followers where bots reported them."""
-    db = db or ws.db()
-    now = now or ws.clock.now()
-    since = to_db(now - timedelta(days=7))
-    strategy = _stored_strategy(model)
-    mid = model["id"]
-    done = db.scalar("SELECT COUNT(*) FROM tasks WHERE model_id = ? AND status = 'completed' AND completed_at >= ?", [mid, since])
-    failed = db.scalar(
-        """SELECT COUNT(*) FROM step_log s JOIN tasks t ON t.id = s.task_id
-           WHERE t.model_id = ? AND s.status IN ('failed', 'requires_review') AND s.completed_at >= ?""",
-        [mid, since],
-    )
-    content_counts: dict[str, int] = {}
-    for r in db.query(
-        """SELECT content_type, COUNT(*) AS n FROM content WHERE model_id = ? AND active = 1
-           GROUP BY content_type ORDER BY content_type""", [mid]):  # fmt: skip
-        content_counts[r["content_type"]] = r["n"]
-    followers_total = change_total = None
-    reporting = 0
-    for a in db.query("SELECT id FROM accounts WHERE model_id = ? AND lifecycle_state != 'retired'", [mid]):
-        followers, change = _figures(ws, db, a["id"])
-        if followers is not None:
-            reporting += 1
-            followers_total = (followers_total or 0) + followers
-        if change is not None:
-            change_total = (change_total or 0) + change
-    return {
-        "id": mid,
-        "name": model["name"],
-        "slug": model["slug"],
-        "display_name": model["display_name"] or model["name"],
-        "archived_at": model["archived_at"],
-        **_counts(db, mid),
-        "proxies": db.scalar("SELECT COUNT(*) FROM proxies WHERE assigned_model_id = ?", [mid]),
-        "tasks_done_7d": done,
-        "tasks_failed_7d": failed,
-        "content": content_counts,
-        "content_images": db.scalar("SELECT COUNT(*) FROM content WHERE model_id = ? AND active = 1 AND path IS NOT NULL", [mid]),
-        "content_texts": db.scalar("SELECT COUNT(*) FROM content WHERE model_id = ? AND active = 1 AND text_content IS NOT NULL", [mid]),
-        "followers_total": followers_total,
-        "followers_change_7d": change_total,
-        "accounts_reporting": reporting,
-        "schedule": strategy.schedule_dict(),
-        "templates": strategy.templates,
-        "strategy_file": _label(model["slug"]),
-        "created_at": model["created_at"],
-    }
-
-
-def list_models(ws, *, include_archived: bool = False) -> list[dict]:
-    """`model list`: the models dashboard, one row a model, by name."""
-    db = ws.db()
-    where = "" if include_archived else " WHERE archived_at IS NULL"
-    now = ws.clock.now()
-    return [model_summary(ws, m, db, now) for m in db.query(f"SELECT * FROM models{where} ORDER BY name, id")]
-
-
-def _current_task(db: Database, account_id: int):
-    """The task the account is on (claimed, in review, or the next queued one), else its last."""
-    open_ = db.one(
-        """SELECT * FROM tasks WHERE account_id = ? AND status IN ('claimed', 'review', 'queued')
-           ORDER BY CASE status WHEN 'claimed' THEN 0 WHEN 'review' THEN 1 ELSE 2 END, due_at, id LIMIT 1""",
-        [account_id],
-    )
-    if open_ is not None:
-        return open_, True
-    return db.one("SELECT * FROM tasks WHERE account_id = ? AND status != 'cancelled' ORDER BY updated_at DESC, id DESC LIMIT 1",
-                  [account_id]), False  # fmt: skip
-
-
-def _phase(a) -> str:
-    if a["lifecycle_state"] == "active":
-        return "onboarding" if a["onboarded_at"] is None else "active"
-    if a["lifecycle_state"] == "cleanup" and a["reassign_to_model_id"] is not None:
-        return "cleanup (reassigning)"
-    return a["lifecycle_state"]
-
-
-def overview(ws, model, db: Database | None = None) -> list[dict]:
-    """View A: the model's accounts with state, current or last task, last bot action,
-    followers and their 7-day change."""
-    db = db or ws.db()
-    since = to_db(ws.clock.now() - timedelta(days=7))
-    rows = db.query(
-        """SELECT a.*, p.location, p.status AS proxy_status, b.name AS bot FROM accounts a
-           LEFT JOIN proxies p ON p.id = a.proxy_id LEFT JOIN bots b ON b.id = a.bot_id
-           WHERE a.model_id = ? AND a.lifecycle_state != 'retired' ORDER BY a.username""",
-        [model["id"]],
-    )
-    out = []
-    for a in rows:
-        task, is_open = _current_task(db, a["id"])
-        followers, change = _figures(ws, db, a["id"])
-        out.append({
-            "account_id": a["id"], "username": a["username"], "lifecycle_state": a["lifecycle_state"], "phase": _phase(a),
-            "proxy_id": a["proxy_id"], "proxy_location": a["location"], "proxy_status": a["proxy_status"], "bot": a["bot"],
-            "task_id": task["id"] if task else None, "task_kind": task["kind"] if task else None,
-            "task_step": task["step_name"] if task else None, "task_status": task["status"] if task else None,
-            "task_due_at": task["due_at"] if task else None, "task_is_current": is_open if task else None,
-            "last_bot_action_by": a["last_bot_action_by"], "last_bot_action_at": a["last_bot_action_at"],
-            "followers": followers, "followers_change_7d": change,
-            "tasks_done_7d": db.scalar("SELECT COUNT(*) FROM tasks WHERE account_id = ? AND model_id = ? AND status = 'completed' "
-                                       "AND completed_at >= ?", [a["id"], model["id"], since]),
-            "assigned_to_model_at": a["assigned_to_model_at"], "onboarded_at": a["onboarded_at"],
-            "next_slot_at": a["next_slot_at"], "last_error_message": a["last_error_message"],
-        })  # fmt: skip
-    return out
-
-
-def pipeline_view(ws, model, db: Database | None = None) -> dict:
-    """View C: the warm-up pipeline (the supply of ready accounts, fleet-wide, each marked when
-    its proxy is in one of the model's preferred locations), and this model's accounts in
-    onboarding and in cleanup with their step."""
-    db = db or ws.db()
-    strategy = _stored_strategy(model)
-    preferred = {loc.lower() for loc in strategy.locations}
-    warm = plan.pipeline(ws)
-    locations = {r["id"]: (r["location"] or "") for r in db.query("SELECT id, location FROM proxies")}
-    for a in warm["accounts"]:
-        a["proxy_location"] = locations.get(a["proxy_id"]) or None
-        a["preferred_location"] = bool(preferred) and (a["proxy_location"] or "").lower() in preferred
-    steps = {"onboarding": [], "cleanup": []}
-    rows = db.query(
-        """SELECT a.id, a.username, a.lifecycle_state, a.onboarded_at, a.reassign_to_model_id, t.id AS task_id, t.kind,
-                  t.step_number, t.step_name, t.status, t.due_at, t.attempts, t.last_error
-           FROM accounts a JOIN tasks t ON t.account_id = a.id AND t.status IN ('queued', 'claimed', 'review')
-                                        AND t.kind IN ('onboarding', 'cleanup')
-           WHERE a.model_id = ? ORDER BY a.username, t.id""",
-        [model["id"]],
-    )
-    for r in rows:
-        steps[r["kind"]].append({
-            "account_id": r["id"], "username": r["username"], "lifecycle_state": r["lifecycle_state"], "task_id": r["task_id"],
-            "step_number": r["step_number"],
-            "steps": len(strategy.onboarding) if r["kind"] == "onboarding" else len(CLEANUP_STEPS),
-            "step_name": r["step_name"], "status": r["status"], "due_at": r["due_at"], "attempts": r["attempts"],
-            "last_error": r["last_error"], "reassigning": r["reassign_to_model_id"] is not None,
-        })  # fmt: skip
-    return {"warmup": warm, **steps}
-
-
-def proxies_view(ws, model, db: Database | None = None) -> dict:
-    """View D: the model's proxies with their accounts, the free proxies with room (active, no
-    model), and which model uses which proxy."""
-    db = db or ws.db()
-    mine = proxies.list_proxies(ws, model=model["name"])
-    for p in mine:
-        p["accounts"] = [r["username"] for r in db.query(
-            "SELECT username FROM accounts WHERE proxy_id = ? AND lifecycle_state != 'retired' ORDER BY username", [p["id"]])]  # fmt: skip
-    free = [p for p in proxies.list_proxies(ws, free=True) if p["model"] is None]
-    used = [
-        {"proxy_id": p["id"], "host": p["host"], "port": p["port"], "location": p["location"], "status": p["status"],
-         "model": p["model"], "account_count": p["account_count"], "max_accounts": p["max_accounts"]}
-        for p in proxies.list_proxies(ws) if p["model"] is not None
-    ]  # fmt: skip
-    return {"model_proxies": mine, "free_proxies": free, "proxy_models": used}
-
-
-def attention_view(ws, model, db: Database | None = None) -> list[dict]:
-    """View E: the items of `review list` that concern this model, plus its strategy file's
-    problems and the accounts waiting to join it."""
-    from . import review
-
-    db = db or ws.db()
-    return [i for i in review.attention(ws) if i.get("model") == model["name"]]
-
-
-def available(ws, model, *, location=None, max_retries=None, min_followers=None, db: Database | None = None) -> list[dict]:
-    """View B: ready accounts this model may take (and those it may not, with the reason)."""
-    _check_filters(None, max_retries, min_followers)
-    db = db or ws.db()
-    return candidates(ws, db, model, _stored_strategy(model), location=location, max_retries=max_retries,
-                      min_followers=min_followers)  # fmt: skip
-
-
-def show(ws, name: str, view: str = "overview", *, location=None, max_retries=None, min_followers=None, actor: str):
-    """`model show NAME --view V`: the model accounts page. A live model's strategy file is
-    applied first (a changed file takes effect; an invalid one is an error)."""
-    if view not in VIEWS:
-        raise InvalidInput(f"unknown view {view!r}; one of: {', '.join(VIEWS)}")
-    db = ws.db()
-    model = find_model(db, name)
-    if model["archived_at"] is None:
-        with db.write():
-            load_strategy(ws, db, find_model(db, name), actor=actor)
-        model = find_model(db, name)
-    if view == "overview":
-        data = overview(ws, model, db)
-    elif view == "available":
-        data = available(ws, model, location=location, max_retries=max_retries, min_followers=min_followers, db=db)
-    elif view == "pipeline":
-        data = pipeline_view(ws, model, db)
-    elif view == "proxies":
-        data = proxies_view(ws, model, db)
-    else:
-        data = attention_view(ws, model, db)
-    return model_summary(ws, model, db), data
 

@@ -9,10 +9,6 @@ Everything is kept in the `meta` table, so no schema change was needed:
   "created_at", "expires_at"}`. The cookie holds the token; the database only its hash, so a
   copy of the database opens no session. A session lasts SESSION_HOURS from login, by the
   workspace clock (so tests move it with IGCTL_NOW); logout and a new password end sessions.
-
-Also here: read-only compositions of engine calls that the dashboard shows and the CLI has no
-single command for (the fleet figures of the front page, a model found by id, a step's
-screenshot file). No rule lives in the web layer.
 """
 
 from __future__ import annotations
@@ -26,8 +22,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from .clock import from_db, to_db
-from .errors import InvalidInput, NotFound, Unauthorized
+from ..store.clock import from_db, to_db
+from ..store.errors import InvalidInput, NotFound, Unauthorized
 
 PASSWORD_KEY = "dashboard.password"
 SESSION_PREFIX = "dashboard.session."
@@ -173,62 +169,3 @@ def expire_in(ws, sess: dict) -> int:
     """Seconds until the session ends (for the cookie's Max-Age)."""
     return max(int((from_db(sess["expires_at"]) - ws.clock.now()).total_seconds()), 0)
 
-
-def record_action(ws, db, name: str, actor: str, **details) -> None:
-    """The `command` event of a change made through the dashboard, inside the caller's
-    transaction (as `record_command` for the CLI)."""
-    ws.events.record(db, ws.now(), "command", actor, message=name, details={"via": "dashboard", **details})
-
-
-# -- read-only compositions for pages ------------------------------------------------------------
-def model_by_id(ws, model_id: int):
-    """The models row of an id (archived models too); NotFound otherwise."""
-    row = ws.db().one("SELECT * FROM models WHERE id = ?", [model_id])
-    if row is None:
-        raise NotFound(f"no model with id {model_id}")
-    return row
-
-
-def fleet(ws) -> dict:
-    """The fleet cards of the front page: accounts per state and proxy slots (as `report
-    --json`), proxies with room (as `proxy list --free`), bots online (as `bot list`)."""
-    from . import bots, proxies, reports
-
-    report = reports.build_report(ws, daily=False)
-    bot_rows = [b for b in bots.list_bots(ws) if not b["revoked"]]
-    return {
-        "accounts_by_state": report["accounts_by_state"],
-        "accounts": sum(report["accounts_by_state"].values()),
-        "proxies": report["proxies"],
-        "proxies_with_room": len(proxies.list_proxies(ws, free=True)),
-        "bots": len(bot_rows),
-        "bots_online": sum(1 for b in bot_rows if b["online"]),
-    }
-
-
-def content_short(ws) -> dict[str, list[str]]:
-    """Per model name, the review list's content problems (missing or running short)."""
-    from . import review
-
-    out: dict[str, list[str]] = {}
-    for item in review.attention(ws):
-        if item["kind"] in ("content_missing", "content_short") and item.get("model"):
-            out.setdefault(item["model"], []).append(item["message"])
-    return out
-
-
-def screenshot_file(ws, username: str, step_log_id: int) -> Path:
-    """The evidence file of one step-log row of an account, inside the workspace's evidence
-    folder; NotFound for anything else."""
-    from . import accounts
-    from .evidence import EVIDENCE_DIR
-
-    account = accounts.get_account(ws, username)
-    rel = ws.db().scalar("SELECT screenshot_path FROM step_log WHERE id = ? AND account_id = ?", [step_log_id, account["id"]])
-    if not rel:
-        raise NotFound(f"no screenshot for step {step_log_id} of {account['username']}")
-    root = (ws.path / EVIDENCE_DIR).resolve()
-    path = (ws.path / rel).resolve()
-    if root not in path.parents or not path.is_file():
-        raise NotFound(f"the screenshot of step {step_log_id} is not in the evidence folder")
-    return path

@@ -15,13 +15,15 @@ Rules:
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import os
 from pathlib import Path
 
-from .db import Database
-from .errors import Conflict, InvalidInput, NotFound, TooLarge
-from .tasks import get_bot
+from ..store.db import Database
+from ..store.errors import Conflict, InvalidInput, NotFound, TooLarge
+from .bots import get_bot
 
 EVIDENCE_DIR = "evidence"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -100,8 +102,6 @@ def add_screenshot(ws, task_id: int, bot_id: int, data: bytes) -> dict:
 
 def for_task(ws, task_id: int) -> list[dict]:
     """Every screenshot kept for a task, oldest first: `{"path", "sha256", "bytes", "at", "bot_id"}`."""
-    import json
-
     rows = ws.db().query(
         "SELECT at, bot_id, details_json FROM events WHERE kind = 'task.screenshot' AND task_id = ? ORDER BY id",
         [task_id],

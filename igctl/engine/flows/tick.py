@@ -26,12 +26,16 @@ rolled back.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Callable
 
-from . import lifecycle, models, proxies, proxy_health, tasks
-from .clock import to_db
-from .db import Database
-from .plan import Plan, local_date, start_of_day
+from ..domain import lifecycle, proxies, proxy_health
+from ..domain.plan import Plan, local_date, start_of_day
+from ..queue import tasks
+from ..store import changes
+from ..store.changes import Command
+from ..store.clock import to_db
+from ..store.db import Database
+from ..store.workspace import Workspace
+from . import botwork, models, warmup
 
 TICK_ACTOR = "tick"
 
@@ -42,25 +46,28 @@ def tick(
     dry_run: bool = False,
     now: datetime | str | None = None,
     actor: str = TICK_ACTOR,
-    on_done: Callable[[Database, dict], None] | None = None,
+    command: Command | None = None,
 ) -> dict:
     """Run one tick in one BEGIN IMMEDIATE transaction and return counts of what it did (with
-    dry_run: would have done, and nothing is kept) plus the usernames concerned. `on_done(db,
-    result)` runs inside the transaction before it ends (the CLI records its command event
-    there, so a dry run leaves no trace)."""
+    dry_run: would have done, and nothing is kept) plus the usernames concerned. `command` (the
+    operator's `warmup tick`) is recorded in that transaction, with the counts, only when the
+    tick did something (`did_something`): cron's idle ticks leave no trace, and a dry run none
+    at all. The tick keeps a transaction of its own because its proxy tests wait for the
+    network before it, so the command's event comes after theirs."""
     db = ws.db()
     if db.in_transaction:
         raise RuntimeError("tick runs its own transaction; do not call it inside db.write()")
-    now = tasks.as_instant(ws, now)
+    now = ws.instant(now)
     # Proxy tests wait for the network, so they run before the transaction (never in a dry run);
     # a proxy they quarantine is then skipped by this very tick.
     health = {} if dry_run else proxy_health.run_due_tests(ws, actor=actor)
     with db.write(dry_run=dry_run):
         result = _run(ws, db, now, actor)
+        counts = {k: v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)}
         result.update(health)
         result["dry_run"] = dry_run
-        if on_done is not None:
-            on_done(db, result)
+        if command is not None and did_something(result):
+            changes.record(ws, db, command, counts=counts, dry_run=dry_run)
     return result
 
 
@@ -74,7 +81,7 @@ def did_something(result: dict) -> bool:
 
 def _run(ws, db: Database, now: datetime, actor: str) -> dict:
     at = to_db(now)
-    expired = tasks.expire_leases(ws, db, now, actor=actor)
+    expired = botwork.expire_leases(ws, db, now, actor=actor)
     dropped = drop_stale(ws, db, now, actor)
     assigned = proxies.auto_assign(ws, actor=actor)
     started, deferred = start_warmups(ws, db, now, actor)
@@ -113,12 +120,7 @@ def drop_stale(ws, db: Database, now: datetime, actor: str) -> int:
         [at],
     )
     for t in rows:
-        db.execute("UPDATE tasks SET status = 'dropped', updated_at = ? WHERE id = ? AND status = 'queued'", [at, t["id"]])
-        ws.events.record(
-            db, at, "task.dropped", actor, account_id=t["account_id"], task_id=t["id"], cause="stale",
-            message=f"{t['kind']} {t['step_name']} of {t['username']} dropped: not claimed before {t['stale_at']}",
-            details={"stale_at": t["stale_at"]},
-        )
+        tasks.drop_stale(db, ws.events, t, at=at, actor=actor, username=t["username"])
     return len(rows)
 
 
@@ -152,7 +154,7 @@ def start_warmups(ws, db: Database, now: datetime, actor: str) -> tuple[list[str
     )  # fmt: skip
     due = Plan.of(ws).first_due(now)
     for a in chosen:
-        tasks.queue_warmup_step(ws, db, a["id"], 1, due, now, actor)
+        warmup.queue_step(ws, db, a["id"], 1, due, now, actor)
     return [a["username"] for a in chosen], deferred
 
 
@@ -169,23 +171,19 @@ def repair(ws, db: Database, now: datetime, actor: str) -> dict:
     )
     for account in orphans:
         step = min(max(account["warmup_step"] or 1, 1), len(plan))
-        key = tasks.warmup_key(account["id"], step)
+        key = warmup.step_key(account["id"], step)
         existing = db.one("SELECT * FROM tasks WHERE idempotency_key = ?", [key])
         if existing is not None and existing["status"] == "completed":
             # the step was done but the account was not advanced: advance it now
-            tasks.ON_COMPLETE["warmup"](ws, db, existing, account, now, actor)
+            warmup.step_done(ws, db, existing, account, now, actor)
         elif existing is not None:
             # dropped or cancelled by hand: back in the queue, due now
-            db.execute(
-                "UPDATE tasks SET status = 'queued', bot_id = NULL, lease_expires_at = NULL, due_at = ?, updated_at = ? WHERE id = ?",
-                [at, at, existing["id"]],
-            )
-            ws.events.record(
-                db, at, "task.requeued", actor, account_id=account["id"], task_id=existing["id"], cause="repair",
+            tasks.requeue(
+                db, ws.events, existing, at=at, due=at, actor=actor, cause="repair",
                 message=f"warm-up step {step} of {account['username']} back in the queue (it had no open task)",
-            )
+            )  # fmt: skip
         else:
-            tasks.queue_warmup_step(ws, db, account["id"], step, now, now, actor)
+            warmup.queue_step(ws, db, account["id"], step, now, now, actor)
         requeued.append(account["username"])
     # A retired account holds nothing (retiring frees the slots; this catches older data).
     released = 0
@@ -193,11 +191,11 @@ def repair(ws, db: Database, now: datetime, actor: str) -> dict:
         """SELECT DISTINCT a.id, a.username FROM tasks t JOIN accounts a ON a.id = t.account_id
            WHERE t.status IN ('queued', 'claimed') AND a.lifecycle_state = 'retired'"""
     ):
-        db.execute(
-            "UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = ? WHERE account_id = ? AND status IN ('queued', 'claimed')",
-            [at, row["id"]],
-        )
-        ws.events.record(db, at, "task.cancelled", actor, account_id=row["id"], cause="repair",
-                         message=f"open tasks of retired account {row['username']} cancelled")
+        username = row["username"]
+        tasks.cancel(
+            db, ws.events, old=[tasks.QUEUED, tasks.CLAIMED], where="account_id = ?", params=[row["id"]], at=at,
+            actor=actor, cause="repair", account_id=row["id"],
+            summary=lambda n: f"open tasks of retired account {username} cancelled",
+        )  # fmt: skip
         released += 1
     return {"requeued": requeued, "released": released}

@@ -63,6 +63,7 @@ class Database:
         self.conn = connect(self.path)
         self._owner = threading.get_ident()
         self._depth = 0
+        self._dry_run = False
         self._after_commit: list[Callable[[], None]] = []
         self._batches: dict[str, list] = {}
         self._lock = _write_lock(self.path)
@@ -93,6 +94,12 @@ class Database:
     def in_transaction(self) -> bool:
         return self._depth > 0
 
+    @property
+    def dry_run(self) -> bool:
+        """Inside a write transaction that will be rolled back (`write(dry_run=True)`): what is
+        done in it is only what would be done."""
+        return self._depth > 0 and self._dry_run
+
     # -- writing -----------------------------------------------------------------------
     @contextmanager
     def write(self, *, dry_run: bool = False) -> Iterator["Database"]:
@@ -112,6 +119,7 @@ class Database:
         with self._lock:
             self._begin_immediate()
             self._depth = 1
+            self._dry_run = dry_run
             try:
                 yield self
             except BaseException:
@@ -122,6 +130,7 @@ class Database:
     def _end(self, *, commit: bool) -> None:
         """Commit (then run the after-commit callbacks) or roll back."""
         self._depth = 0
+        self._dry_run = False
         callbacks, self._after_commit, self._batches = self._after_commit, [], {}
         if not commit:
             try:
@@ -187,6 +196,12 @@ class Database:
             batch = self._batches[key] = []
             self._after_commit.append(lambda: flush(batch))
         batch.append(item)
+
+    def pending(self, key: str) -> list:
+        """The items collected under `key` by `after_commit_batch` in this transaction and not
+        yet flushed (empty outside a transaction). The list itself: a caller may amend or remove
+        an item it added before the commit (EventLog.amend, EventLog.forget)."""
+        return self._batches.get(key, []) if self._depth else []
 
     def _begin_immediate(self) -> None:
         # busy_timeout covers most waits; a second loop covers the rare SQLITE_BUSY that

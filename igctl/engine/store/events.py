@@ -118,6 +118,29 @@ class EventLog:
             db.after_commit_batch("events", line, self._mirror_many)
         return event_id
 
+    def amend(self, db: Database, event_id: int, details: dict) -> None:
+        """Add `details` to those of event `event_id`, recorded in this very transaction: the
+        row and the line waiting for the log file (which is written only after the commit)."""
+        assert db.in_transaction, "an event is amended inside the transaction that recorded it"
+        stored = db.scalar("SELECT details_json FROM events WHERE id = ?", [event_id])
+        merged = redact({**(json.loads(stored) if stored else {}), **details})
+        db.execute("UPDATE events SET details_json = ? WHERE id = ?",
+                   [json.dumps(merged, sort_keys=True, default=str) if merged else None, event_id])  # fmt: skip
+        for line in db.pending("events"):
+            if line["id"] == event_id:
+                if merged:
+                    line["details"] = merged
+                else:
+                    line.pop("details", None)
+
+    def forget(self, db: Database, event_id: int) -> None:
+        """Take back event `event_id`, recorded in this very transaction: its row and its line
+        waiting for the log file."""
+        assert db.in_transaction, "an event is forgotten inside the transaction that recorded it"
+        db.execute("DELETE FROM events WHERE id = ?", [event_id])
+        lines = db.pending("events")
+        lines[:] = [line for line in lines if line["id"] != event_id]
+
     def record_many(self, db: Database, events: list[dict]) -> int:
         """Many events at once, for bulk work (e.g. 100,000 state changes of one auto-assignment):
         each item holds `record()`'s arguments by name (`at`, `kind`, `actor`, and any of the

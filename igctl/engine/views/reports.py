@@ -18,11 +18,11 @@ import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from .clock import from_db
-from .db import Database
-from .errors import InvalidInput, NotFound
-from .migrations import STATES
-from .plan import Plan
+from ..store.clock import from_db
+from ..store.db import Database
+from ..store.errors import InvalidInput, NotFound
+from ..store.migrations import STATES
+from ..domain.plan import Plan
 
 # The main path of an account, in order; conversion counts the accounts that ever reached each.
 FUNNEL = ("imported", "proxy_assigned", "warming_up", "ready", "active")
@@ -112,7 +112,7 @@ def build_report(
     `daily=False` leaves out the per-day series (the HTML charts' data) to save a scan."""
     db = db or ws.db()
     if since and until and since >= until:
-        raise InvalidInput("--since must be before --until")
+        raise InvalidInput("the start of the period must be before its end", about=("since", "until"))
     model_id = _model_id(db, model) if model else None
     scope = _Scope(model_id, since, until)
     # One read transaction: every figure is of the same moment even while bots write.

@@ -72,7 +72,7 @@ WS = WorkspaceArg()
 # the path already (a source checkout), so an installed igctl's site-packages keeps its place
 # after the standard library.
 _BOOT = ("import sys; root = sys.argv[1]; root in sys.path or sys.path.insert(0, root); "
-         "from igctl.engine.writer_process import main; raise SystemExit(main(sys.argv[2:]))")
+         "from igctl.engine.store.writer_process import main; raise SystemExit(main(sys.argv[2:]))")
 _HEAD = struct.Struct("!I")
 STOP_SECONDS = 30.0
 
@@ -128,7 +128,7 @@ class WriterProcess:
     """The parent's side: starts the child and hands it groups of calls."""
 
     def __init__(self, ws):
-        package_root = str(Path(__file__).resolve().parents[2])
+        package_root = str(Path(__file__).resolve().parents[3])
         args = [sys.executable, "-P", "-c", _BOOT, package_root, str(ws.path)]
         self.ws = ws
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)

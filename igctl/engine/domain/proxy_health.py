@@ -44,9 +44,11 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from . import proxies
-from .clock import from_db, to_db
-from .db import Database
-from .errors import InvalidInput, NotFound
+from ..store import changes
+from ..store.changes import Command
+from ..store.clock import from_db, to_db
+from ..store.db import Database
+from ..store.errors import InvalidInput, NotFound
 
 BATCH = 100  # results written per transaction
 MAX_BODY = 64 * 1024  # an IP echo answers in a few bytes; more is not read
@@ -300,9 +302,9 @@ def _concurrency(ws, concurrency: int | None) -> int:
 # -- testing many ---------------------------------------------------------------------------------
 def _targets(ws, db: Database, proxy_ids: list[int] | None, all_: bool) -> list[tuple[int, proxies.ProxySpec]]:
     if all_ and proxy_ids:
-        raise InvalidInput("name proxy ids or use --all, not both")
+        raise InvalidInput("name proxies or ask for all of them, not both", about=("proxy_ids", "all"))
     if not all_ and not proxy_ids:
-        raise InvalidInput("name the proxies to test (PROXY_ID…) or use --all")
+        raise InvalidInput("name the proxies to test, or ask for all of them", about=("proxy_ids", "all"))
     if all_:
         rows = db.query("SELECT id, scheme, host, port, username, password_enc FROM proxies ORDER BY id")
     else:
@@ -332,15 +334,16 @@ def check_proxies(
     concurrency: int | None = None,
     actor: str,
     progress: Callable[[int, int], None] | None = None,
-    before_write: Callable[[Database], None] | None = None,
+    command: Command | None = None,
 ) -> dict:
     """Test the named proxies (or all with `all_`) concurrently and record every result with
     the health rules. Unknown ids, ids together with `all_`, neither, a bad concurrency or a bad
     `proxies.ca_file` → InvalidInput/NotFound before anything is sent or written. A proxy that
     fails its test is a result, not an error.
 
-    `progress(n, total)` is called from this thread as results come in (n new ones); `before_write(db)` runs inside
-    the first write transaction (the CLI records its `command` event there). Must not be called
+    `progress(n, total)` is called from this thread as results come in (n new ones); `command` (an operator's, e.g.
+    `proxy test`) is recorded first in the first write transaction: the tests wait for the
+    network, so there is no transaction of the caller's to record it in. Must not be called
     inside a transaction: the network is not waited for while holding the write lock.
 
     Returns `{"tested", "passed", "failed", "quarantined": [ids], "recovered": [ids],
@@ -360,8 +363,8 @@ def check_proxies(
         if not pending:
             return
         with db.write():
-            if first[0] and before_write is not None:
-                before_write(db)
+            if first[0] and command is not None:
+                changes.record(ws, db, command)
             first[0] = False
             recorded.extend(record_results(ws, pending, actor=actor))
         pending.clear()

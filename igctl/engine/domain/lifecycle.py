@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, NamedTuple
 
-from .db import Database
-from .errors import IllegalTransition
-from .events import EventLog
-from .migrations import STATES
+from ..store.db import Database
+from ..store.errors import IllegalTransition
+from ..store.events import EventLog
+from ..store.migrations import STATES
 
 IMPORTED = "imported"
 PROXY_ASSIGNED = "proxy_assigned"

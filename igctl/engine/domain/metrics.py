@@ -17,9 +17,9 @@ import re
 from datetime import timedelta
 
 from .botaccess import bound_account
-from .clock import from_db, to_db
-from .errors import InvalidInput
-from .tasks import get_bot
+from ..store.clock import from_db, to_db
+from ..store.errors import InvalidInput
+from .bots import get_bot
 
 CORE = ("followers", "following", "posts")
 EXTRA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import clock as clockmod
-from . import secrets
-from .errors import IgctlError, InvalidInput, SecretError, WorkspaceError
-from .events import redact
-from .files import sha256_file
-from .workspace import Workspace
+from ..domain import accounts, proxies
+from ..store import clock as clockmod
+from ..store import secrets
+from ..store.errors import IgctlError, InvalidInput, SecretError, WorkspaceError
+from ..store.events import redact
+from ..store.files import sha256_file
+from ..store.workspace import Workspace
 
 log = logging.getLogger("igctl.inbox")
 
@@ -199,11 +200,7 @@ class _NothingImported(Exception):
 
 def _import(ws: Workspace, kind: str, path: Path) -> dict:
     if kind == "accounts":
-        from . import accounts
-
         return accounts.import_file(ws, path, actor=ACTOR)
-    from . import proxies
-
     return proxies.import_file(ws, path, actor=ACTOR)
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .clock import UTC, from_db, to_db
-from .errors import NotFound
+from ..store.clock import UTC, from_db, to_db
+from ..store.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class Plan:
     """The warm-up plan of one workspace."""
 
     def __init__(self, settings, tz: ZoneInfo):
-        # `settings`: igctl.yaml's warmup section (engine/settings.py), or config.WarmupSettings
+        # `settings`: igctl.yaml's warmup section (config.WarmupSettings)
         self.settings = settings
         self.tz = tz
         self.steps = list(settings.steps)
