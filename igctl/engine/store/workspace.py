@@ -89,7 +89,7 @@ class Workspace:
 
     @cached_property
     def config(self) -> Config:
-        """igctl.yaml, validated the first time a setting is needed (store/settings.py says why)."""
+        """igctl.yaml, parsed the first time a setting is needed (store/settings.py says why)."""
         return settings.load(self.path / CONFIG_NAME, CONFIG_NAME)
 
     @cached_property
@@ -105,10 +105,11 @@ class Workspace:
         db = Database(path / DB_NAME)
         try:
             migrations.migrate(db)
+            config = settings.check(path / CONFIG_NAME, db, CONFIG_NAME)
         except BaseException:
             db.close()
             raise
-        ws = cls(path, clock=clock)
+        ws = cls(path, config, clock)
         ws._local.db = db  # this thread's connection, already open
         return ws
 
@@ -217,4 +218,5 @@ def init_workspace(
         db.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?)", [check])
         db.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", [ws.now()])
         ws.events.record(db, ws.now(), "workspace.init", actor, details={"timezone": config.timezone})
+    settings.check(path / CONFIG_NAME, db, CONFIG_NAME)  # remembered as valid: the next command skips pydantic
     return ws
