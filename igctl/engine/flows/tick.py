@@ -26,6 +26,7 @@ rolled back.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..domain import lifecycle, proxies, proxy_health
 from ..domain.plan import Plan, local_date, start_of_day
@@ -58,6 +59,7 @@ def tick(
     if db.in_transaction:
         raise RuntimeError("tick runs its own transaction; do not call it inside db.write()")
     now = ws.instant(now)
+    assert isinstance(now, datetime)
     # Proxy tests wait for the network, so they run before the transaction (never in a dry run);
     # a proxy they quarantine is then skipped by this very tick.
     health = {} if dry_run else proxy_health.run_due_tests(ws, actor=actor)
@@ -79,7 +81,7 @@ def did_something(result: dict) -> bool:
     return any(v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool) and k not in WAITING_KEYS)
 
 
-def _run(ws, db: Database, now: datetime, actor: str) -> dict:
+def _run(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, Any]:
     at = to_db(now)
     expired = botwork.expire_leases(ws, db, now, actor=actor)
     dropped = drop_stale(ws, db, now, actor)
@@ -110,7 +112,7 @@ def _run(ws, db: Database, now: datetime, actor: str) -> dict:
     }
 
 
-def drop_stale(ws, db: Database, now: datetime, actor: str) -> int:
+def drop_stale(ws: Workspace, db: Database, now: datetime, actor: str) -> int:
     """Queued tasks whose `stale_at` has passed are dropped, each with an event."""
     at = to_db(now)
     rows = db.query(
@@ -124,7 +126,7 @@ def drop_stale(ws, db: Database, now: datetime, actor: str) -> int:
     return len(rows)
 
 
-def starts_today(ws, db: Database, now: datetime) -> int:
+def starts_today(ws: Workspace, db: Database, now: datetime) -> int:
     day = local_date(now, ws.tz)
     start, end = start_of_day(day, ws.tz), start_of_day(day + timedelta(days=1), ws.tz)
     return db.scalar(
@@ -133,7 +135,7 @@ def starts_today(ws, db: Database, now: datetime) -> int:
     )
 
 
-def start_warmups(ws, db: Database, now: datetime, actor: str) -> tuple[list[str], int]:
+def start_warmups(ws: Workspace, db: Database, now: datetime, actor: str) -> tuple[list[str], int]:
     """Start the warm-up of `proxy_assigned` accounts on an active proxy, oldest assignment first,
     within today's cap. Returns (usernames started, how many wait for a later day's cap)."""
     cap = ws.config.warmup.max_starts_per_day
@@ -158,7 +160,7 @@ def start_warmups(ws, db: Database, now: datetime, actor: str) -> tuple[list[str
     return [a["username"] for a in chosen], deferred
 
 
-def repair(ws, db: Database, now: datetime, actor: str) -> dict:
+def repair(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, Any]:
     """Put right what an interrupted or hand-edited workspace may hold."""
     at = to_db(now)
     plan = Plan.of(ws)
