@@ -563,7 +563,7 @@ def check_filters(count: int | None, max_retries: int | None, min_followers: int
 
 
 def assign(
-    ws,
+    ws: Workspace,
     name: str,
     *,
     usernames: list[str] | None = None,
@@ -574,7 +574,7 @@ def assign(
     reassign: bool = False,
     actor: str,
     now: datetime | str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """`model assign`: `--count N` takes the N best eligible ready accounts (fewer when fewer
     are eligible); named accounts are each assigned or skipped with the reason. A named account
     that does not exist or is not `ready` is an error and nothing changes, except with
@@ -590,7 +590,6 @@ def assign(
     check_filters(count, max_retries, min_followers)
     db = ws.db()
     now = ws.instant(now)
-    assert isinstance(now, datetime)
     with db.write():
         result = _assign(ws, db, name, usernames, count, location, max_retries, min_followers, reassign, now, actor)
         result["dry_run"] = db.dry_run

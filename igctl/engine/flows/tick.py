@@ -42,13 +42,13 @@ TICK_ACTOR = "tick"
 
 
 def tick(
-    ws,
+    ws: Workspace,
     *,
     dry_run: bool = False,
     now: datetime | str | None = None,
     actor: str = TICK_ACTOR,
     command: Command | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Run one tick in one BEGIN IMMEDIATE transaction and return counts of what it did (with
     dry_run: would have done, and nothing is kept) plus the usernames concerned. `command` (the
     operator's `warmup tick`) is recorded in that transaction, with the counts, only when the
@@ -59,7 +59,6 @@ def tick(
     if db.in_transaction:
         raise RuntimeError("tick runs its own transaction; do not call it inside db.write()")
     now = ws.instant(now)
-    assert isinstance(now, datetime)
     # Proxy tests wait for the network, so they run before the transaction (never in a dry run);
     # a proxy they quarantine is then skipped by this very tick.
     health = {} if dry_run else proxy_health.run_due_tests(ws, actor=actor)
