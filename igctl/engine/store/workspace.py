@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import migrations
 from . import settings
@@ -57,7 +58,7 @@ def template_dir() -> Path:
     raise WorkspaceError("the workspace template is missing from this installation of igctl")
 
 
-def find_workspace(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Path:
+def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     """--workspace, else IGCTL_WORKSPACE, else the nearest folder upwards holding igctl.yaml."""
     given = explicit if explicit not in (None, "") else os.environ.get(ENV_WORKSPACE) or None
     if given is not None:
@@ -97,7 +98,7 @@ class Workspace:
         return Clock(self.config.tz)
 
     @classmethod
-    def open(cls, explicit=None, clock: Clock | None = None) -> "Workspace":
+    def open(cls, explicit: str | os.PathLike[str] | None = None, clock: Clock | None = None) -> "Workspace":
         path = find_workspace(explicit)
         if not (path / DB_NAME).exists():
             settings.read_text(path / CONFIG_NAME, CONFIG_NAME)  # a broken igctl.yaml is named first
@@ -131,7 +132,7 @@ class Workspace:
         return self.path / "inbox"
 
     @property
-    def tz(self):
+    def tz(self) -> ZoneInfo:
         return self.config.tz
 
     def now(self) -> str:
