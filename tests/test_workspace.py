@@ -144,10 +144,11 @@ def test_workspace_files_are_not_world_writable(ws_path):
     assert mode & 0o077 == 0
 
 
-def test_settings_are_read_when_first_needed(ws_path, igctl):
-    """A command that needs no setting does not import pydantic (it costs more than the rest of
-    a small listing); one that needs a setting validates the file as it is now, so a change is
-    in force at once and an invalid file is an error, never half-used."""
+def test_settings_are_validated_when_they_change_and_parsed_when_needed(ws_path, igctl):
+    """A command whose igctl.yaml is unchanged since it was last found valid, and that needs no
+    setting, does not import pydantic (it costs more than the rest of a small listing); a changed
+    file is validated by the next command, whatever it is, so an invalid file is an error at once
+    and is never remembered as valid."""
     import subprocess
     import sys
 

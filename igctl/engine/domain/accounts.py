@@ -13,12 +13,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..queue import tasks
+from ..store.db import Database
 from ..store.errors import IllegalTransition, InvalidInput, NotFound
 from ..store.events import query as query_events
 from ..store.migrations import STATES
+from ..store.records import AccountRow, Record
+from ..store.workspace import Workspace
 from . import lifecycle, proxies
 
 SEPARATORS = (",", "\t", ";", ":")  # the order breaks ties in detection
@@ -46,7 +49,7 @@ OTHER_BOMS = {
 
 
 # -- reading the file ------------------------------------------------------------------------
-def check_file(ws, path: Path) -> int:
+def check_file(ws: Workspace, path: Path) -> int:
     """Refusals that need no parsing: missing, a folder, too big, not text. Returns the size."""
     if not path.exists():
         raise InvalidInput(f"{path}: no such file")
@@ -129,7 +132,7 @@ def _read_lines(path: Path, max_chars: int) -> Iterator[_Line]:
             yield _Line(number, None if len(text) > max_chars else text)
 
 
-def _check_bytes(path, piece: bytes, number: int, decoder, final: bool = False) -> None:
+def _check_bytes(path: Path, piece: bytes, number: int, decoder: codecs.IncrementalDecoder, final: bool = False) -> None:
     if b"\x00" in piece:
         raise InvalidInput(f"{path} is not a text file (NUL byte on line {number}); nothing was imported")
     try:
@@ -158,7 +161,9 @@ def _separator_vote(text: str) -> str | None:
     """A username is only letters, digits, '.' and '_', so in a good line the first other
     character is the separator."""
     stripped = text.lstrip()
-    run = USERNAME_CHARS.match(stripped).end()
+    match = USERNAME_CHARS.match(stripped)
+    assert match is not None  # the pattern matches the empty string
+    run = match.end()
     if run and run < len(stripped) and stripped[run] in SEPARATORS:
         return stripped[run]
     return None
@@ -225,7 +230,7 @@ class _Report:
     invalid: list[dict] = field(default_factory=list)
     proxies_assigned: int = 0
 
-    def result(self, dry_run: bool) -> dict:
+    def result(self, dry_run: bool) -> dict[str, Any]:
         dups = sorted(self.duplicates)
         return {
             "imported": self.imported,
@@ -242,14 +247,14 @@ class _Report:
 
 
 def import_file(
-    ws,
-    path,
+    ws: Workspace,
+    path: str | Path,
     *,
     dry_run: bool = False,
     assign: bool = True,
     actor: str = "operator",
     progress: Callable[[int], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Import one accounts file in one transaction; see docs/account-file-format.md.
 
     Returns {"imported", "duplicates", "invalid", "proxies_assigned", "file", ...}. A refused
@@ -265,7 +270,7 @@ def import_file(
     return report.result(dry_run)
 
 
-def _import(ws, db, path: Path, report: _Report, assign: bool, actor: str, progress, dry_run: bool) -> None:
+def _import(ws: Workspace, db: Database, path: Path, report: _Report, assign: bool, actor: str, progress: Callable[[int], None] | None, dry_run: bool) -> None:
     cipher = ws.cipher
     now = ws.now()
     max_chars = ws.config.import_.max_line_chars
@@ -353,7 +358,7 @@ def _import(ws, db, path: Path, report: _Report, assign: bool, actor: str, progr
             break
     report.separator = detect_separator([l.text for l in head if l.text is not None and not _is_skipped(l.text)])
 
-    def all_lines():
+    def all_lines() -> Iterator[_Line]:
         yield from head
         yield from lines
 
@@ -428,18 +433,19 @@ _SELECT = """
 """
 
 
-def _account_dict(row) -> dict:
+def _account_dict(row: AccountRow) -> dict[str, Any]:
     out = {k: row[k] for k in ACCOUNT_FIELDS}
     out["requires_human_review"] = bool(out["requires_human_review"])
     return out
 
 
 def list_accounts(
-    ws, *, state: str | None = None, model: str | None = None, proxy_id: int | None = None, limit: int | None = None
-) -> list[dict]:
+    ws: Workspace, *, state: str | None = None, model: str | None = None, proxy_id: int | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Accounts in id order, filtered by state, model name and proxy id."""
     db = ws.db()
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if state is not None:
         if state not in STATES:
             raise InvalidInput(f"unknown state {state!r}; the states are: {', '.join(STATES)}")
@@ -464,7 +470,7 @@ def list_accounts(
     return [_account_dict(r) for r in db.query(sql, params)]
 
 
-def get_account(ws, username: str, db=None):
+def get_account(ws: Workspace, username: str, db: Database | None = None) -> AccountRow:
     """The accounts row of `username` (case-insensitive); NotFound if there is none."""
     db = db or ws.db()
     row = db.one("SELECT * FROM accounts WHERE username = ?", [username.strip()])
@@ -473,7 +479,7 @@ def get_account(ws, username: str, db=None):
     return row
 
 
-def _json_columns(row) -> dict:
+def _json_columns(row: Record) -> dict[str, Any]:
     out = {}
     for key in row.keys():
         if key.endswith("_json"):
@@ -483,7 +489,7 @@ def _json_columns(row) -> dict:
     return out
 
 
-def show_account(ws, username: str, *, reveal: bool = False, actor: str = "operator") -> dict:
+def show_account(ws: Workspace, username: str, *, reveal: bool = False, actor: str = "operator") -> dict[str, Any]:
     """One account: the fields of `list_accounts`, its proxy, open tasks, step log and events.
     Passwords only with `reveal`, and then the reveal is itself written to the event log."""
     db = ws.db()
@@ -499,6 +505,7 @@ def show_account(ws, username: str, *, reveal: bool = False, actor: str = "opera
                 message=f"credentials of {account['username']} shown",
             )
     row = db.one(_SELECT + " WHERE a.id = ?", [account["id"]])
+    assert row is not None  # the account was read just above
     out = _account_dict(row)
     out["has_email_password"] = row["email_password_enc"] is not None
     out["has_extras"] = row["extras_enc"] is not None
@@ -526,7 +533,7 @@ def show_account(ws, username: str, *, reveal: bool = False, actor: str = "opera
 
 
 # -- retiring --------------------------------------------------------------------------------
-def retire(ws, usernames: list[str], *, reason: str, actor: str) -> list[dict]:
+def retire(ws: Workspace, usernames: list[str], *, reason: str, actor: str) -> list[dict[str, Any]]:
     """Every named account → `retired`: proxy slot and device slot freed, queued and claimed
     tasks cancelled. All or nothing: an unknown or already retired account refuses the lot."""
     reason = (reason or "").strip()
@@ -591,6 +598,6 @@ def retire(ws, usernames: list[str], *, reason: str, actor: str) -> list[dict]:
     return out
 
 
-def _refresh_proxy_model(ws, db, proxy_id: int, *, at: str, actor: str) -> None:
+def _refresh_proxy_model(ws: Workspace, db: Database, proxy_id: int, *, at: str, actor: str) -> None:
     """A proxy serves a model only while one of its accounts is in it (the rule lives in proxies)."""
     proxies.refresh_proxy_model(db, proxy_id, events=ws.events, at=at, actor=actor)

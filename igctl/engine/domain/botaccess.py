@@ -10,13 +10,16 @@ it. The bot API calls these; the rules of who may see what live here and nowhere
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..store.db import Database
 from ..store.errors import Conflict, Forbidden, NotFound
+from ..store.records import AccountRow, BotRow
+from ..store.workspace import Workspace
 from .bots import get_bot
 
 
-def bound_account(db: Database, bot, account_id: int):
+def bound_account(db: Database, bot: BotRow, account_id: int) -> AccountRow:
     """The account row when it is bound to `bot`; NotFound for an unknown account, Forbidden
     for one bound to another bot or to none."""
     account = db.one("SELECT * FROM accounts WHERE id = ?", [account_id])
@@ -30,7 +33,7 @@ def bound_account(db: Database, bot, account_id: int):
     return account
 
 
-def task_content(ws, bot_id: int, account_id: int, task_id: int) -> dict:
+def task_content(ws: Workspace, bot_id: int, account_id: int, task_id: int) -> dict[str, Any]:
     """The content chosen for task `task_id` of account `account_id`, as recorded at the claim:
     `{"texts": {type: {"content_id", "text"}}, "images": [{"content_id", "type", "sha256", "path"}]}`.
     The same answer every time (the choice is stored on the task). NotFound for an unknown task

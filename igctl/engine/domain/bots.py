@@ -24,12 +24,14 @@ from ..store import clock
 from ..store.db import Database
 from ..store.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ..store.events import EventLog
+from ..store.records import AccountRow, BotRow
+from ..store.workspace import Workspace
 
 BOT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_TOKEN_CHARS = 256
 
 
-def get_bot(db: Database, bot_id: int, *, seen_at: str | None = None) -> Any:
+def get_bot(db: Database, bot_id: int, *, seen_at: str | None = None) -> BotRow:
     """A bot that may work: NotFound for an unknown id, Forbidden for a revoked one. With
     `seen_at` (inside a write) its last_seen_at is set in the same statement; a refusal's
     exception then rolls that back with the rest of the transaction."""
@@ -44,7 +46,7 @@ def get_bot(db: Database, bot_id: int, *, seen_at: str | None = None) -> Any:
     return bot
 
 
-def bind(db: Database, events: EventLog, bot: Any, account: Any, *, slot: int | None, at: str) -> None:
+def bind(db: Database, events: EventLog, bot: BotRow, account: AccountRow, *, slot: int | None, at: str) -> None:
     """An unbound account bound to `bot` and its `slot` by the bot's first claim of it."""
     db.execute(
         """UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ?, last_bot_action_by = ?, last_bot_action_at = ?
@@ -61,7 +63,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def check_slots(slots) -> int | None:
+def check_slots(slots: object) -> int | None:
     if slots is None:
         return None
     if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
@@ -72,7 +74,7 @@ def check_slots(slots) -> int | None:
     return slots
 
 
-def get(db: Database, name: str):
+def get(db: Database, name: str) -> BotRow:
     """A bot by name (names compare case-insensitively), or NotFound."""
     row = db.one("SELECT * FROM bots WHERE name = ? COLLATE NOCASE", [name])
     if row is None:
@@ -80,18 +82,18 @@ def get(db: Database, name: str):
     return row
 
 
-def by_id(db: Database, bot_id: int):
+def by_id(db: Database, bot_id: int) -> BotRow:
     row = db.one("SELECT * FROM bots WHERE id = ?", [bot_id])
     if row is None:
         raise NotFound(f"no bot with id {bot_id}")
     return row
 
 
-def actor_of(bot) -> str:
+def actor_of(bot: BotRow) -> str:
     return f"bot:{bot['name']}"
 
 
-def add(ws, name: str, *, slots: int | None = None, actor: str) -> dict:
+def add(ws: Workspace, name: str, *, slots: int | None = None, actor: str) -> dict[str, Any]:
     """A new bot identity. The token is in the answer and nowhere else: only its hash is kept."""
     if not isinstance(name, str) or not BOT_NAME.match(name):
         raise InvalidInput(f"bot name {name!r} must be 1-64 letters, digits, '-', '_' or '.'")
@@ -117,7 +119,7 @@ def add(ws, name: str, *, slots: int | None = None, actor: str) -> dict:
     return {"id": bot_id, "name": name, "token": token, "slots": slots}
 
 
-def authenticate(ws, token, db: Database | None = None):
+def authenticate(ws: Workspace, token: object, db: Database | None = None) -> BotRow:
     """The bot row a bearer token belongs to; Unauthorized for a missing, unknown or revoked
     token. The stored hash is compared with `hmac.compare_digest`, so the comparison takes the
     same time wherever the two differ; the lookup itself goes by the hash, which tells an
@@ -136,7 +138,7 @@ def authenticate(ws, token, db: Database | None = None):
     return row
 
 
-def _today(ws) -> tuple[str, str]:
+def _today(ws: Workspace) -> tuple[str, str]:
     """The workspace's calendar day of now, as stored times [start, end)."""
     local = ws.clock.now().astimezone(ws.tz)
     start = datetime.combine(local.date(), time(0), tzinfo=ws.tz)
@@ -144,7 +146,7 @@ def _today(ws) -> tuple[str, str]:
     return clock.to_db(start), clock.to_db(end)
 
 
-def list_bots(ws, db: Database | None = None) -> list[dict]:
+def list_bots(ws: Workspace, db: Database | None = None) -> list[dict[str, Any]]:
     """Every bot with its liveliness, today's work and its bound accounts."""
     db = db or ws.db()
     now = ws.clock.now()
@@ -189,7 +191,7 @@ def list_bots(ws, db: Database | None = None) -> list[dict]:
     return out
 
 
-def lowest_free_slot(db: Database, bot) -> int | None:
+def lowest_free_slot(db: Database, bot: BotRow) -> int | None:
     """A free slot number for the bot: with a slot limit, the lowest free one from 1 (None when
     all are taken); a bot without a limit always has one: the next after its highest (an index lookup;
     such a bot may hold thousands of accounts)."""
@@ -205,7 +207,7 @@ def lowest_free_slot(db: Database, bot) -> int | None:
     return slot
 
 
-def revoke(ws, name: str, *, actor: str) -> dict:
+def revoke(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
     """Revoke a bot: its token stops working, its claimed tasks go back to the queue (due as
     they were; the attempt is given back, the release is not held against the account), its
     accounts are unbound so the next bot to claim them binds them."""
@@ -235,7 +237,7 @@ def revoke(ws, name: str, *, actor: str) -> dict:
     return {"name": bot["name"], "tasks_released": len(held), "accounts_unbound": len(accounts)}
 
 
-def move_account(ws, username: str, bot_name: str, *, actor: str) -> dict:
+def move_account(ws: Workspace, username: str, bot_name: str, *, actor: str) -> dict[str, Any]:
     """`accounts move USERNAME --bot NAME`: bind the account to that bot's lowest free slot.
     Refused while the account has a claimed task (the phone is working on it), for a retired
     account, a revoked bot, or a bot with no free slot."""

@@ -20,6 +20,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -27,6 +28,8 @@ from ..queue import tasks
 from ..store.db import Database
 from ..store.errors import Conflict, InvalidInput, NotFound
 from ..store.files import sha256_file
+from ..store.records import AccountRow, ModelRow, Record, TaskRow
+from ..store.workspace import Workspace
 from ..store.yamlfile import yaml_error
 
 TEMPLATES = "_templates"
@@ -99,11 +102,11 @@ class Pool:
         return "(" + " OR ".join(parts) + ")", params
 
 
-def _model_row(db: Database, name: str):
+def _model_row(db: Database, name: str) -> ModelRow | None:
     return db.one("SELECT * FROM models WHERE name = ? OR slug = ?", [name, name])
 
 
-def _strategy_templates(model) -> bool:
+def _strategy_templates(model: ModelRow) -> bool:
     try:
         strategy = json.loads(model["strategy_json"] or "{}")
     except ValueError:
@@ -147,11 +150,11 @@ def image_mime(path: Path | str) -> str:
 
 
 # -- texts.yaml ----------------------------------------------------------------------------------
-def _node_line(node) -> int:
+def _node_line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
-def _is_null(node) -> bool:
+def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
@@ -160,7 +163,7 @@ def parse_texts(text: str, label: str) -> dict[str, list[str]]:
     return parse_texts_file(text, label)[0]
 
 
-def _parse_priorities(node, label: str) -> dict[str, int]:
+def _parse_priorities(node: yaml.Node, label: str) -> dict[str, int]:
     out: dict[str, int] = {}
     if _is_null(node):
         return out
@@ -275,7 +278,7 @@ def _pools_to_sync(db: Database, model: str | None) -> list[tuple[int | None, st
     return [(row["id"], row["name"], row["slug"])]
 
 
-def scan(ws, model: str | None = None) -> Scan:
+def scan(ws: Workspace, model: str | None = None) -> Scan:
     """Read the pool folders and hash their files. Writes nothing, so it may run outside any
     transaction (hashing a large folder must not hold the write lock that bots wait on)."""
     db = ws.db()
@@ -286,7 +289,7 @@ def scan(ws, model: str | None = None) -> Scan:
     return Scan(pools)
 
 
-def _scan_pool(ws, root: Path, model_id, name, slug) -> PoolScan:
+def _scan_pool(ws: Workspace, root: Path, model_id: int | None, name: str, slug: str) -> PoolScan:
     folder = ws.content_dir / slug
     rel_folder = f"content/{slug}"
     ps = PoolScan(model_id, name, rel_folder)
@@ -351,7 +354,7 @@ def _scan_pool(ws, root: Path, model_id, name, slug) -> PoolScan:
     return ps
 
 
-def _rel(ws, path: Path) -> str:
+def _rel(ws: Workspace, path: Path) -> str:
     """A path under content/ as stored: relative to content/, with forward slashes."""
     return path.relative_to(ws.content_dir).as_posix()
 
@@ -363,7 +366,7 @@ def _pool_sql(model_id: int | None) -> tuple[str, list]:
     return "model_id = ?", [model_id]
 
 
-def _register_image(db: Database, model_id, rel: str, sha: str, priority: int, content_type: str, now: str) -> str:
+def _register_image(db: Database, model_id: int | None, rel: str, sha: str, priority: int, content_type: str, now: str) -> str:
     """Make `rel` with this hash the active row of its path. Returns what happened:
     'unchanged', 'added', 'restored' (a retired row of the same bytes back in use, keeping its
     usage history) or 'changed' (the old row retired, a new one added)."""
@@ -396,7 +399,7 @@ def _register_image(db: Database, model_id, rel: str, sha: str, priority: int, c
     return "changed" if current is not None else "added"
 
 
-def _register_text(db: Database, model_id, content_type: str, text: str, priority: int, now: str) -> str:
+def _register_text(db: Database, model_id: int | None, content_type: str, text: str, priority: int, now: str) -> str:
     where, params = _pool_sql(model_id)
     current = db.one(
         f"SELECT * FROM content WHERE {where} AND content_type = ? AND text_content = ? AND active = 1",
@@ -434,11 +437,11 @@ COUNT_KEYS = (
 )  # fmt: skip
 
 
-def apply(ws, result: Scan, *, actor: str) -> dict:
+def apply(ws: Workspace, result: Scan, *, actor: str) -> dict[str, Any]:
     """Bring the database in line with a scan: one write transaction for every pool."""
     db = ws.db()
     now = ws.now()
-    pools = []
+    pools: list[dict[str, Any]] = []
     with db.write():
         for ps in result.pools:
             counts = dict.fromkeys(COUNT_KEYS, 0)
@@ -474,7 +477,7 @@ def apply(ws, result: Scan, *, actor: str) -> dict:
     return {**totals, "refused": [r for p in pools for r in p["refused"]], "pools": pools}
 
 
-def sync(ws, model: str | None = None, *, actor: str) -> dict:
+def sync(ws: Workspace, model: str | None = None, *, actor: str) -> dict[str, Any]:
     """`content sync [MODEL]`: no MODEL → the templates and every model; `_templates` → the
     templates only; a model's name → that model. Returns counts per pool and in total."""
     return apply(ws, scan(ws, model), actor=actor)
@@ -490,7 +493,7 @@ def _resolve_pool_name(db: Database, model: str) -> tuple[int | None, str, str]:
     return row["id"], row["name"], row["slug"]
 
 
-def content_row(row, model_name: str) -> dict:
+def content_row(row: Record, model_name: str) -> dict[str, Any]:
     is_image = row["path"] is not None
     return {
         "content_id": row["id"],
@@ -509,7 +512,7 @@ def content_row(row, model_name: str) -> dict:
     }
 
 
-def list_content(ws, model: str, *, include_retired: bool = False) -> list[dict]:
+def list_content(ws: Workspace, model: str, *, include_retired: bool = False) -> list[dict[str, Any]]:
     """`content list MODEL`: the pool's rows, images and texts, by type then priority."""
     db = ws.db()
     model_id, name, _ = _resolve_pool_name(db, model)
@@ -524,7 +527,7 @@ def list_content(ws, model: str, *, include_retired: bool = False) -> list[dict]
 
 
 # -- choosing content for a task ---------------------------------------------------------------
-def _candidate(db: Database, pool: Pool, types: list[str], image: bool, account) -> dict | None:
+def _candidate(db: Database, pool: Pool, types: list[str], image: bool, account: AccountRow) -> dict[str, Any] | None:
     """The best item of `types` in `pool` for this account, by §7's order: fewest uses by this
     account (never used first), the step's own type before `any`, fewest uses by other accounts
     on the same proxy, fewest uses overall, order_priority, lowest id."""
@@ -545,13 +548,13 @@ def _candidate(db: Database, pool: Pool, types: list[str], image: bool, account)
     return None if row is None else dict(row)
 
 
-def _task_model_id(task, account) -> int | None:
+def _task_model_id(task: TaskRow, account: AccountRow) -> int | None:
     model_id = task["model_id"]
     return model_id if model_id is not None else account["model_id"]
 
 
-def choose_for_task(ws, db: Database, task, account, *, actor: str = "system", now: str | None = None,
-                    record: bool = True) -> dict | None:
+def choose_for_task(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, *, actor: str = "system", now: str | None = None,
+                    record: bool = True) -> dict[str, Any] | None:
     """The content of a task, chosen once and recorded on the task (`tasks.content_json`), so
     every later call answers the same. None when a needed type has no item at all in the pool:
     the task is not handed out and waits (see `missing_types`). Runs inside the caller's claim
@@ -629,7 +632,7 @@ def _has_item(db: Database, pool: Pool, content_type: str) -> bool:
     )
 
 
-def missing_types(ws, db: Database | None = None) -> list[dict]:
+def missing_types(ws: Workspace, db: Database | None = None) -> list[dict[str, Any]]:
     """Which model lacks which type: queued tasks whose step needs a type that has no item at
     all in their pool, so they wait. One row per (model, type)."""
     db = db or ws.db()
@@ -679,7 +682,7 @@ def _pool_hint(db: Database, pool: Pool, content_type: str) -> str:
     return f"content/{slug}/{TEXTS_FILE} ({content_type}:)"
 
 
-def running_short(ws, db: Database | None = None) -> list[dict]:
+def running_short(ws: Workspace, db: Database | None = None) -> list[dict[str, Any]]:
     """Which model has exhausted which type: accounts had to reuse content (a
     `content.running_short` event) since the pool last got new or restored content of that
     type. One row per (model, type)."""
@@ -716,7 +719,7 @@ def running_short(ws, db: Database | None = None) -> list[dict]:
     return sorted(result, key=lambda e: (e["model"] or "", e["type"] or "", e["kind"] or ""))
 
 
-def _last_new_content(db: Database, model_id, content_type, kind) -> str | None:
+def _last_new_content(db: Database, model_id: int | None, content_type: str, kind: str) -> str | None:
     """When the pool last got an item that could end the shortage (new, or back in use)."""
     where, params = pool_for(db, "post", "", model_id).where("c")
     if kind == "image":
@@ -733,7 +736,7 @@ def _last_new_content(db: Database, model_id, content_type, kind) -> str | None:
 
 
 # -- content add -----------------------------------------------------------------------------------
-def add(ws, model: str, content_type: str, files: list[str | Path], *, actor: str) -> dict:
+def add(ws: Workspace, model: str, content_type: str, files: list[str | Path], *, actor: str) -> dict[str, Any]:
     """`content add MODEL TYPE FILE…`: copy images into `content/<model>/<TYPE>/` (never over an
     existing file) and register them; a `.txt` file's lines (blank lines skipped) are appended
     to the TYPE list of the pool's texts.yaml and registered. Everything is checked before the
@@ -794,7 +797,7 @@ def add(ws, model: str, content_type: str, files: list[str | Path], *, actor: st
                 shutil.copyfileobj(fin, fout)
         if added_texts:
             _write_texts_file(texts_path, old_texts_file, content_type, pool_list + added_texts)
-        result = {"model": name, "type": content_type, "images": [], "texts_added": len(added_texts), "texts_already_there": duplicate_texts}
+        result: dict[str, Any] = {"model": name, "type": content_type, "images": [], "texts_added": len(added_texts), "texts_already_there": duplicate_texts}
         with db.write():
             for src, dest in images:
                 rel = _rel(ws, dest)
@@ -870,7 +873,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 # -- for the bot API ----------------------------------------------------------------------------
-def image_path(ws, content_id: int, db: Database | None = None) -> Path:
+def image_path(ws: Workspace, content_id: int, db: Database | None = None) -> Path:
     """The absolute path of an image, guaranteed inside content/ (links resolved). A retired
     row is served only while the file still holds its bytes (a bot may fetch the image of a
     task chosen before the file changed); anything else is NotFound."""

@@ -20,9 +20,11 @@ import json
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from ..store.db import Database
 from ..store.errors import Conflict, InvalidInput, NotFound, TooLarge
+from ..store.workspace import Workspace
 from .bots import get_bot
 
 EVIDENCE_DIR = "evidence"
@@ -45,7 +47,7 @@ def image_kind(data: bytes) -> str | None:
     return None
 
 
-def max_bytes(ws) -> int:
+def max_bytes(ws: Workspace) -> int:
     return int(ws.config.server.max_body_mb * 1024 * 1024)
 
 
@@ -54,7 +56,7 @@ def _next_number(folder: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def add_screenshot(ws, task_id: int, bot_id: int, data: bytes) -> dict:
+def add_screenshot(ws: Workspace, task_id: int, bot_id: int, data: bytes) -> dict[str, Any]:
     """Keep `data` as evidence of task `task_id`. Returns `{"task_id", "step_log_id", "path",
     "sha256", "bytes"}` (`path` relative to the workspace). NotFound for an unknown task,
     Conflict when this bot did not work its latest attempt, NotAnImage for anything but PNG or
@@ -100,7 +102,7 @@ def add_screenshot(ws, task_id: int, bot_id: int, data: bytes) -> dict:
     return {"task_id": task_id, "step_log_id": attempt["id"], "path": rel, "sha256": sha, "bytes": len(data)}
 
 
-def for_task(ws, task_id: int) -> list[dict]:
+def for_task(ws: Workspace, task_id: int) -> list[dict[str, Any]]:
     """Every screenshot kept for a task, oldest first: `{"path", "sha256", "bytes", "at", "bot_id"}`."""
     rows = ws.db().query(
         "SELECT at, bot_id, details_json FROM events WHERE kind = 'task.screenshot' AND task_id = ? ORDER BY id",

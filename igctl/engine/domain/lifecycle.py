@@ -5,12 +5,13 @@ event log with old state, new state, cause and actor.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from typing import Iterable, NamedTuple
 
 from ..store.db import Database
 from ..store.errors import IllegalTransition
 from ..store.events import EventLog
 from ..store.migrations import STATES
+from ..store.records import AccountRow
 
 IMPORTED = "imported"
 PROXY_ASSIGNED = "proxy_assigned"
@@ -43,7 +44,7 @@ def can_move(old: str, new: str) -> bool:
 def move(
     db: Database,
     events: EventLog,
-    account,
+    account: AccountRow,
     new_state: str,
     *,
     at: str,
@@ -88,7 +89,7 @@ class Move(NamedTuple):
     """One account's part in `move_many`: the account row (id, username, lifecycle_state), the
     columns to set with the state, and the details of its `account.state` event."""
 
-    account: Any
+    account: AccountRow
     fields: dict | None = None
     details: dict | None = None
 

@@ -15,10 +15,14 @@ import json
 import math
 import re
 from datetime import timedelta
+from typing import Any
 
 from .botaccess import bound_account
 from ..store.clock import from_db, to_db
+from ..store.db import Database
 from ..store.errors import InvalidInput
+from ..store.records import Record
+from ..store.workspace import Workspace
 from .bots import get_bot
 
 CORE = ("followers", "following", "posts")
@@ -27,7 +31,7 @@ MAX_EXTRAS = 50
 MAX_COUNT = 2**63 - 1  # SQLite's INTEGER range
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -60,7 +64,7 @@ def check_figures(figures: dict) -> tuple[dict, dict]:
     return core, extras
 
 
-def record(ws, account_id: int, bot_id: int, figures: dict) -> dict:
+def record(ws: Workspace, account_id: int, bot_id: int, figures: dict) -> dict[str, Any]:
     """Store one report. Returns `{"id", "account_id", "at", "followers", "following", "posts",
     "extra": {...}}`. NotFound / Forbidden as `botaccess.bound_account`; InvalidInput for bad
     figures."""
@@ -79,7 +83,7 @@ def record(ws, account_id: int, bot_id: int, figures: dict) -> dict:
     return {"id": cur.lastrowid, "account_id": account_id, "at": now, **{k: core.get(k) for k in CORE}, "extra": extras}
 
 
-def _row(r) -> dict:
+def _row(r: Record) -> dict[str, Any]:
     return {
         "id": r["id"],
         "account_id": r["account_id"],
@@ -92,7 +96,9 @@ def _row(r) -> dict:
     }
 
 
-def series(ws, account_id: int, *, since: str | None = None, db=None) -> list[dict]:
+def series(
+    ws: Workspace, account_id: int, *, since: str | None = None, db: Database | None = None
+) -> list[dict[str, Any]]:
     """Every report of an account, oldest first (from `since`, a stored time, when given)."""
     db = db or ws.db()
     rows = db.query(
@@ -101,14 +107,14 @@ def series(ws, account_id: int, *, since: str | None = None, db=None) -> list[di
     return [_row(r) for r in rows]
 
 
-def latest(ws, account_id: int, db=None) -> dict | None:
+def latest(ws: Workspace, account_id: int, db: Database | None = None) -> dict[str, Any] | None:
     """The newest report of an account, or None."""
     db = db or ws.db()
     r = db.one("SELECT * FROM account_metrics WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT 1", [account_id])
     return _row(r) if r else None
 
 
-def change(ws, account_id: int, days: float = 7, db=None) -> dict | None:
+def change(ws: Workspace, account_id: int, days: float = 7, db: Database | None = None) -> dict[str, Any] | None:
     """How the figures moved over the last `days`: the newest report against the newest one at
     or before now − days (or, when the series is younger than that, its oldest report).
     `{"since", "until", "followers", "following", "posts"}` with each a difference, or None

@@ -21,9 +21,11 @@ import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from ..store.clock import from_db, to_db
 from ..store.errors import InvalidInput, NotFound, Unauthorized
+from ..store.workspace import Workspace
 
 PASSWORD_KEY = "dashboard.password"
 SESSION_PREFIX = "dashboard.session."
@@ -69,11 +71,11 @@ def check_password(password: str) -> str:
     return password
 
 
-def has_password(ws) -> bool:
+def has_password(ws: Workspace) -> bool:
     return ws.db().scalar("SELECT 1 FROM meta WHERE key = ?", [PASSWORD_KEY]) is not None
 
 
-def set_password(ws, password: str, *, actor: str) -> dict:
+def set_password(ws: Workspace, password: str, *, actor: str) -> dict[str, Any]:
     """Store the operator password (its scrypt hash) and end every open session. Joins the
     caller's transaction."""
     check_password(password)
@@ -109,7 +111,7 @@ def _session_key(token: str) -> str:
     return SESSION_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def login(ws, password: str, *, operator: str | None = None, address: str = "-") -> dict:
+def login(ws: Workspace, password: str, *, operator: str | None = None, address: str = "-") -> dict[str, Any]:
     """Check the password; on success open a session. Returns `{"token", "csrf", "operator",
     "expires_at"}`. A wrong password raises Unauthorized (and is in the event log)."""
     name = check_operator_name(operator)
@@ -137,7 +139,7 @@ def login(ws, password: str, *, operator: str | None = None, address: str = "-")
     return {"token": token, **session}
 
 
-def session(ws, token: str | None) -> dict | None:
+def session(ws: Workspace, token: str | None) -> dict[str, Any] | None:
     """The open session of a cookie's token, or None (no token, unknown, ended or expired)."""
     if not token or len(token) > 200:
         return None
@@ -154,7 +156,7 @@ def check_csrf(sess: dict, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(str(given).encode("utf-8"), sess["csrf"].encode("utf-8"))
 
 
-def logout(ws, token: str | None) -> bool:
+def logout(ws: Workspace, token: str | None) -> bool:
     sess = session(ws, token)
     db = ws.db()
     with db.write():
@@ -165,7 +167,7 @@ def logout(ws, token: str | None) -> bool:
     return bool(gone)
 
 
-def expire_in(ws, sess: dict) -> int:
+def expire_in(ws: Workspace, sess: dict) -> int:
     """Seconds until the session ends (for the cookie's Max-Age)."""
     return max(int((from_db(sess["expires_at"]) - ws.clock.now()).total_seconds()), 0)
 

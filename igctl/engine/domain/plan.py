@@ -20,10 +20,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ..store.clock import UTC, from_db, to_db
 from ..store.errors import NotFound
+from ..store.records import Record, TaskRow
+from ..store.workspace import Workspace
+
+if TYPE_CHECKING:  # importing config costs pydantic: only where a file is validated
+    from ..store.config import Cooldown, WarmupSettings
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def clamp_to_window(instant: datetime, tz: ZoneInfo, window: Window | None) -> d
     return local_instant(day + timedelta(days=1), window.start, tz)
 
 
-def cooldown_hours(cooldown, account_id: int, step_number: int) -> float:
+def cooldown_hours(cooldown: Cooldown, account_id: int, step_number: int) -> float:
     """A draw in [min_hours, max_hours], fixed by account and step."""
     digest = hashlib.sha256(f"igctl-cooldown:{account_id}:{step_number}".encode()).digest()
     fraction = int.from_bytes(digest[:8], "big") / 2**64
@@ -81,7 +87,7 @@ def cooldown_hours(cooldown, account_id: int, step_number: int) -> float:
 class Plan:
     """The warm-up plan of one workspace."""
 
-    def __init__(self, settings, tz: ZoneInfo):
+    def __init__(self, settings: WarmupSettings, tz: ZoneInfo):
         # `settings`: igctl.yaml's warmup section (config.WarmupSettings)
         self.settings = settings
         self.tz = tz
@@ -89,7 +95,7 @@ class Plan:
         self.window = parse_window(settings.active_hours)
 
     @classmethod
-    def of(cls, ws) -> "Plan":
+    def of(cls, ws: Workspace) -> Plan:
         return cls(ws.config.warmup, ws.tz)
 
     def __len__(self) -> int:
@@ -138,7 +144,7 @@ class Plan:
         return out
 
 
-def backoff(settings, attempt: int) -> timedelta:
+def backoff(settings: WarmupSettings, attempt: int) -> timedelta:
     """The wait after failed attempt number `attempt` (1-based): base × 2^(attempt-1)."""
     return timedelta(minutes=settings.retry_backoff_minutes * 2 ** max(attempt - 1, 0))
 
@@ -149,7 +155,7 @@ def backoff(settings, attempt: int) -> timedelta:
 PIPELINE_STATUSES = ("waiting", "due", "retry_wait", "in_progress", "human_review", "missing")
 
 
-def _step_status(row, now_db: str) -> str:
+def _step_status(row: Record, now_db: str) -> str:
     if row["task_status"] is None:
         return "missing"
     if row["task_status"] == "claimed":
@@ -161,7 +167,7 @@ def _step_status(row, now_db: str) -> str:
     return "due" if row["due_at"] <= now_db else "waiting"
 
 
-def pipeline(ws, now: datetime | None = None) -> dict:
+def pipeline(ws: Workspace, now: datetime | None = None) -> dict[str, Any]:
     """View C, the warm-up pipeline: every account in warm-up (and every one in human review
     during its warm-up) with its step, the step's status, due time, attempts, last error and
     bound bot; and a count per step of the plan."""
@@ -182,7 +188,7 @@ def pipeline(ws, now: datetime | None = None) -> dict:
            ORDER BY a.warmup_step, t.due_at, a.id"""
     )
     accounts = []
-    counts = {n: {"step_number": n, "step_name": name, "accounts": 0, **{s: 0 for s in PIPELINE_STATUSES}}
+    counts: dict[int, dict[str, Any]] = {n: {"step_number": n, "step_name": name, "accounts": 0, **{s: 0 for s in PIPELINE_STATUSES}}
               for n, name in enumerate(plan.steps, start=1)}  # fmt: skip
     for r in rows:
         step = r["step_number"] or r["warmup_step"]
@@ -202,7 +208,7 @@ def pipeline(ws, now: datetime | None = None) -> dict:
     return {"accounts": accounts, "steps": list(counts.values())}
 
 
-def account_plan(ws, username: str, now: datetime | None = None) -> dict:
+def account_plan(ws: Workspace, username: str, now: datetime | None = None) -> dict[str, Any]:
     """`warmup plan USERNAME`: each step of the plan with its status and the date it became or
     will become due (remaining steps projected as if each completes the moment it is due)."""
     db = ws.db()
@@ -216,9 +222,9 @@ def account_plan(ws, username: str, now: datetime | None = None) -> dict:
         for r in db.query("SELECT * FROM tasks WHERE account_id = ? AND kind = 'warmup' ORDER BY id", [account["id"]])
     }
     state = account["lifecycle_state"]
-    steps = []
+    steps: list[dict[str, Any]] = []
 
-    def add(number, status, due=None, completed=None, task=None):
+    def add(number: int, status: str, due: str | None = None, completed: str | None = None, task: TaskRow | None = None) -> None:
         steps.append({
             "step_number": number, "step_name": plan.step_name(number), "status": status, "due_at": due,
             "completed_at": completed, "attempts": task["attempts"] if task else 0,

@@ -15,12 +15,17 @@ from __future__ import annotations
 import heapq
 import ipaddress
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import lifecycle
 from ..store.db import Database
 from ..store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from ..store.events import EventLog
+from ..store.records import AccountRow, ProxyRow
+from ..store.workspace import Workspace
 
 MIB = 1024 * 1024
 
@@ -226,7 +231,7 @@ _SELECT = f"""
 """
 
 
-def proxy_dict(row) -> dict:
+def proxy_dict(row: ProxyRow) -> dict[str, Any]:
     """A proxy as the CLI, the API and the dashboard show it: never with its password."""
     return {
         "id": row["id"],
@@ -254,14 +259,14 @@ def proxy_dict(row) -> dict:
     }
 
 
-def _row(db: Database, proxy_id: int):
+def _row(db: Database, proxy_id: int | None) -> ProxyRow:
     row = db.one(_SELECT + " WHERE p.id = ?", [proxy_id])
     if row is None:
         raise NotFound(f"no proxy with id {proxy_id}")
     return row
 
 
-def get_proxy(ws, proxy_id: int) -> dict:
+def get_proxy(ws: Workspace, proxy_id: int) -> dict[str, Any]:
     return proxy_dict(_row(ws.db(), proxy_id))
 
 
@@ -278,12 +283,13 @@ def _check_status(status: str) -> str:
     return status
 
 
-def list_proxies(ws, *, free: bool = False, model: str | None = None, location: str | None = None,
-                 status: str | None = None) -> list[dict]:
+def list_proxies(ws: Workspace, *, free: bool = False, model: str | None = None, location: str | None = None,
+                 status: str | None = None) -> list[dict[str, Any]]:
     """Every proxy matching the filters, by id. `free`: active proxies with room for an account.
     `location` compares case-insensitively."""
     db = ws.db()
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if model is not None:
         where.append("p.assigned_model_id = ?")
         params.append(_model_id(db, model))
@@ -312,7 +318,7 @@ def _text_option(value: str | None, name: str) -> str | None:
     return value or None
 
 
-def _options(ws, provider, location, cost, max_accounts) -> dict:
+def _options(ws: Workspace, provider: str | None, location: str | None, cost: float | str | None, max_accounts: int | str | None) -> dict[str, Any]:
     if cost is not None:
         try:
             cost = float(cost)
@@ -339,7 +345,7 @@ _INSERT = """
 """
 
 
-def _insert_params(ws, spec: ProxySpec, opts: dict, at: str) -> list:
+def _insert_params(ws: Workspace, spec: ProxySpec, opts: dict, at: str) -> list:
     return [
         spec.scheme, spec.host, spec.port, spec.username or "", ws.cipher.encrypt(spec.password),
         opts["provider"], opts["location"], opts["monthly_cost"], opts["max_accounts"], at, at,
@@ -353,8 +359,8 @@ def _existing_id(db: Database, spec: ProxySpec) -> int | None:
     )
 
 
-def add(ws, spec_text: str, *, provider=None, location=None, cost=None, max_accounts=None,
-        actor: str) -> dict:
+def add(ws: Workspace, spec_text: str, *, provider: str | None = None, location: str | None = None, cost: float | str | None = None, max_accounts: int | str | None = None,
+        actor: str) -> dict[str, Any]:
     """Store one proxy. The same host, port and username already stored → Conflict."""
     spec = parse_spec(spec_text)
     opts = _options(ws, provider, location, cost, max_accounts)
@@ -373,7 +379,7 @@ def add(ws, spec_text: str, *, provider=None, location=None, cost=None, max_acco
         return proxy_dict(_row(db, proxy_id))
 
 
-def read_text_file(path, max_bytes: float) -> str:
+def read_text_file(path: str | Path, max_bytes: float) -> str:
     """A text file as an import reads it: UTF-8 (a BOM is dropped), not binary, not too big."""
     p = Path(path)
     if not p.exists():
@@ -395,7 +401,7 @@ def read_text_file(path, max_bytes: float) -> str:
         raise InvalidInput(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
-def import_file(ws, path, *, provider=None, location=None, cost=None, actor: str) -> dict:
+def import_file(ws: Workspace, path: str | Path, *, provider: str | None = None, location: str | None = None, cost: float | str | None = None, actor: str) -> dict[str, Any]:
     """Store every valid proxy of a file (one spec a line) in one transaction. Blank lines and
     `#` comments are skipped; invalid lines and duplicates (in the file or already stored) are
     reported with their line numbers and skipped. A file that cannot be read as text → InvalidInput."""
@@ -462,9 +468,10 @@ def check_model(db: Database, proxy_id: int, model_id: int) -> None:
         raise Conflict(f"proxy {proxy_id} serves model {name}", detail={"proxy_id": proxy_id, "model": name})
 
 
-def _model_event(db, events, at, actor, proxy_id, old, new) -> None:
+def _model_event(db: Database, events: EventLog | None, at: str | None, actor: str, proxy_id: int, old: int | None, new: int | None) -> None:
     if events is None or old == new:
         return
+    assert at is not None, "a proxy.model event needs `at` beside `events`"
     names = {r["id"]: r["name"] for r in db.query("SELECT id, name FROM models WHERE id IN (?, ?)", [old, new])}
     events.record(
         db, at, "proxy.model", actor, proxy_id=proxy_id, model_id=new if new is not None else old,
@@ -473,7 +480,7 @@ def _model_event(db, events, at, actor, proxy_id, old, new) -> None:
     )
 
 
-def set_proxy_model(db: Database, proxy_id: int, model_id: int, *, events=None, at=None, actor="operator") -> None:
+def set_proxy_model(db: Database, proxy_id: int, model_id: int, *, events: EventLog | None = None, at: str | None = None, actor: str = "operator") -> None:
     """Make the proxy serve `model_id` (after `check_model`). With `events` and `at`, a change is
     written to the event log as `proxy.model`. Must run inside a write transaction."""
     assert db.in_transaction, "set_proxy_model must run inside db.write()"
@@ -485,7 +492,7 @@ def set_proxy_model(db: Database, proxy_id: int, model_id: int, *, events=None, 
         _model_event(db, events, at, actor, proxy_id, old, model_id)
 
 
-def refresh_proxy_model(db: Database, proxy_id: int | None, *, events=None, at=None, actor="operator") -> int | None:
+def refresh_proxy_model(db: Database, proxy_id: int | None, *, events: EventLog | None = None, at: str | None = None, actor: str = "operator") -> int | None:
     """Clear the proxy's model when none of its (non-retired) accounts is in it any more; returns
     the model the proxy serves afterwards. Call it after an account leaves a proxy or a model.
     Must run inside a write transaction."""
@@ -507,7 +514,7 @@ def refresh_proxy_model(db: Database, proxy_id: int | None, *, events=None, at=N
 
 
 # -- assignment -----------------------------------------------------------------------------
-def _account(db: Database, username: str):
+def _account(db: Database, username: str) -> AccountRow:
     row = db.one(
         "SELECT id, username, lifecycle_state, proxy_id, model_id FROM accounts WHERE username = ?", [username]
     )
@@ -516,11 +523,11 @@ def _account(db: Database, username: str):
     return row
 
 
-def _room(row) -> int:
+def _room(row: ProxyRow) -> int:
     return min(row["max_accounts"], MAX_ACCOUNTS_LIMIT) - row["account_count"]
 
 
-def pick_proxy(db: Database, model_id: int | None, location: str | None = None):
+def pick_proxy(db: Database, model_id: int | None, location: str | None = None) -> ProxyRow | None:
     """The proxy auto-assignment would choose for one account: active, with room, serving no
     other model; the most accounts first, then the lowest id."""
     where = ["p.status = 'active'"]
@@ -547,7 +554,7 @@ def pick_proxy(db: Database, model_id: int | None, location: str | None = None):
     return None
 
 
-def assign(ws, username: str, proxy_id: int | None = None, *, actor: str) -> dict:
+def assign(ws: Workspace, username: str, proxy_id: int | None = None, *, actor: str) -> dict[str, Any]:
     """Put one account on a proxy (or on the proxy auto-assignment would pick for it). An
     `imported` account becomes `proxy_assigned`; an account in another state keeps it and only
     changes proxy; a retired account cannot get one."""
@@ -602,7 +609,7 @@ class _Packer:
     costs O(log n): one min-heap of ids per current account count. Entries whose proxy has
     moved on to another count are skipped when they come up."""
 
-    def __init__(self, rows):
+    def __init__(self, rows: Iterable[ProxyRow]):
         self.count: dict[int, int] = {}
         self.cap: dict[int, int] = {}
         self.model: dict[int, int | None] = {}
@@ -626,7 +633,7 @@ class _Packer:
                 return pid
         return None
 
-    def pick_for_model(self, allowed) -> int | None:
+    def pick_for_model(self, allowed: Callable[[int], bool]) -> int | None:
         """The rare slow path (an imported account that already has a model): a linear scan."""
         best = None
         for pid, n in self.count.items():
@@ -643,8 +650,8 @@ class _Packer:
             heapq.heappush(self.buckets[n], pid)
 
 
-def auto_assign(ws, *, location: str | None = None, actor: str = "operator",
-                usernames: list[str] | None = None) -> dict:
+def auto_assign(ws: Workspace, *, location: str | None = None, actor: str = "operator",
+                usernames: list[str] | None = None) -> dict[str, Any]:
     """Give every `imported` account without a proxy (oldest first; only `usernames` when given)
     the active proxy with the most accounts that still has room, ties by lowest id; `location`
     restricts the proxies. Joins the caller's transaction. Returns
@@ -679,7 +686,7 @@ def auto_assign(ws, *, location: str | None = None, actor: str = "operator",
             if model_id is None:
                 pid = packer.pick()
             else:
-                def allowed(p, m=model_id):
+                def allowed(p: int, m: int = model_id) -> bool:
                     if packer.model[p] not in (None, m):
                         return False
                     try:
@@ -710,7 +717,7 @@ def auto_assign(ws, *, location: str | None = None, actor: str = "operator",
         return result
 
 
-def unassign(ws, username: str, *, actor: str) -> dict:
+def unassign(ws: Workspace, username: str, *, actor: str) -> dict[str, Any]:
     """Take an account off its proxy. `proxy_assigned` goes back to `imported`; an account in a
     later state keeps its state without a proxy (it gets no tasks until it has one again and
     shows under needs attention). The proxy's model is refreshed."""
@@ -741,8 +748,8 @@ def unassign(ws, username: str, *, actor: str) -> dict:
 
 
 # -- status and removal ---------------------------------------------------------------------
-def set_status(ws, proxy_id: int, status: str, *, actor: str, cause: str | None = None,
-               acknowledge: bool = False) -> dict:
+def set_status(ws: Workspace, proxy_id: int, status: str, *, actor: str, cause: str | None = None,
+               acknowledge: bool = False) -> dict[str, Any]:
     """Set a proxy's status (active, inactive, error), with a `proxy.status` event holding the old
     and the new status. Setting the status it already has changes nothing and records nothing.
     Setting it `active` starts the count of failed tests afresh. `acknowledge` (an operator's
@@ -777,7 +784,7 @@ def set_status(ws, proxy_id: int, status: str, *, actor: str, cause: str | None 
                 "acknowledged": acknowledged}
 
 
-def remove(ws, proxy_id: int, *, actor: str) -> dict:
+def remove(ws: Workspace, proxy_id: int, *, actor: str) -> dict[str, Any]:
     """Delete a proxy nobody uses. Refused (Conflict) while any non-retired account is on it.
     Retired accounts and content-usage history that still point at it lose the reference."""
     db = ws.db()
@@ -804,7 +811,7 @@ def remove(ws, proxy_id: int, *, actor: str) -> dict:
 
 
 # -- moving every account off a proxy ---------------------------------------------------------
-def _accounts_on(db: Database, proxy_id: int) -> list:
+def _accounts_on(db: Database, proxy_id: int) -> Sequence[AccountRow]:
     return db.query(
         f"""SELECT a.id, a.username, a.lifecycle_state, a.model_id, a.bot_id, a.slot, m.name AS model_name
             FROM accounts a LEFT JOIN models m ON m.id = a.model_id
@@ -817,7 +824,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-def _moves_result(old_id: int, plan: list, dry_run: bool) -> dict:
+def _moves_result(old_id: int, plan: list[tuple[AccountRow, int]], dry_run: bool) -> dict[str, Any]:
     return {
         "from_proxy_id": old_id,
         "dry_run": dry_run,
@@ -830,7 +837,7 @@ def _moves_result(old_id: int, plan: list, dry_run: bool) -> dict:
     }
 
 
-def _move_accounts(ws, db: Database, old_id: int, plan: list, *, actor: str, cause: str) -> None:
+def _move_accounts(ws: Workspace, db: Database, old_id: int, plan: list[tuple[AccountRow, int]], *, actor: str, cause: str) -> None:
     """Put each account of `plan` [(account, new proxy id)] on its new proxy: state, model, bot
     binding and slot stay; the proxies' models follow; one `proxy.moved` event per account."""
     at = ws.now()
@@ -853,7 +860,7 @@ def _move_accounts(ws, db: Database, old_id: int, plan: list, *, actor: str, cau
     refresh_proxy_model(db, old_id, events=ws.events, at=at, actor=actor)
 
 
-def replace(ws, old_id: int, new_id: int, *, dry_run: bool = False, actor: str) -> dict:
+def replace(ws: Workspace, old_id: int, new_id: int, *, dry_run: bool = False, actor: str) -> dict[str, Any]:
     """Move every account of proxy `old_id` to proxy `new_id`, keeping their states, models and
     bot bindings. All or nothing: `new_id` must be active, have room for all of them and may
     not serve another model than theirs; replacing a proxy with itself is InvalidInput. With
@@ -893,7 +900,7 @@ def replace(ws, old_id: int, new_id: int, *, dry_run: bool = False, actor: str) 
         return result
 
 
-def rebalance(ws, old_id: int, *, location: str | None = None, dry_run: bool = False, actor: str) -> dict:
+def rebalance(ws: Workspace, old_id: int, *, location: str | None = None, dry_run: bool = False, actor: str) -> dict[str, Any]:
     """Spread the accounts of proxy `old_id` over the other active proxies with room that may
     serve their model: accounts with a model first, each onto the proxy of its old proxy's
     location (when it has one), then with the most accounts, then the lowest id (the packing
@@ -903,7 +910,8 @@ def rebalance(ws, old_id: int, *, location: str | None = None, dry_run: bool = F
     with db.write():
         old = _row(db, old_id)
         accounts = _accounts_on(db, old_id)
-        where, params = ["p.status = 'active'", "p.id != ?"], [old_id]
+        where: list[str] = ["p.status = 'active'", "p.id != ?"]
+        params: list[Any] = [old_id]
         if location is not None:
             where.append("p.location = ? COLLATE NOCASE")
             params.append(location.strip())

@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
 from . import proxies
@@ -49,6 +49,8 @@ from ..store.changes import Command
 from ..store.clock import from_db, to_db
 from ..store.db import Database
 from ..store.errors import InvalidInput, NotFound
+from ..store.records import ProxyRow
+from ..store.workspace import Workspace
 
 BATCH = 100  # results written per transaction
 MAX_BODY = 64 * 1024  # an IP echo answers in a few bytes; more is not read
@@ -102,18 +104,27 @@ class _Settings:
     tls: ssl.SSLContext = field(repr=False)
 
 
+class _Socket(Protocol):
+    """A connection the check talks over: a socket, a TLS socket, or python-socks' TLS-in-TLS."""
+
+    def sendall(self, data: bytes, /) -> Any: ...
+    def settimeout(self, value: float | None, /) -> Any: ...
+    def recv_into(self, buffer: memoryview, /) -> int: ...
+    def close(self) -> Any: ...
+
+
 class _Reader(io.RawIOBase):
     """A socket (plain, TLS or TLS-in-TLS) as the raw stream http.client reads a response from,
     with one deadline for the whole answer: each wait for data gets only the time that is left."""
 
-    def __init__(self, sock, deadline: float):
+    def __init__(self, sock: _Socket, deadline: float):
         self.sock = sock
         self.deadline = deadline
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # http.client passes a memoryview
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise socket.timeout("timed out")
@@ -124,10 +135,10 @@ class _Reader(io.RawIOBase):
 class _Response:
     """What http.client.HTTPResponse wants of a socket: `makefile('rb')`."""
 
-    def __init__(self, sock, deadline: float):
+    def __init__(self, sock: _Socket, deadline: float):
         self._reader = _Reader(sock, deadline)
 
-    def makefile(self, mode="rb"):
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
         return io.BufferedReader(self._reader)
 
 
@@ -144,9 +155,9 @@ def _request(target: CheckTarget, uri: str, extra: dict[str, str] | None = None)
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def _exchange(sock, request: bytes, deadline: float) -> tuple[int, str, bytes]:
+def _exchange(sock: _Socket, request: bytes, deadline: float) -> tuple[int, str, bytes]:
     sock.sendall(request)
-    response = http.client.HTTPResponse(_Response(sock, deadline), method="GET")
+    response = http.client.HTTPResponse(_Response(sock, deadline), method="GET")  # type: ignore[arg-type]  # it only calls makefile("rb")
     response.begin()
     try:
         body = response.read(MAX_BODY)
@@ -155,7 +166,7 @@ def _exchange(sock, request: bytes, deadline: float) -> tuple[int, str, bytes]:
     return response.status, response.reason, body
 
 
-def _open(spec: proxies.ProxySpec, settings: _Settings):
+def _open(spec: proxies.ProxySpec, settings: _Settings) -> _Socket:
     """A connection to the check host through the proxy, TLS already on for an https check URL;
     for an http check URL through an HTTP proxy: a connection to the proxy itself."""
     target, timeout = settings.target, settings.timeout
@@ -273,7 +284,7 @@ def exit_ip_from(body: bytes) -> str | None:
 
 
 # -- settings -----------------------------------------------------------------------------------
-def _settings(ws) -> _Settings:
+def _settings(ws: Workspace) -> _Settings:
     cfg = ws.config.proxies
     target = CheckTarget.parse(cfg.check_url)
     cafile = None
@@ -291,7 +302,7 @@ def _settings(ws) -> _Settings:
     return _Settings(target, float(cfg.test_timeout_seconds), tls)
 
 
-def _concurrency(ws, concurrency: int | None) -> int:
+def _concurrency(ws: Workspace, concurrency: int | None) -> int:
     if concurrency is None:
         return ws.config.proxies.test_concurrency
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
@@ -300,7 +311,7 @@ def _concurrency(ws, concurrency: int | None) -> int:
 
 
 # -- testing many ---------------------------------------------------------------------------------
-def _targets(ws, db: Database, proxy_ids: list[int] | None, all_: bool) -> list[tuple[int, proxies.ProxySpec]]:
+def _targets(ws: Workspace, db: Database, proxy_ids: list[int] | None, all_: bool) -> list[tuple[int, proxies.ProxySpec]]:
     if all_ and proxy_ids:
         raise InvalidInput("name proxies or ask for all of them, not both", about=("proxy_ids", "all"))
     if not all_ and not proxy_ids:
@@ -308,6 +319,7 @@ def _targets(ws, db: Database, proxy_ids: list[int] | None, all_: bool) -> list[
     if all_:
         rows = db.query("SELECT id, scheme, host, port, username, password_enc FROM proxies ORDER BY id")
     else:
+        assert proxy_ids  # checked above
         wanted = list(dict.fromkeys(int(i) for i in proxy_ids))
         marks = ", ".join("?" * len(wanted))
         found = {r["id"]: r for r in db.query(
@@ -321,13 +333,13 @@ def _targets(ws, db: Database, proxy_ids: list[int] | None, all_: bool) -> list[
     return [(r["id"], _spec(ws, r)) for r in rows]
 
 
-def _spec(ws, row) -> proxies.ProxySpec:
+def _spec(ws: Workspace, row: ProxyRow) -> proxies.ProxySpec:
     password = ws.cipher.decrypt(row["password_enc"]) if row["password_enc"] else None
     return proxies.ProxySpec(row["scheme"], row["host"], row["port"], row["username"] or None, password)
 
 
 def check_proxies(
-    ws,
+    ws: Workspace,
     proxy_ids: list[int] | None = None,
     *,
     all_: bool = False,
@@ -335,7 +347,7 @@ def check_proxies(
     actor: str,
     progress: Callable[[int, int], None] | None = None,
     command: Command | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Test the named proxies (or all with `all_`) concurrently and record every result with
     the health rules. Unknown ids, ids together with `all_`, neither, a bad concurrency or a bad
     `proxies.ca_file` → InvalidInput/NotFound before anything is sent or written. A proxy that
@@ -383,7 +395,7 @@ def check_proxies(
     return _summary(recorded)
 
 
-def _summary(results: list[dict]) -> dict:
+def _summary(results: list[dict]) -> dict[str, Any]:
     return {
         "tested": len(results),
         "passed": sum(1 for r in results if r["ok"]),
@@ -396,7 +408,7 @@ def _summary(results: list[dict]) -> dict:
 
 
 # -- the rules ----------------------------------------------------------------------------------
-def record_results(ws, probes: list[Probe], *, actor: str) -> list[dict]:
+def record_results(ws: Workspace, probes: list[Probe], *, actor: str) -> list[dict[str, Any]]:
     """Write test results on their proxies with a `proxy.tested` event each, and apply the health
     rules (quarantine, recovery, exit IP change). Joins the caller's transaction. A proxy removed
     while it was tested is skipped. Returns one dict per recorded result."""
@@ -469,14 +481,14 @@ def record_results(ws, probes: list[Probe], *, actor: str) -> list[dict]:
     return out
 
 
-def _label(row) -> str:
+def _label(row: ProxyRow) -> str:
     host = f"[{row['host']}]" if ":" in row["host"] else row["host"]
     user = f"{row['username']}@" if row["username"] else ""
     return f"{row['scheme']}://{user}{host}:{row['port']}"
 
 
 # -- for warmup tick and review list ------------------------------------------------------------
-def due_proxy_ids(ws, now: str | None = None) -> list[int]:
+def due_proxy_ids(ws: Workspace, now: str | None = None) -> list[int]:
     """The `active` and `error` proxies not tested within `proxies.test_every_hours` (never
     tested, or last tested that long ago or longer); none when the setting is null."""
     hours = ws.config.proxies.test_every_hours
@@ -490,7 +502,7 @@ def due_proxy_ids(ws, now: str | None = None) -> list[int]:
     )]
 
 
-def run_due_tests(ws, *, actor: str = "tick", progress: Callable[[int, int], None] | None = None) -> dict:
+def run_due_tests(ws: Workspace, *, actor: str = "tick", progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """What `warmup tick` calls (outside its own transaction: tests wait for the network): test
     the proxies `due_proxy_ids` names. Returns counts: `{"proxies_tested", "proxies_passed",
     "proxies_failed", "proxies_quarantined", "proxies_recovered", "proxy_exit_ip_changes"}`."""
@@ -506,7 +518,7 @@ def run_due_tests(ws, *, actor: str = "tick", progress: Callable[[int, int], Non
     }
 
 
-def attention(ws) -> list[dict]:
+def attention(ws: Workspace) -> list[dict[str, Any]]:
     """Proxy items for `review list`: every `error` and `inactive` proxy (kinds `proxy_error`,
     `proxy_inactive`) with its accounts, and every proxy whose exit IP changed at a test and was
     not acknowledged since (`proxy_ip_changed`). Each has `kind`, `proxy_id`, `message`,

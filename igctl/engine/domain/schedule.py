@@ -34,7 +34,7 @@ LOOKAHEAD = timedelta(days=15)
 
 class Rule(NamedTuple):
     kind: str
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count, which it hides
     period: str  # "day" or "week"
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..store.config import check_active_hours, check_step_names
 from ..store.db import Database
 from ..store.errors import Conflict, InvalidInput, NotFound
+from ..store.records import ModelRow
 from ..store.workspace import Workspace, template_dir
 from ..store.yamlfile import parse_model
 
@@ -44,7 +45,7 @@ class Recurring(_Strict):
     per_week: int | None = Field(default=None, ge=0, le=MAX_PER_WEEK)
 
     @model_validator(mode="after")
-    def _one(self):
+    def _one(self) -> Recurring:
         if (self.per_day is None) == (self.per_week is None):
             raise ValueError("give exactly one of per_day or per_week, e.g. {per_week: 3}")
         return self
@@ -72,8 +73,8 @@ class Strategy(_Strict):
 
     @field_validator("locations")
     @classmethod
-    def _locations(cls, values):
-        out = []
+    def _locations(cls, values: list[str]) -> list[str]:
+        out: list[str] = []
         for v in values:
             v = v.strip()
             if not v:
@@ -84,7 +85,7 @@ class Strategy(_Strict):
 
     _hours = field_validator("active_hours")(classmethod(lambda cls, v: check_active_hours(v)))
 
-    def schedule_dict(self) -> dict:
+    def schedule_dict(self) -> dict[str, Any]:
         return self.schedule.model_dump(exclude_none=True)
 
     @property
@@ -95,7 +96,7 @@ class Strategy(_Strict):
         return hashlib.sha256(data.encode()).hexdigest()[:10]
 
 
-def stored(model: Any) -> Strategy:
+def stored(model: ModelRow) -> Strategy:
     """The strategy in force: what was last applied from the file."""
     return Strategy.model_validate(json.loads(model["strategy_json"] or "{}"))
 
@@ -151,7 +152,7 @@ def label(slug: str) -> str:
     return f"{MODELS_DIR}/{slug}.yaml"
 
 
-def find_model(db: Database, name: str):
+def find_model(db: Database, name: str) -> ModelRow:
     """A model by name (case-insensitive) or slug, archived or not; NotFound otherwise."""
     value = (name or "").strip()
     row = db.one("SELECT * FROM models WHERE name = ?", [value]) or db.one("SELECT * FROM models WHERE slug = ?", [value.lower()])
@@ -160,7 +161,7 @@ def find_model(db: Database, name: str):
     return row
 
 
-def live_model(db: Database, name: str):
+def live_model(db: Database, name: str) -> ModelRow:
     """A model that is not archived."""
     row = find_model(db, name)
     if row["archived_at"] is not None:
@@ -186,7 +187,7 @@ highlight: []
 """
 
 
-def on_file(ws: Workspace, model: Any) -> tuple[Strategy, str | None]:
+def on_file(ws: Workspace, model: ModelRow) -> tuple[Strategy, str | None]:
     """The model's strategy as its file says now, validated (InvalidInput naming key and line),
     and the file's sha256 when that differs from the strategy in force (None when unchanged,
     which costs one read). Reads only; `flows/models.load_strategy` applies a changed file."""
@@ -204,7 +205,7 @@ def on_file(ws: Workspace, model: Any) -> tuple[Strategy, str | None]:
     return read_file(path, name)[1], sha
 
 
-def shown(ws: Workspace, model: Any) -> Strategy:
+def shown(ws: Workspace, model: ModelRow) -> Strategy:
     """What a page shows: a live model's file as it is now (not applied), an archived model's
     last strategy."""
     return stored(model) if model["archived_at"] is not None else on_file(ws, model)[0]

@@ -23,6 +23,7 @@ from ..queue import tasks
 from ..store.clock import from_db, to_db
 from ..store.db import Database
 from ..store.errors import Conflict, InvalidInput
+from ..store.records import AccountRow, BotRow, Record, TaskRow
 from ..store.workspace import Workspace
 from . import models, warmup
 
@@ -35,7 +36,8 @@ KIND_STATE = {
     "cleanup": lifecycle.CLEANUP,
 }
 
-FollowUp = Callable[[Workspace, Database, Any, Any, datetime, str], dict[str, Any]]
+# (ws, db, the completed task, its account, now, actor) → what the completion answer adds
+FollowUp = Callable[[Workspace, Database, TaskRow, AccountRow, datetime, str], dict[str, Any]]
 # What follows a completed task, per kind. Kinds without an entry (post, story, highlight) need
 # nothing more: each is one slot of the schedule, which tick plans on its own.
 FOLLOW_UPS: dict[str, FollowUp] = {
@@ -65,7 +67,7 @@ CANDIDATE_BATCHES = (4, 32, 256)
 PROXY_ERROR_WINDOW = timedelta(hours=24)
 
 
-def bot_actor(bot: Any) -> str:
+def bot_actor(bot: BotRow) -> str:
     return f"bot:{bot['name']}"
 
 
@@ -91,7 +93,7 @@ def expire_leases(ws: Workspace, db: Database | None = None, now: datetime | str
 
 
 # -- claiming --------------------------------------------------------------------------------
-def _may_bind(db: Database, bot: Any) -> bool:
+def _may_bind(db: Database, bot: BotRow) -> bool:
     """Whether the bot has a free slot for an account it does not have yet."""
     if bot["slots"] is None:
         return True
@@ -126,7 +128,7 @@ _CANDIDATES = f"""
 """
 
 
-def _choose_content(ws: Workspace, db: Database, task: Any, account: Any, at: str, actor: str) -> Any:
+def _choose_content(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, at: str, actor: str) -> Any:
     """The task's content: what was chosen before (stable across attempts), or a new choice
     by the content engine (recorded by the claim); None when the step's content type has no
     item at all."""
@@ -135,7 +137,7 @@ def _choose_content(ws: Workspace, db: Database, task: Any, account: Any, at: st
     return content.choose_for_task(ws, db, task, account, actor=actor, now=at, record=False)
 
 
-def _split_candidate(row: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _split_candidate(row: Record) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A candidate row as (task, account, proxy) dicts."""
     task: dict[str, Any] = {}
     account: dict[str, Any] = {}
@@ -274,7 +276,7 @@ def _claimed_again(ws: Workspace, db: Database, bot: Any, key: str, at: str, act
 
 
 # -- completion ------------------------------------------------------------------------------
-def _check_holder(task: Any, bot: Any) -> None:
+def _check_holder(task: TaskRow, bot: BotRow) -> None:
     if task["status"] != tasks.CLAIMED or task["bot_id"] != bot["id"]:
         raise Conflict(
             f"bot {bot['name']} does not hold task {task['id']} (it is {task['status']})",
@@ -333,14 +335,14 @@ def complete(
 def finish_task(
     ws: Workspace,
     db: Database,
-    task: Any,
+    task: TaskRow,
     *,
     now: datetime,
     actor: str,
     bot_id: int | None,
     how: str,
     details: dict[str, Any] | None = None,
-    account: Any = None,
+    account: AccountRow | None = None,
 ) -> dict[str, Any]:
     """Mark a task completed and run its kind's follow-up (shared by a bot's completion and a
     human's `review resolve`). Returns the answer, which is also stored on the task. `details`
@@ -348,6 +350,7 @@ def finish_task(
     when the caller has just read it."""
     at = to_db(now)
     account = account or db.one("SELECT * FROM accounts WHERE id = ?", [task["account_id"]])
+    assert account is not None  # accounts are never deleted
     tasks.complete(db, ws.events, task, at=at, actor=actor, bot_id=bot_id, username=account["username"], how=how,
                    details=details)  # fmt: skip
     follow_up = FOLLOW_UPS.get(task["kind"])
@@ -425,7 +428,7 @@ def fail(
         return result
 
 
-def _repeated_failure(db: Database, task: Any, bot_id: int) -> dict[str, Any] | None:
+def _repeated_failure(db: Database, task: TaskRow, bot_id: int) -> dict[str, Any] | None:
     """The stored answer when this bot's failure report for this task was already taken."""
     if task["status"] == tasks.CLAIMED or not task["result_json"]:
         return None
@@ -445,7 +448,7 @@ def _repeated_failure(db: Database, task: Any, bot_id: int) -> dict[str, Any] | 
 def _settle_failure(
     ws: Workspace,
     db: Database,
-    task: Any,
+    task: TaskRow,
     *,
     now: datetime,
     actor: str,
@@ -461,6 +464,7 @@ def _settle_failure(
     the queue at once, at its old due time)."""
     at = to_db(now)
     account = db.one("SELECT * FROM accounts WHERE id = ?", [task["account_id"]])
+    assert account is not None  # accounts are never deleted
     attempts = task["attempts"]
     review = review_now or attempts >= ws.config.warmup.max_attempts
     due: datetime | None
@@ -497,6 +501,7 @@ def _settle_failure(
         db.execute(f"UPDATE accounts SET {sets}, updated_at = ? WHERE id = ?", [*fields.values(), at, account["id"]])
     if bot_id is not None and event_kind == "task.failed":
         bot = db.one("SELECT name FROM bots WHERE id = ?", [bot_id])
+        assert bot is not None  # bots are revoked, never deleted
         db.execute(
             "UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ? WHERE id = ?",
             [bot["name"], at, account["id"]],

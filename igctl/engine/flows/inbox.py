@@ -22,15 +22,20 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..domain import accounts, proxies
 from ..store import clock as clockmod
 from ..store import secrets
+from ..store.db import Database
 from ..store.errors import IgctlError, InvalidInput, SecretError, WorkspaceError
 from ..store.events import redact
 from ..store.files import sha256_file
 from ..store.workspace import Workspace
+
+if TYPE_CHECKING:  # watchdog is imported only when a watcher starts
+    from watchdog.events import FileSystemEvent
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger("igctl.inbox")
 
@@ -52,7 +57,7 @@ LOCK_NAME = ".watch.lock"
 try:  # POSIX; on other systems two watchers on one workspace are not serialised
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 
 # -- which files ------------------------------------------------------------------------
@@ -129,10 +134,10 @@ def candidates(ws: Workspace) -> list[Path]:
     return order(ws, found)
 
 
-def order(ws: Workspace, paths) -> list[Path]:
+def order(ws: Workspace, paths: Iterable[Path]) -> list[Path]:
     """Proxies before accounts; within a folder, oldest first, then by name."""
 
-    def key(p: Path):
+    def key(p: Path) -> tuple[int, int, str]:
         try:
             mtime = p.stat().st_mtime_ns
         except OSError:
@@ -173,7 +178,7 @@ def is_settled(snapshot: Snapshot, now: float, settle_seconds: float) -> bool:
 # -- handling one file ------------------------------------------------------------------
 
 
-def _count(value) -> int:
+def _count(value: Any) -> int:
     if isinstance(value, (list, tuple, set, dict)):
         return len(value)
     return int(value or 0)
@@ -198,13 +203,13 @@ class _NothingImported(Exception):
         self.result = result
 
 
-def _import(ws: Workspace, kind: str, path: Path) -> dict:
+def _import(ws: Workspace, kind: str, path: Path) -> dict[str, Any]:
     if kind == "accounts":
         return accounts.import_file(ws, path, actor=ACTOR)
     return proxies.import_file(ws, path, actor=ACTOR)
 
 
-def _summary(kind: str, raw: dict) -> dict:
+def _summary(kind: str, raw: dict) -> dict[str, Any]:
     """The import result without the temporary path and with any secret-named key masked."""
     clean = redact({k: v for k, v in raw.items() if k != "file"})
     summary = {
@@ -279,7 +284,7 @@ def _relative(ws: Workspace, path: Path) -> str:
         return str(path)
 
 
-def handle_file(ws: Workspace, path: Path) -> dict | None:
+def handle_file(ws: Workspace, path: Path) -> dict[str, Any] | None:
     """Import one settled file from a drop folder and move it to processed/ or failed/.
     Returns the outcome (see docs/watch.md), or None when the file is no longer there
     (another watcher took it)."""
@@ -293,7 +298,7 @@ def handle_file(ws: Workspace, path: Path) -> dict | None:
         return _handle_locked(ws, path, kind)
 
 
-def _blank(kind: str, name: str, handled_at: str | None) -> dict:
+def _blank(kind: str | None, name: str, handled_at: str | None) -> dict[str, Any]:
     """The outcome of one file, as `watch --json` prints it and the notes hold it."""
     return {
         "file": name,
@@ -314,7 +319,7 @@ def _blank(kind: str, name: str, handled_at: str | None) -> dict:
     }
 
 
-def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict:
+def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict[str, Any]:
     db = ws.db()
     out = _blank(kind, path.name, ws.now())
     label = f"{kind}/{path.name}"
@@ -396,7 +401,7 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict:
     return out
 
 
-def _note_fields(out: dict) -> dict:
+def _note_fields(out: dict) -> dict[str, Any]:
     keys = ("file", "kind", "sha256", "outcome", "handled_at", "moved_to", "imported", "duplicates", "invalid",
             "proxies_assigned", "repeat_of", "result")
     return {k: out[k] for k in keys if not (k == "proxies_assigned" and out["kind"] != "accounts")}
@@ -406,14 +411,14 @@ def _json_note(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def _event_details(out: dict) -> dict:
+def _event_details(out: dict) -> dict[str, Any]:
     details = {k: out[k] for k in ("file", "kind", "sha256", "imported", "duplicates", "invalid")}
     if out["kind"] == "accounts":
         details["proxies_assigned"] = out["proxies_assigned"]
     return details
 
 
-def _record(ws: Workspace, db, out: dict) -> None:
+def _record(ws: Workspace, db: Database, out: dict[str, Any]) -> None:
     stored = {k: out[k] for k in ("imported", "duplicates", "invalid", "proxies_assigned", "error", "result")}
     db.execute(
         """INSERT INTO inbox_files (sha256, kind, name, outcome, result_json, handled_at)
@@ -424,7 +429,7 @@ def _record(ws: Workspace, db, out: dict) -> None:
     )
 
 
-def _error_text(ws: Workspace, label: str, out: dict):
+def _error_text(ws: Workspace, label: str, out: dict[str, Any]) -> Callable[[dict[str, Any]], str]:
     def render(o: dict) -> str:
         lines = [
             f"igctl watch could not import {label}",
@@ -484,7 +489,7 @@ def run_once(
     on_result: Callable[[dict], None] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Handle the files present now, each once it has settled (`watch.settle_seconds`). Files
     still changing after `max_wait` seconds (at least settle_seconds) are left for the next run
     and reported as `skipped`. `monotonic`/`sleep` are the real-time clock of the settle wait."""
@@ -495,7 +500,7 @@ def run_once(
     pending: dict[Path, Snapshot | None] = {p: None for p in candidates(ws)}
     results: list[dict] = []
 
-    def emit(result):
+    def emit(result: dict[str, Any]) -> None:
         results.append(result)
         if on_result:
             on_result(result)
@@ -535,7 +540,7 @@ def _look(path: Path, previous: Snapshot | None, now: float) -> Snapshot | None:
     return observe(previous, st.st_size, st.st_mtime_ns, now)
 
 
-def _skipped(ws: Workspace, path: Path, reason: str) -> dict:
+def _skipped(ws: Workspace, path: Path, reason: str) -> dict[str, Any]:
     return {**_blank(kind_of(ws, path), path.name, None), "outcome": SKIPPED, "error": reason}
 
 
@@ -567,7 +572,7 @@ class Watcher:
         self._wake.set()
 
     # called from watchdog's thread: only note the path and wake the loop
-    def _notice(self, raw) -> None:
+    def _notice(self, raw: str | bytes) -> None:
         if isinstance(raw, bytes):
             raw = os.fsdecode(raw)
         with self._seen_lock:
@@ -579,7 +584,7 @@ class Watcher:
             seen, self._seen = self._seen, []
         return seen
 
-    def _start_observer(self):
+    def _start_observer(self) -> BaseObserver | None:
         try:
             from watchdog.events import FileSystemEventHandler
             from watchdog.observers import Observer
@@ -589,7 +594,7 @@ class Watcher:
         watcher = self
 
         class Handler(FileSystemEventHandler):
-            def on_any_event(self, event):
+            def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.is_directory:
                     return
                 dest = getattr(event, "dest_path", None)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from ..queue import tasks
 from ..store.clock import from_db, to_db
 from ..store.db import Database
 from ..store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from ..store.records import AccountRow, ModelRow, TaskRow
 from ..store.workspace import Workspace
 
 HORIZON = timedelta(hours=24)
@@ -63,7 +65,7 @@ highlight: []
 """
 
 
-def create(ws, name: str, *, strategy_file: str | Path | None = None, actor: str) -> dict:
+def create(ws: Workspace, name: str, *, strategy_file: str | Path | None = None, actor: str) -> ModelRow:
     """`model create NAME [--strategy FILE]`: the row, `models/<slug>.yaml` (FILE's text, or the
     commented example) and `content/<slug>/` with its type folders and texts.yaml. A name that
     is taken (also by an archived model) is a Conflict. Files written are taken back when the
@@ -127,14 +129,16 @@ def create(ws, name: str, *, strategy_file: str | Path | None = None, actor: str
             else:
                 p.unlink(missing_ok=True)
         raise
-    return db.one("SELECT * FROM models WHERE id = ?", [model_id])
+    model = db.one("SELECT * FROM models WHERE id = ?", [model_id])
+    assert model is not None  # created just above
+    return model
 
 
 def _remove_tree(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def load_strategy(ws, db: Database, model, *, actor: str, now: datetime | None = None) -> Strategy:
+def load_strategy(ws: Workspace, db: Database, model: ModelRow, *, actor: str, now: datetime | None = None) -> Strategy:
     """The model's strategy as its file says now. An unchanged file (same sha256) costs one
     read; a changed one is validated (InvalidInput naming key and line) and applied: stored,
     logged as `model.strategy`, and when the slot times change, the queued future slots of the
@@ -145,7 +149,7 @@ def load_strategy(ws, db: Database, model, *, actor: str, now: datetime | None =
     return strategy
 
 
-def _apply_strategy(ws, db: Database, model, strategy: Strategy, sha: str, *, actor: str, now: datetime | None) -> dict:
+def _apply_strategy(ws: Workspace, db: Database, model: ModelRow, strategy: Strategy, sha: str, *, actor: str, now: datetime | None) -> dict[str, Any]:
     now = ws.instant(now)
     at = to_db(now)
     old = stored(model)
@@ -181,7 +185,7 @@ def _kinds_sql() -> str:
     return "(" + ", ".join(f"'{k}'" for k in schedule.KINDS) + ")"
 
 
-def sync(ws, name: str, *, actor: str) -> dict:
+def sync(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
     """`model sync NAME`: apply the strategy file and sync the model's content folder."""
     db = ws.db()
     model = live_model(db, name)
@@ -191,7 +195,9 @@ def sync(ws, name: str, *, actor: str) -> dict:
         before = model["strategy_sha256"]
         strategy = load_strategy(ws, db, model, actor=actor)
         synced = content.apply(ws, scanned, actor=actor)
-        model = db.one("SELECT * FROM models WHERE id = ?", [model["id"]])
+        row = db.one("SELECT * FROM models WHERE id = ?", [model["id"]])
+        assert row is not None  # models are archived, never deleted
+        model = row
     return {
         "model": model["name"],
         "strategy_changed": before != model["strategy_sha256"],
@@ -200,7 +206,7 @@ def sync(ws, name: str, *, actor: str) -> dict:
     }
 
 
-def delete(ws, name: str, *, actor: str) -> dict:
+def delete(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
     """`model delete NAME`: archive the model (history, strategy file and content stay) and send
     each of its accounts that is active or in review to cleanup. Proxies serving it are released
     as their accounts finish cleanup (at once for proxies without its accounts). Accounts
@@ -237,7 +243,7 @@ def delete(ws, name: str, *, actor: str) -> dict:
             "accounts_leaving": in_cleanup, "reassign_cancelled": [a["username"] for a in pending]}  # fmt: skip
 
 
-def _leaving_candidates(db: Database, model_id: int) -> list:
+def _leaving_candidates(db: Database, model_id: int) -> Sequence[AccountRow]:
     """The model's accounts that are not leaving it yet: active, or in review over a model task."""
     return db.query(
         """SELECT a.* FROM accounts a
@@ -250,19 +256,21 @@ def _leaving_candidates(db: Database, model_id: int) -> list:
 
 
 # -- onboarding, cleanup, reassignment -----------------------------------------------------------
-def _account(db: Database, account_id: int) -> Any:
-    return db.one("SELECT * FROM accounts WHERE id = ?", [account_id])
+def _account(db: Database, account_id: int) -> AccountRow:
+    account = db.one("SELECT * FROM accounts WHERE id = ?", [account_id])
+    assert account is not None  # accounts are never deleted
+    return account
 
 
 def _step_key(prefix: str, number: int) -> str:
     return f"{prefix}:{number}"
 
 
-def _prefix_of(task) -> str:
+def _prefix_of(task: TaskRow) -> str:
     return task["idempotency_key"].rsplit(":", 1)[0]
 
 
-def _others_open(db: Database, task) -> bool:
+def _others_open(db: Database, task: TaskRow) -> bool:
     """Whether the account has another open task of the same kind (the phase is not over)."""
     return db.one(
         "SELECT 1 FROM tasks WHERE account_id = ? AND kind = ? AND id != ? AND status IN ('queued', 'claimed', 'review') LIMIT 1",
@@ -270,7 +278,7 @@ def _others_open(db: Database, task) -> bool:
     ) is not None
 
 
-def join(ws, db: Database, account, model, strategy: Strategy, *, now: datetime, actor: str, cause: str) -> dict:
+def join(ws: Workspace, db: Database, account: AccountRow, model: ModelRow, strategy: Strategy, *, now: datetime, actor: str, cause: str) -> dict[str, Any]:
     """ready → active in `model` (the proxy's model set, after `check_model`), and the first
     onboarding step queued due now; with no onboarding steps, recurring work starts at once."""
     at = to_db(now)
@@ -297,7 +305,7 @@ def join(ws, db: Database, account, model, strategy: Strategy, *, now: datetime,
     return {"task_id": None, "step_name": None}
 
 
-def _onboarded(ws, db: Database, account, model, now: datetime, actor: str) -> None:
+def _onboarded(ws: Workspace, db: Database, account: AccountRow, model: ModelRow, now: datetime, actor: str) -> None:
     at = to_db(now)
     db.execute("UPDATE accounts SET onboarded_at = ?, next_slot_at = ?, updated_at = ? WHERE id = ?",
                [at, at, at, account["id"]])
@@ -307,7 +315,7 @@ def _onboarded(ws, db: Database, account, model, now: datetime, actor: str) -> N
     )
 
 
-def _next_step(ws, db, task, account, steps, number: int, now, actor: str, model_id) -> dict:
+def _next_step(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, steps: list[str], number: int, now: datetime, actor: str, model_id: int | None) -> dict[str, Any]:
     """Step `number + 1` of the task's phase (onboarding or cleanup) queued due now, or the one
     queued before under the same key (a repeated completion); the completion's `next_task`."""
     key = _step_key(_prefix_of(task), number + 1)
@@ -320,12 +328,13 @@ def _next_step(ws, db, task, account, steps, number: int, now, actor: str, model
     return {"next_task": {"task_id": task_id, "step_number": number + 1, "step_name": steps[number], "due_at": to_db(now)}}
 
 
-def onboarding_step_done(ws, db: Database, task, account, now: datetime, actor: str) -> dict:
+def onboarding_step_done(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, now: datetime, actor: str) -> dict[str, Any]:
     """`botwork.FOLLOW_UPS['onboarding']`: the next onboarding step queued due now, or after the
     last one the account's recurring schedule starts (from now)."""
     if account["lifecycle_state"] != lifecycle.ACTIVE or account["model_id"] != task["model_id"]:
         return {}
     model = db.one("SELECT * FROM models WHERE id = ?", [task["model_id"]])
+    assert model is not None  # the account's model (checked above); models are never deleted
     steps = stored(model).onboarding
     if _others_open(db, task):
         return {}  # tasks of this phase queued some other way (by hand, older data): they go first
@@ -337,7 +346,7 @@ def onboarding_step_done(ws, db: Database, task, account, now: datetime, actor: 
     return {}
 
 
-def start_cleanup(ws, db: Database, account, *, now: datetime, actor: str, cause: str) -> int | None:
+def start_cleanup(ws: Workspace, db: Database, account: AccountRow, *, now: datetime, actor: str, cause: str) -> int | None:
     """active / human_review → cleanup: the account's queued and in-review model tasks are
     cancelled (a task a bot holds runs to its end), and `reset_pfp` is queued due now; the other
     cleanup steps follow one after another."""
@@ -361,7 +370,7 @@ def start_cleanup(ws, db: Database, account, *, now: datetime, actor: str, cause
     )  # fmt: skip
 
 
-def cleanup_step_done(ws, db: Database, task, account, now: datetime, actor: str) -> dict:
+def cleanup_step_done(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, now: datetime, actor: str) -> dict[str, Any]:
     """`botwork.FOLLOW_UPS['cleanup']`: the next cleanup step queued due now; after the last one
     the account is ready again without a model, its proxy's model is released when no account of
     that model remains on it, and a pending reassignment is carried out."""
@@ -384,7 +393,7 @@ def cleanup_step_done(ws, db: Database, task, account, now: datetime, actor: str
     return {}
 
 
-def try_reassign(ws, db: Database, account, *, now: datetime, actor: str) -> str | None:
+def try_reassign(ws: Workspace, db: Database, account: AccountRow, *, now: datetime, actor: str) -> str | None:
     """A ready account with a pending `reassign_to_model_id` joins that model: on its proxy when
     the proxy is active and may serve the model, else moved to the proxy auto-assignment would
     pick for the model. Returns None when it joined, else why it still waits (tick tries again)."""
@@ -396,6 +405,7 @@ def try_reassign(ws, db: Database, account, *, now: datetime, actor: str) -> str
     proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]]) if account["proxy_id"] else None
     fits = proxy is not None and proxy["status"] == "active"
     if fits:
+        assert proxy is not None  # fits says so
         try:
             proxies.check_model(db, proxy["id"], target["id"])
         except Conflict:
@@ -418,7 +428,7 @@ def try_reassign(ws, db: Database, account, *, now: datetime, actor: str) -> str
     return None
 
 
-def reassign_pending(ws, db: Database, now: datetime, actor: str) -> dict:
+def reassign_pending(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, Any]:
     """Tick: ready accounts whose reassignment waited for room try again."""
     joined, waiting = [], 0
     for account in db.query(
@@ -431,7 +441,7 @@ def reassign_pending(ws, db: Database, now: datetime, actor: str) -> dict:
     return {"joined": joined, "waiting": waiting}
 
 
-def unassign(ws, name: str, usernames: list[str], *, actor: str) -> dict:
+def unassign(ws: Workspace, name: str, usernames: list[str], *, actor: str) -> dict[str, Any]:
     """`model unassign NAME USERNAME…`: each named account of the model (active, or in review
     over a model task) goes to cleanup. All or nothing: an unknown account, or one not in the
     model or already leaving it, is an error and nothing changes."""
@@ -470,21 +480,22 @@ def _followers_sql(alias: str = "a") -> str:
 
 
 def candidates(
-    ws,
+    ws: Workspace,
     db: Database,
-    model,
+    model: ModelRow,
     strategy: Strategy,
     *,
     location: str | None = None,
     max_retries: int | None = None,
     min_followers: int | None = None,
     account_ids: list[int] | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """View B and the pool of `assign`: the ready accounts (only `account_ids` when given; only
     on proxies in `location` when given), each with whether this model may take it and why not,
     best first: preferred location (the strategy's `locations`, in order), then a proxy that
     already serves the model, then the longest ready, then the lowest id."""
-    where, params = ["a.lifecycle_state = 'ready'"], []
+    where: list[str] = ["a.lifecycle_state = 'ready'"]
+    params: list[Any] = []
     if account_ids is not None:
         where.append(f"a.id IN ({', '.join('?' * len(account_ids))})")
         params += account_ids
@@ -552,7 +563,7 @@ def check_filters(count: int | None, max_retries: int | None, min_followers: int
 
 
 def assign(
-    ws,
+    ws: Workspace,
     name: str,
     *,
     usernames: list[str] | None = None,
@@ -563,7 +574,7 @@ def assign(
     reassign: bool = False,
     actor: str,
     now: datetime | str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """`model assign`: `--count N` takes the N best eligible ready accounts (fewer when fewer
     are eligible); named accounts are each assigned or skipped with the reason. A named account
     that does not exist or is not `ready` is an error and nothing changes, except with
@@ -585,10 +596,12 @@ def assign(
     return result
 
 
-def _assign(ws, db, name, usernames, count, location, max_retries, min_followers, reassign, now, actor) -> dict:
+def _assign(ws: Workspace, db: Database, name: str, usernames: list[str] | None, count: int | None, location: str | None, max_retries: int | None, min_followers: int | None, reassign: bool, now: datetime, actor: str) -> dict[str, Any]:
     model = live_model(db, name)
     strategy = load_strategy(ws, db, model, actor=actor, now=now)
-    assigned, skipped, reassigning = [], [], []
+    assigned: list[str] = []
+    skipped: list[dict[str, Any]] = []
+    reassigning: list[str] = []
     room = None
     if strategy.max_accounts is not None:
         current = db.scalar("SELECT COUNT(*) FROM accounts WHERE model_id = ? AND lifecycle_state IN ('active', 'human_review')",
@@ -658,6 +671,7 @@ def _assign(ws, db, name, usernames, count, location, max_retries, min_followers
             reassigning.append(row["username"])
     else:
         pool = candidates(ws, db, model, strategy, location=location, max_retries=max_retries, min_followers=min_followers)
+        assert count is not None  # assign() takes a count or usernames
         limit = count if room is None else min(count, room)
         for c in pool:
             if not c["eligible"]:
@@ -668,7 +682,7 @@ def _assign(ws, db, name, usernames, count, location, max_retries, min_followers
     return {"model": model["name"], "assigned": assigned, "skipped": skipped, "reassigning": reassigning}
 
 
-def _reassign_check(db: Database, account, target, moving_ids: list[int]) -> str | None:
+def _reassign_check(db: Database, account: AccountRow, target: ModelRow, moving_ids: list[int]) -> str | None:
     """Why an active account cannot be reassigned to `target` (None: it can). Its proxy will do
     when no account of another model stays on it (besides those leaving with it); else another
     active proxy with room must be able to serve the target."""
@@ -688,7 +702,7 @@ def _reassign_check(db: Database, account, target, moving_ids: list[int]) -> str
 
 
 # -- tick: strategies and recurring slots ---------------------------------------------------------
-def sync_strategies(ws, db: Database, now: datetime, actor: str) -> dict:
+def sync_strategies(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, Any]:
     """Tick: apply every live model's changed strategy file. A file that is missing or invalid
     leaves the stored strategy in force; it is reported (and shown under needs attention)."""
     applied, errors = [], []
@@ -704,7 +718,7 @@ def sync_strategies(ws, db: Database, now: datetime, actor: str) -> dict:
     return {"applied": applied, "errors": errors}
 
 
-def strategy_problems(ws, db: Database | None = None) -> list[dict]:
+def strategy_problems(ws: Workspace, db: Database | None = None) -> list[dict[str, Any]]:
     """Live models whose strategy file is missing or invalid (for needs attention)."""
     db = db or ws.db()
     out = []
@@ -730,7 +744,7 @@ DUE_ACCOUNTS_SQL = """
 """
 
 
-def schedule_due(ws, db: Database, now: datetime, actor: str) -> dict:
+def schedule_due(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, Any]:
     """Tick: for every active account whose next slot falls within the next 24 hours, queue a
     task for each slot from its `next_slot_at` up to now + 24 h that was not missed by
     `schedule.grace_hours` or more (older ones are skipped, with one event per account), each
@@ -744,7 +758,9 @@ def schedule_due(ws, db: Database, now: datetime, actor: str) -> dict:
     queued = skipped = 0
     for r in rows:
         if r["model_id"] not in strategies:
-            strategies[r["model_id"]] = stored(db.one("SELECT * FROM models WHERE id = ?", [r["model_id"]]))
+            model = db.one("SELECT * FROM models WHERE id = ?", [r["model_id"]])
+            assert model is not None  # models are archived, never deleted
+            strategies[r["model_id"]] = stored(model)
         strategy = strategies[r["model_id"]]
         plan_ = strategy.schedule_dict()
         start = from_db(r["next_slot_at"]) - timedelta(milliseconds=1)

@@ -8,6 +8,7 @@ Both are all-or-nothing over the accounts named. The list of what needs attentio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,12 +17,13 @@ from ..queue import tasks
 from ..store.clock import to_db
 from ..store.db import Database
 from ..store.errors import IllegalTransition, InvalidInput, NotFound, UsageError
+from ..store.records import AccountRow, TaskRow
 from ..store.workspace import Workspace
 from . import botwork, warmup
 
 
 # -- acting on review ------------------------------------------------------------------------
-def _accounts_in_review(db: Database, usernames: list[str] | None, all_: bool) -> list:
+def _accounts_in_review(db: Database, usernames: list[str] | None, all_: bool) -> Sequence[AccountRow]:
     """The accounts to act on: every one in review (all_), or the named ones, each of which must
     exist and be in review (else nothing is done)."""
     if all_ and usernames:
@@ -47,7 +49,7 @@ def _accounts_in_review(db: Database, usernames: list[str] | None, all_: bool) -
     return rows
 
 
-def _review_task(ws, db: Database, account, now: datetime, actor: str):
+def _review_task(ws: Workspace, db: Database, account: AccountRow, now: datetime, actor: str) -> TaskRow:
     """The task the account is stuck on. An account sent to review without one (by hand, or by
     older data) gets its warm-up step's task, made if need be."""
     task = db.one("SELECT * FROM tasks WHERE account_id = ? AND status = 'review' ORDER BY id DESC LIMIT 1", [account["id"]])
@@ -59,6 +61,7 @@ def _review_task(ws, db: Database, account, now: datetime, actor: str):
         if task is None:
             warmup.queue_step(ws, db, account["id"], account["warmup_step"], now, now, actor)
             task = db.one("SELECT * FROM tasks WHERE idempotency_key = ?", [key])
+            assert task is not None  # queued just above
         if task["status"] in ("queued", "claimed"):
             raise IllegalTransition(f"account {account['username']}: its step {task['step_number']} is already {task['status']}")
         if task["status"] == "completed":
@@ -67,14 +70,14 @@ def _review_task(ws, db: Database, account, now: datetime, actor: str):
     raise IllegalTransition(f"account {account['username']} is in review without a step to retry or resolve")
 
 
-def _back_to_work(ws, db: Database, account, task, now: datetime, actor: str, cause: str) -> None:
+def _back_to_work(ws: Workspace, db: Database, account: AccountRow, task: TaskRow, now: datetime, actor: str, cause: str) -> None:
     lifecycle.move(
         db, ws.events, account, botwork.KIND_STATE[task["kind"]], at=to_db(now), actor=actor, cause=cause,
         fields={"requires_human_review": 0, "retry_count": 0},
     )
 
 
-def retry(ws, usernames: list[str] | None = None, *, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict]:
+def retry(ws: Workspace, usernames: list[str] | None = None, *, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict[str, Any]]:
     """Put each account's stuck step back in the queue, due now, with fresh attempts; the
     account returns to the state its task runs in (warming_up for a warm-up step)."""
     db = ws.db()
@@ -97,7 +100,7 @@ def retry(ws, usernames: list[str] | None = None, *, all_: bool = False, actor: 
     return out
 
 
-def resolve(ws, usernames: list[str] | None = None, *, note: str, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict]:
+def resolve(ws: Workspace, usernames: list[str] | None = None, *, note: str, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict[str, Any]]:
     """Record each account's stuck step as done by a person (the note kept in its step log and
     the event log) and move on exactly as a bot's completion would: the next step is queued, or
     after the plan's last step the account is ready."""

@@ -26,6 +26,7 @@ rolled back.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..domain import lifecycle, proxies, proxy_health
 from ..domain.plan import Plan, local_date, start_of_day
@@ -41,13 +42,13 @@ TICK_ACTOR = "tick"
 
 
 def tick(
-    ws,
+    ws: Workspace,
     *,
     dry_run: bool = False,
     now: datetime | str | None = None,
     actor: str = TICK_ACTOR,
     command: Command | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Run one tick in one BEGIN IMMEDIATE transaction and return counts of what it did (with
     dry_run: would have done, and nothing is kept) plus the usernames concerned. `command` (the
     operator's `warmup tick`) is recorded in that transaction, with the counts, only when the
@@ -79,7 +80,7 @@ def did_something(result: dict) -> bool:
     return any(v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool) and k not in WAITING_KEYS)
 
 
-def _run(ws, db: Database, now: datetime, actor: str) -> dict:
+def _run(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, Any]:
     at = to_db(now)
     expired = botwork.expire_leases(ws, db, now, actor=actor)
     dropped = drop_stale(ws, db, now, actor)
@@ -110,7 +111,7 @@ def _run(ws, db: Database, now: datetime, actor: str) -> dict:
     }
 
 
-def drop_stale(ws, db: Database, now: datetime, actor: str) -> int:
+def drop_stale(ws: Workspace, db: Database, now: datetime, actor: str) -> int:
     """Queued tasks whose `stale_at` has passed are dropped, each with an event."""
     at = to_db(now)
     rows = db.query(
@@ -124,7 +125,7 @@ def drop_stale(ws, db: Database, now: datetime, actor: str) -> int:
     return len(rows)
 
 
-def starts_today(ws, db: Database, now: datetime) -> int:
+def starts_today(ws: Workspace, db: Database, now: datetime) -> int:
     day = local_date(now, ws.tz)
     start, end = start_of_day(day, ws.tz), start_of_day(day + timedelta(days=1), ws.tz)
     return db.scalar(
@@ -133,7 +134,7 @@ def starts_today(ws, db: Database, now: datetime) -> int:
     )
 
 
-def start_warmups(ws, db: Database, now: datetime, actor: str) -> tuple[list[str], int]:
+def start_warmups(ws: Workspace, db: Database, now: datetime, actor: str) -> tuple[list[str], int]:
     """Start the warm-up of `proxy_assigned` accounts on an active proxy, oldest assignment first,
     within today's cap. Returns (usernames started, how many wait for a later day's cap)."""
     cap = ws.config.warmup.max_starts_per_day
@@ -158,7 +159,7 @@ def start_warmups(ws, db: Database, now: datetime, actor: str) -> tuple[list[str
     return [a["username"] for a in chosen], deferred
 
 
-def repair(ws, db: Database, now: datetime, actor: str) -> dict:
+def repair(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, Any]:
     """Put right what an interrupted or hand-edited workspace may hold."""
     at = to_db(now)
     plan = Plan.of(ws)

@@ -16,6 +16,7 @@ from ..domain.plan import Plan
 from ..queue import tasks
 from ..store.clock import to_db
 from ..store.db import Database
+from ..store.records import AccountRow, TaskRow
 from ..store.workspace import Workspace
 
 
@@ -37,7 +38,7 @@ def queue_step(
 
 
 def start(
-    ws: Workspace, db: Database, account: Any, now: datetime, actor: str, cause: str = "warm-up started"
+    ws: Workspace, db: Database, account: AccountRow, now: datetime, actor: str, cause: str = "warm-up started"
 ) -> int | None:
     """proxy_assigned → warming_up, step 1 queued due now (or at the start of active hours)."""
     plan = Plan.of(ws)
@@ -48,7 +49,9 @@ def start(
     return queue_step(ws, db, account["id"], 1, plan.first_due(now), now, actor)
 
 
-def step_done(ws: Workspace, db: Database, task: Any, account: Any, now: datetime, actor: str) -> dict[str, Any]:
+def step_done(
+    ws: Workspace, db: Database, task: TaskRow, account: AccountRow, now: datetime, actor: str
+) -> dict[str, Any]:
     """A warm-up step is done: the next one is queued (due by the plan), or after the last one
     the account is ready."""
     if account["lifecycle_state"] != lifecycle.WARMING_UP:

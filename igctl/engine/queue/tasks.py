@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..store.clock import to_db
 from ..store.db import Database
 from ..store.errors import IllegalTransition, NotFound
 from ..store.events import EventLog
+from ..store.records import BotRow, TaskRow
 
 QUEUED, CLAIMED, COMPLETED, REVIEW, CANCELLED, DROPPED = (
     "queued", "claimed", "completed", "review", "cancelled", "dropped",
@@ -61,7 +62,7 @@ _FIELDS = frozenset(
      "completed_at", "last_error", "last_error_kind", "claim_key"}
 )  # fmt: skip
 
-Task = sqlite3.Row
+Task = TaskRow
 
 
 def can_move(old: str, new: str) -> bool:
@@ -172,7 +173,7 @@ def enqueue(
     return task_id
 
 
-def by_key(db: Database, key: str) -> sqlite3.Row | None:
+def by_key(db: Database, key: str) -> TaskRow | None:
     return db.one("SELECT id, due_at, status FROM tasks WHERE idempotency_key = ?", [key])
 
 
@@ -182,7 +183,7 @@ def claim(
     events: EventLog,
     task: Task,
     *,
-    bot: sqlite3.Row,
+    bot: BotRow,
     username: str,
     proxy_id: int | None,
     at: str,
@@ -327,7 +328,7 @@ def extend_leases(db: Database, bot_id: int, *, at: str, lease: str) -> int:
     ).rowcount
 
 
-def expired(db: Database, at: str) -> list[Task]:
+def expired(db: Database, at: str) -> Sequence[Task]:
     """Claimed tasks whose lease ran out at or before `at`, oldest lease first."""
     return db.query(
         "SELECT * FROM tasks WHERE status = 'claimed' AND lease_expires_at <= ? ORDER BY lease_expires_at, id", [at]
@@ -366,7 +367,7 @@ def requeue(
     events.record(db, at, "task.requeued", actor, account_id=task["account_id"], task_id=task["id"], cause=cause, message=message)
 
 
-def release(db: Database, events: EventLog, task: Task, *, at: str, actor: str, bot: sqlite3.Row) -> None:
+def release(db: Database, events: EventLog, task: Task, *, at: str, actor: str, bot: BotRow) -> None:
     """claimed → queued when its bot is revoked: due as it was, and the attempt given back (the
     operator's revocation is not the account's failure; a lease expiry, by contrast, counts).
     The attempt the bot had started ends here, so no step stays "in progress" forever."""
@@ -383,7 +384,7 @@ def release(db: Database, events: EventLog, task: Task, *, at: str, actor: str, 
     )  # fmt: skip
 
 
-def drop_stale(db: Database, events: EventLog, task: sqlite3.Row, *, at: str, actor: str, username: str) -> bool:
+def drop_stale(db: Database, events: EventLog, task: Task, *, at: str, actor: str, username: str) -> bool:
     """queued → dropped: a scheduled task nobody claimed before its stale time."""
     if not set_status(db, DROPPED, old=[QUEUED], where="id = ?", params=[task["id"]], at=at):
         return False
@@ -409,7 +410,7 @@ def cancel(
     cause: str | None = None,
     account_id: int | None = None,
     model_id: int | None = None,
-) -> list[sqlite3.Row]:
+) -> Sequence[TaskRow]:
     """Open tasks matching `where` → cancelled, their leases ended. Recorded as one event per
     task (`each(task_id)` its message) or one for them all (`summary(n)`, written only when
     there were any). Returns the cancelled rows."""

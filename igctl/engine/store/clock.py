@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from .errors import InvalidInput
@@ -36,6 +37,12 @@ def to_db(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
+@overload
+def from_db(text: str) -> datetime: ...
+@overload
+def from_db(text: None) -> None: ...
+@overload
+def from_db(text: str | None) -> datetime | None: ...
 def from_db(text: str | None) -> datetime | None:
     if text is None:
         return None

@@ -57,7 +57,7 @@ class Cooldown(Strict):
     max_hours: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _order(self):
+    def _order(self) -> Cooldown:
         if self.max_hours < self.min_hours:
             raise ValueError("max_hours must be at least min_hours")
         return self

@@ -65,7 +65,7 @@ class Database:
         self._depth = 0
         self._dry_run = False
         self._after_commit: list[Callable[[], None]] = []
-        self._batches: dict[str, list] = {}
+        self._batches: dict[str, list[Any]] = {}
         self._lock = _write_lock(self.path)
 
     # -- reading -----------------------------------------------------------------------
@@ -75,7 +75,7 @@ class Database:
     def one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 
-    def scalar(self, sql: str, params: Any = ()):
+    def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
@@ -83,7 +83,7 @@ class Database:
         return self.conn.execute(sql, params)
 
     @property
-    def utils(self):
+    def utils(self) -> Any:
         """sqlite-utils over the same connection, for introspection and reads (imported only
         when used: it costs ~35 ms of start-up)."""
         import sqlite_utils
@@ -184,7 +184,7 @@ class Database:
         else:
             callback()
 
-    def after_commit_batch(self, key: str, item, flush: Callable[[list], None]) -> None:
+    def after_commit_batch(self, key: str, item: Any, flush: Callable[[list[Any]], None]) -> None:
         """Collect `item` under `key`; once the outermost transaction commits, `flush(items)`
         runs once with all of them (e.g. one append to the event-log file per transaction
         instead of one per event). Outside a transaction it runs at once with [item]."""

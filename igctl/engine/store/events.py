@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .db import Database
+from .records import Record
 
 # A details key that names a secret: password, email_password, token, secret_key, api_key, cookie…
 SECRET_KEYS = re.compile(r"(^|_)(pass|passwd|password|secret|token|api_key|secret_key|authorization|cookie)s?$", re.I)
@@ -60,6 +61,7 @@ class EventLog:
         first part with room (an empty part always has room, so one huge line still goes
         somewhere). Parts are only ever added, so processes writing at once agree enough: at
         worst two of them append to the same part."""
+        assert self.logs_dir is not None, "only called when events are mirrored to files"
         part = self._parts.get(day, 0)
         while True:
             path = self.logs_dir / (f"events-{day}.jsonl" if part == 0 else f"events-{day}.{part}.jsonl")
@@ -111,6 +113,7 @@ class EventLog:
             list(row.values()),
         )
         event_id = cur.lastrowid
+        assert event_id is not None  # an INSERT sets it
         if self.logs_dir is not None:
             line = {"id": event_id, **{k: v for k, v in row.items() if v is not None and k != "details_json"}}
             if details:
@@ -201,6 +204,7 @@ class EventLog:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except FileNotFoundError:
+            assert self.logs_dir is not None
             self.logs_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         try:
@@ -211,7 +215,7 @@ class EventLog:
             os.close(fd)
 
 
-def event_row(row) -> dict:
+def event_row(row: Record) -> dict[str, Any]:
     """An events row as the JSON the CLI and API print."""
     out = {k: row[k] for k in row.keys() if k != "details_json"}
     out["details"] = json.loads(row["details_json"]) if row["details_json"] else None
@@ -235,7 +239,8 @@ def query(
     limit: int | None = None,
 ) -> list[dict]:
     """Events in order, filtered. `kind` matches a kind or a family (`account` → `account.*`)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if account_id is not None:
         where.append("account_id = ?")
         params.append(account_id)

@@ -8,7 +8,7 @@ same workspace at once apply each step exactly once.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from typing import Callable, Iterable
 
 from .db import Database
 from .errors import WorkspaceError
@@ -16,7 +16,7 @@ from .errors import WorkspaceError
 MIGRATIONS: list[Callable[[Database], None]] = []
 
 
-def migration(fn: Callable[[Database], None]):
+def migration(fn: Callable[[Database], None]) -> Callable[[Database], None]:
     MIGRATIONS.append(fn)
     return fn
 
@@ -26,7 +26,7 @@ TASK_KINDS = ("warmup", "onboarding", "post", "story", "highlight", "cleanup")
 TASK_STATUSES = ("queued", "claimed", "completed", "review", "dropped", "cancelled")
 
 
-def _in(values) -> str:
+def _in(values: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 

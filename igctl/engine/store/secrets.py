@@ -13,10 +13,14 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from .errors import SecretError
+
+if TYPE_CHECKING:  # workspace.py imports this module: a run-time import would be a cycle
+    from .workspace import Workspace
 
 ENV_KEY = "IGCTL_SECRET_KEY"
 KEY_CHECK_PLAINTEXT = "igctl key check"
@@ -110,12 +114,24 @@ class Cipher:
         self._stamp = stamp
         return True
 
+    @overload
+    def encrypt(self, plaintext: str) -> str: ...
+    @overload
+    def encrypt(self, plaintext: None) -> None: ...
+    @overload
+    def encrypt(self, plaintext: str | None) -> str | None: ...
     def encrypt(self, plaintext: str | None) -> str | None:
         if plaintext is None:
             return None
         self._reload()
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
+    @overload
+    def decrypt(self, token: str) -> str: ...
+    @overload
+    def decrypt(self, token: None) -> None: ...
+    @overload
+    def decrypt(self, token: str | None) -> str | None: ...
     def decrypt(self, token: str | None) -> str | None:
         if token is None:
             return None
@@ -162,7 +178,7 @@ def new_key() -> bytes:
     return Fernet.generate_key()
 
 
-def rotate(ws, actor: str = "operator") -> dict:
+def rotate(ws: Workspace, actor: str = "operator") -> dict[str, Any]:
     """A new key; every stored secret re-encrypted with it; the old key dropped.
 
     Order matters for crash safety: (1) the key file gets [new, old] — both accepted;
@@ -236,7 +252,7 @@ def unseal_bytes(cipher: Cipher, path: Path) -> bytes:
         raise SecretError(f"cannot unseal {path} with the key from {cipher.source}: wrong key or damaged file") from None
 
 
-def unseal_file(ws, path: Path, *, actor: str = "operator") -> bytes:
+def unseal_file(ws: Workspace, path: Path, *, actor: str = "operator") -> bytes:
     """The original bytes of a sealed file; the reading is written to the event log."""
     path = Path(path)
     if not path.is_file():
@@ -275,7 +291,7 @@ def _replace_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def sealed_files(ws) -> list[Path]:
+def sealed_files(ws: Workspace) -> list[Path]:
     """Every sealed file of the workspace (the inbox archive)."""
     out = []
     for folder in (ws.inbox / "processed", ws.inbox / "failed"):

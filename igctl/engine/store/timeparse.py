@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 
 from .clock import UTC, to_db
 from .errors import InvalidInput
 
 
-def operator_instant(text: str, tz) -> str:
+def operator_instant(text: str, tz: tzinfo) -> str:
     """A date (the start of that day in the workspace zone) or a date-time, as a stored time."""
     value = text.strip()
     try:

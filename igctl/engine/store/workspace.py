@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import migrations
 from . import settings
@@ -57,7 +58,7 @@ def template_dir() -> Path:
     raise WorkspaceError("the workspace template is missing from this installation of igctl")
 
 
-def find_workspace(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Path:
+def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     """--workspace, else IGCTL_WORKSPACE, else the nearest folder upwards holding igctl.yaml."""
     given = explicit if explicit not in (None, "") else os.environ.get(ENV_WORKSPACE) or None
     if given is not None:
@@ -89,7 +90,7 @@ class Workspace:
 
     @cached_property
     def config(self) -> Config:
-        """igctl.yaml, validated the first time a setting is needed (store/settings.py says why)."""
+        """igctl.yaml, parsed the first time a setting is needed (store/settings.py says why)."""
         return settings.load(self.path / CONFIG_NAME, CONFIG_NAME)
 
     @cached_property
@@ -97,7 +98,7 @@ class Workspace:
         return Clock(self.config.tz)
 
     @classmethod
-    def open(cls, explicit=None, clock: Clock | None = None) -> "Workspace":
+    def open(cls, explicit: str | os.PathLike[str] | None = None, clock: Clock | None = None) -> "Workspace":
         path = find_workspace(explicit)
         if not (path / DB_NAME).exists():
             settings.read_text(path / CONFIG_NAME, CONFIG_NAME)  # a broken igctl.yaml is named first
@@ -105,10 +106,11 @@ class Workspace:
         db = Database(path / DB_NAME)
         try:
             migrations.migrate(db)
+            config = settings.check(path / CONFIG_NAME, db, CONFIG_NAME)
         except BaseException:
             db.close()
             raise
-        ws = cls(path, clock=clock)
+        ws = cls(path, config, clock)
         ws._local.db = db  # this thread's connection, already open
         return ws
 
@@ -130,7 +132,7 @@ class Workspace:
         return self.path / "inbox"
 
     @property
-    def tz(self):
+    def tz(self) -> ZoneInfo:
         return self.config.tz
 
     def now(self) -> str:
@@ -217,4 +219,5 @@ def init_workspace(
         db.execute("INSERT INTO meta (key, value) VALUES ('key_check', ?)", [check])
         db.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", [ws.now()])
         ws.events.record(db, ws.now(), "workspace.init", actor, details={"timezone": config.timezone})
+    settings.check(path / CONFIG_NAME, db, CONFIG_NAME)  # remembered as valid: the next command skips pydantic
     return ws

@@ -14,7 +14,7 @@ from .errors import InvalidInput
 M = TypeVar("M", bound=BaseModel)
 
 
-def _line_of(root, loc: tuple) -> int | None:
+def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """The 1-based line of the YAML node at `loc` (a pydantic error location), or of the
     deepest mapping on the way to it."""
     node, line = root, None

@@ -24,7 +24,7 @@ ITEM_KEYS = ("kind", "username", "account_id", "state", "step_number", "step_nam
              "model", "since", "waited_seconds", "message")  # fmt: skip
 
 
-def _item(**values) -> dict:
+def _item(**values: Any) -> dict[str, Any]:
     return {k: values.get(k) for k in ITEM_KEYS} | {k: v for k, v in values.items() if k not in ITEM_KEYS}
 
 
@@ -32,7 +32,7 @@ def _waited(now: datetime, since: str | None) -> int | None:
     return None if since is None else max(int((now - from_db(since)).total_seconds()), 0)
 
 
-def attention(ws, now: datetime | str | None = None) -> list[dict]:
+def attention(ws: Workspace, now: datetime | str | None = None) -> list[dict[str, Any]]:
     """Every item that needs a person, most urgent kinds first, oldest first within a kind."""
     db = ws.db()
     now = ws.instant(now)
@@ -48,7 +48,7 @@ def attention(ws, now: datetime | str | None = None) -> list[dict]:
     return items
 
 
-def _human_review(db: Database, now: datetime) -> list[dict]:
+def _human_review(db: Database, now: datetime) -> list[dict[str, Any]]:
     rows = db.query(
         """SELECT a.*, t.id AS task_id, t.kind AS task_kind, t.step_number AS task_step, t.step_name AS task_step_name,
                   t.attempts, t.last_error_kind, b.name AS bot_name, m.name AS model_name
@@ -71,7 +71,7 @@ def _human_review(db: Database, now: datetime) -> list[dict]:
     ]
 
 
-def _without_proxy(db: Database, now: datetime) -> list[dict]:
+def _without_proxy(db: Database, now: datetime) -> list[dict[str, Any]]:
     rows = db.query(
         """SELECT a.*, m.name AS model_name FROM accounts a LEFT JOIN models m ON m.id = a.model_id
            WHERE a.proxy_id IS NULL AND a.lifecycle_state != 'retired'
@@ -87,7 +87,7 @@ def _without_proxy(db: Database, now: datetime) -> list[dict]:
     ]
 
 
-def _bad_proxy(db: Database, now: datetime) -> list[dict]:
+def _bad_proxy(db: Database, now: datetime) -> list[dict[str, Any]]:
     rows = db.query(
         """SELECT a.*, p.status AS proxy_status, p.host, p.port, p.updated_at AS proxy_changed_at, m.name AS model_name
            FROM proxies p JOIN accounts a ON a.proxy_id = p.id
@@ -106,13 +106,13 @@ def _bad_proxy(db: Database, now: datetime) -> list[dict]:
     ]
 
 
-def _proxy_health(ws, now: datetime) -> list[dict]:
+def _proxy_health(ws: Workspace, now: datetime) -> list[dict[str, Any]]:
     """Proxies in error or inactive (with or without accounts) and unacknowledged exit-IP
     changes, from the proxy health engine."""
     return [_item(**item, waited_seconds=_waited(now, item.get("since"))) for item in proxy_health.attention(ws)]
 
 
-def _silent_bots(ws, db: Database, now: datetime) -> list[dict]:
+def _silent_bots(ws: Workspace, db: Database, now: datetime) -> list[dict[str, Any]]:
     minutes = ws.config.bot.offline_after_minutes
     cutoff = to_db(now - timedelta(minutes=minutes))
     rows = db.query(
@@ -134,7 +134,7 @@ def _silent_bots(ws, db: Database, now: datetime) -> list[dict]:
     return out
 
 
-def _failed_operations(db: Database, now: datetime) -> list[dict]:
+def _failed_operations(db: Database, now: datetime) -> list[dict[str, Any]]:
     retrying = db.query(
         """SELECT t.*, a.username, a.lifecycle_state, a.proxy_id, b.name AS bot_name, m.name AS model_name
            FROM tasks t JOIN accounts a ON a.id = t.account_id LEFT JOIN bots b ON b.id = a.bot_id
@@ -174,7 +174,7 @@ def _failed_operations(db: Database, now: datetime) -> list[dict]:
     return out
 
 
-def _content_problems(ws, db: Database, now: datetime) -> list[dict]:
+def _content_problems(ws: Workspace, db: Database, now: datetime) -> list[dict[str, Any]]:
     out = []
     for m in content.missing_types(ws, db):
         out.append(_item(
@@ -191,7 +191,7 @@ def _content_problems(ws, db: Database, now: datetime) -> list[dict]:
     return out
 
 
-def _model_problems(ws, db: Database, now: datetime) -> list[dict]:
+def _model_problems(ws: Workspace, db: Database, now: datetime) -> list[dict[str, Any]]:
     """A model's strategy file that cannot be applied (the stored strategy stays in force), and
     ready accounts whose reassignment waits for a proxy that may serve their new model."""
     out = [

@@ -11,12 +11,13 @@ from typing import Any
 from ..domain import accounts, bots, proxies
 from ..domain.evidence import EVIDENCE_DIR
 from ..store.errors import NotFound
+from ..store.records import ModelRow
 from ..store.workspace import Workspace
 from . import reports
 from .attention import attention
 
 
-def model_by_id(ws, model_id: int):
+def model_by_id(ws: Workspace, model_id: int) -> ModelRow:
     """The models row of an id (archived models too); NotFound otherwise."""
     row = ws.db().one("SELECT * FROM models WHERE id = ?", [model_id])
     if row is None:
@@ -24,7 +25,7 @@ def model_by_id(ws, model_id: int):
     return row
 
 
-def fleet(ws) -> dict:
+def fleet(ws: Workspace) -> dict[str, Any]:
     """The fleet cards of the front page: accounts per state and proxy slots (as `report
     --json`), proxies with room (as `proxy list --free`), bots online (as `bot list`)."""
     report = reports.build_report(ws, daily=False)
@@ -39,7 +40,7 @@ def fleet(ws) -> dict:
     }
 
 
-def content_short(ws) -> dict[str, list[str]]:
+def content_short(ws: Workspace) -> dict[str, list[str]]:
     """Per model name, the review list's content problems (missing or running short)."""
     out: dict[str, list[str]] = {}
     for item in attention(ws):
@@ -48,7 +49,7 @@ def content_short(ws) -> dict[str, list[str]]:
     return out
 
 
-def screenshot_file(ws, username: str, step_log_id: int) -> Path:
+def screenshot_file(ws: Workspace, username: str, step_log_id: int) -> Path:
     """The evidence file of one step-log row of an account, inside the workspace's evidence
     folder; NotFound for anything else."""
     account = accounts.get_account(ws, username)

@@ -15,6 +15,7 @@ from ..flows.models import candidates, check_filters
 from ..store.clock import to_db
 from ..store.db import Database
 from ..store.errors import InvalidInput
+from ..store.records import AccountRow, ModelRow, TaskRow
 from ..store.workspace import Workspace
 from . import attention
 
@@ -23,7 +24,7 @@ VIEWS = ("overview", "available", "pipeline", "proxies", "attention")
 
 
 # -- pages --------------------------------------------------------------------------------------
-def _figures(ws, db: Database, account_id: int) -> tuple[int | None, int | None]:
+def _figures(ws: Workspace, db: Database, account_id: int) -> tuple[int | None, int | None]:
     last = metrics.latest(ws, account_id, db=db)
     if last is None:
         return None, None
@@ -31,7 +32,7 @@ def _figures(ws, db: Database, account_id: int) -> tuple[int | None, int | None]
     return last["followers"], (moved or {}).get("followers")
 
 
-def _counts(db: Database, model_id: int) -> dict:
+def _counts(db: Database, model_id: int) -> dict[str, Any]:
     states = {r["lifecycle_state"]: r["n"] for r in db.query(
         "SELECT lifecycle_state, COUNT(*) AS n FROM accounts WHERE model_id = ? GROUP BY lifecycle_state", [model_id])}  # fmt: skip
     onboarding = db.scalar(
@@ -47,7 +48,7 @@ def _counts(db: Database, model_id: int) -> dict:
 
 
 def model_summary(
-    ws: Workspace, model: Any, db: Database | None = None, now: datetime | None = None, *, strategy: Strategy | None = None
+    ws: Workspace, model: ModelRow, db: Database | None = None, now: datetime | None = None, *, strategy: Strategy | None = None
 ) -> dict[str, Any]:
     """One model as the dashboard shows it (`model list`): its accounts by state, tasks done and
     failed in the last 7 days, content counts by type, followers where bots reported them."""
@@ -99,7 +100,7 @@ def model_summary(
     }
 
 
-def list_models(ws, *, include_archived: bool = False) -> list[dict]:
+def list_models(ws: Workspace, *, include_archived: bool = False) -> list[dict[str, Any]]:
     """`model list`: the models dashboard, one row a model, by name."""
     db = ws.db()
     where = "" if include_archived else " WHERE archived_at IS NULL"
@@ -107,7 +108,7 @@ def list_models(ws, *, include_archived: bool = False) -> list[dict]:
     return [model_summary(ws, m, db, now) for m in db.query(f"SELECT * FROM models{where} ORDER BY name, id")]
 
 
-def _current_task(db: Database, account_id: int):
+def _current_task(db: Database, account_id: int) -> tuple[TaskRow | None, bool]:
     """The task the account is on (claimed, in review, or the next queued one), else its last."""
     open_ = db.one(
         """SELECT * FROM tasks WHERE account_id = ? AND status IN ('claimed', 'review', 'queued')
@@ -120,7 +121,7 @@ def _current_task(db: Database, account_id: int):
                   [account_id]), False  # fmt: skip
 
 
-def _phase(a) -> str:
+def _phase(a: AccountRow) -> str:
     if a["lifecycle_state"] == "active":
         return "onboarding" if a["onboarded_at"] is None else "active"
     if a["lifecycle_state"] == "cleanup" and a["reassign_to_model_id"] is not None:
@@ -128,7 +129,7 @@ def _phase(a) -> str:
     return a["lifecycle_state"]
 
 
-def overview(ws, model, db: Database | None = None) -> list[dict]:
+def overview(ws: Workspace, model: ModelRow, db: Database | None = None) -> list[dict[str, Any]]:
     """View A: the model's accounts with state, current or last task, last bot action,
     followers and their 7-day change."""
     db = db or ws.db()
@@ -160,7 +161,7 @@ def overview(ws, model, db: Database | None = None) -> list[dict]:
 
 
 def pipeline_view(
-    ws: Workspace, model: Any, db: Database | None = None, *, strategy: Strategy | None = None
+    ws: Workspace, model: ModelRow, db: Database | None = None, *, strategy: Strategy | None = None
 ) -> dict[str, Any]:
     """View C: the warm-up pipeline (the supply of ready accounts, fleet-wide, each marked when
     its proxy is in one of the model's preferred locations), and this model's accounts in
@@ -173,7 +174,7 @@ def pipeline_view(
     for a in warm["accounts"]:
         a["proxy_location"] = locations.get(a["proxy_id"]) or None
         a["preferred_location"] = bool(preferred) and (a["proxy_location"] or "").lower() in preferred
-    steps = {"onboarding": [], "cleanup": []}
+    steps: dict[str, list[dict[str, Any]]] = {"onboarding": [], "cleanup": []}
     rows = db.query(
         """SELECT a.id, a.username, a.lifecycle_state, a.onboarded_at, a.reassign_to_model_id, t.id AS task_id, t.kind,
                   t.step_number, t.step_name, t.status, t.due_at, t.attempts, t.last_error
@@ -193,7 +194,7 @@ def pipeline_view(
     return {"warmup": warm, **steps}
 
 
-def proxies_view(ws, model, db: Database | None = None) -> dict:
+def proxies_view(ws: Workspace, model: ModelRow, db: Database | None = None) -> dict[str, Any]:
     """View D: the model's proxies with their accounts, the free proxies with room (active, no
     model), and which model uses which proxy."""
     db = db or ws.db()
@@ -210,7 +211,7 @@ def proxies_view(ws, model, db: Database | None = None) -> dict:
     return {"model_proxies": mine, "free_proxies": free, "proxy_models": used}
 
 
-def attention_view(ws, model, db: Database | None = None) -> list[dict]:
+def attention_view(ws: Workspace, model: ModelRow, db: Database | None = None) -> list[dict[str, Any]]:
     """View E: the items of `review list` that concern this model, plus its strategy file's
     problems and the accounts waiting to join it."""
     db = db or ws.db()
@@ -219,7 +220,7 @@ def attention_view(ws, model, db: Database | None = None) -> list[dict]:
 
 def available(
     ws: Workspace,
-    model: Any,
+    model: ModelRow,
     *,
     location: str | None = None,
     max_retries: int | None = None,

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from ..store.clock import from_db
 from ..store.db import Database
 from ..store.errors import InvalidInput, NotFound
 from ..store.migrations import STATES
+from ..store.workspace import Workspace
 from ..domain.plan import Plan
 
 # The main path of an account, in order; conversion counts the accounts that ever reached each.
@@ -98,14 +100,14 @@ def _model_id(db: Database, name: str) -> int:
 
 # -- the report ------------------------------------------------------------------------------
 def build_report(
-    ws,
+    ws: Workspace,
     *,
     model: str | None = None,
     since: str | None = None,
     until: str | None = None,
     daily: bool = True,
     db: Database | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Every figure of the report as one dict (the JSON of `igctl report --json`).
 
     `since`/`until` are stored UTC times (`timeparse.operator_instant`), `until` exclusive.
@@ -140,10 +142,10 @@ def build_report(
     return report
 
 
-def accounts_by_state(db: Database, scope: _Scope) -> dict:
+def accounts_by_state(db: Database, scope: _Scope) -> dict[str, Any]:
     """Accounts in each of the 8 states now (zeros included), in lifecycle order."""
     where, params = scope.accounts()
-    counts = dict(db.query(f"SELECT lifecycle_state, COUNT(*) FROM accounts a WHERE 1 {where} GROUP BY 1", params))
+    counts = {state: n for state, n in db.query(f"SELECT lifecycle_state, COUNT(*) FROM accounts a WHERE 1 {where} GROUP BY 1", params)}
     return {state: counts.get(state, 0) for state in STATES}
 
 
@@ -169,7 +171,7 @@ def _median_p90(db: Database, sql: str, params: list, n: int) -> tuple[float | N
     return median(middle) if n % 2 == 0 else float(middle[0]), float(p90[0])
 
 
-def warmup_steps(db: Database, scope: _Scope, plan_steps: list[str]) -> dict:
+def warmup_steps(db: Database, scope: _Scope, plan_steps: list[str]) -> dict[str, Any]:
     """Per warm-up step number: completions, failed attempts, success rate, and the claim →
     completion time of bot completions (median and 90th percentile, in seconds)."""
     where, params = scope.steps()
@@ -213,7 +215,7 @@ def warmup_steps(db: Database, scope: _Scope, plan_steps: list[str]) -> dict:
     return out
 
 
-def proxy_figures(db: Database, scope: _Scope) -> dict:
+def proxy_figures(db: Database, scope: _Scope) -> dict[str, Any]:
     """Slots and their use now. A slot is one of a proxy's `max_accounts` places; it is used by a
     non-retired account on the proxy and free when unused on an `active` proxy."""
     where, params = "", []
@@ -232,6 +234,7 @@ def proxy_figures(db: Database, scope: _Scope) -> dict:
                   FROM proxies p {where})""",
         params,
     )
+    assert r is not None  # an aggregate without GROUP BY gives one row
     aw, ap = scope.accounts()
     active_accounts = db.scalar(f"SELECT COUNT(*) FROM accounts a WHERE a.lifecycle_state = 'active' {aw}", ap)
     cost = round(r["cost"], 2) if r["priced"] else None
@@ -251,7 +254,7 @@ def proxy_figures(db: Database, scope: _Scope) -> dict:
     }
 
 
-def bot_figures(db: Database, scope: _Scope) -> list[dict]:
+def bot_figures(db: Database, scope: _Scope) -> list[dict[str, Any]]:
     """Per bot: attempts it settled in the window, completed (its throughput) and failed (a
     lease that ran out counts as its failure), the failure rate, the median execution time the
     bot reported, and when it was last seen."""
@@ -297,7 +300,7 @@ def bot_figures(db: Database, scope: _Scope) -> list[dict]:
     return out
 
 
-def model_figures(db: Database, scope: _Scope) -> list[dict]:
+def model_figures(db: Database, scope: _Scope) -> list[dict[str, Any]]:
     """Per model: its accounts now (all, active), its tasks (attempts completed and failed in the
     window, tasks open now) and its accounts' follower growth over the window."""
     models = db.query(
@@ -324,11 +327,11 @@ def model_figures(db: Database, scope: _Scope) -> list[dict]:
             wparams,
         )
     }
-    open_tasks = dict(
-        db.query(
+    open_tasks = {
+        model_id: n for model_id, n in db.query(
             "SELECT model_id, COUNT(*) FROM tasks WHERE model_id IS NOT NULL AND status IN ('queued', 'claimed') GROUP BY model_id"
         )
-    )
+    }
     mwin, mparams = scope.window("m.at")
     growth = {
         r["model_id"]: r
@@ -368,7 +371,7 @@ def model_figures(db: Database, scope: _Scope) -> list[dict]:
     return out
 
 
-def error_figures(db: Database, scope: _Scope) -> dict:
+def error_figures(db: Database, scope: _Scope) -> dict[str, Any]:
     """Failed attempts by error kind (`errors`), and by task kind and step (`errors_by_step`)."""
     where, params = scope.steps()
     rows = db.query(
@@ -388,7 +391,7 @@ def error_figures(db: Database, scope: _Scope) -> dict:
     }
 
 
-def conversion(db: Database, scope: _Scope) -> dict:
+def conversion(db: Database, scope: _Scope) -> dict[str, Any]:
     """The funnel imported → proxy_assigned → warming_up → ready → active over a cohort (accounts
     imported in the window; all accounts without one), counting accounts that ever reached each
     stage: the furthest stage of an account is the furthest of its current state and every state
@@ -419,10 +422,10 @@ def conversion(db: Database, scope: _Scope) -> dict:
     # Every account was imported, whatever else is known of it.
     reached[0] = cohort
     funnel = []
-    for i, stage in enumerate(FUNNEL):
+    for i, name in enumerate(FUNNEL):
         funnel.append(
             {
-                "stage": stage,
+                "stage": name,
                 "accounts": reached[i],
                 "rate_from_previous": fraction(reached[i], reached[i - 1]) if i else (1.0 if cohort else None),
                 "rate_from_imported": fraction(reached[i], cohort),
@@ -441,13 +444,13 @@ def conversion(db: Database, scope: _Scope) -> dict:
     }
 
 
-def daily_series(db: Database, scope: _Scope, tz) -> dict:
+def daily_series(db: Database, scope: _Scope, tz: tzinfo) -> dict[str, Any]:
     """Per calendar day (workspace zone) of settled attempts: completed and failed tasks, failed
     attempts by error kind, and completions per bot. Counted by the UTC hour, each hour given to
     the local day it starts in."""
     where, params = scope.steps()
     days: dict[str, dict] = {}
-    bots = dict(db.query("SELECT id, name FROM bots"))
+    bots = {bot_id: name for bot_id, name in db.query("SELECT id, name FROM bots")}
     for hour, status, error_kind, bot_id, n in db.conn.execute(
         f"""SELECT substr(s.completed_at, 1, 13), s.status, COALESCE(s.error_kind, '{UNKNOWN_ERROR}'), s.bot_id, COUNT(*)
             FROM step_log s WHERE s.status IN ('completed', 'failed', 'requires_review') {where}
