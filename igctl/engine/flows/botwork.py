@@ -263,6 +263,7 @@ def _claimed_again(ws: Workspace, db: Database, bot: Any, key: str, at: str, act
     if task is None:
         return None
     account = db.one("SELECT * FROM accounts WHERE id = ?", [task["account_id"]])
+    assert account is not None  # a task's account is never deleted (a foreign key)
     proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]])
     ws.events.record(
         db, at, "bot.credentials", actor, account_id=account["id"], bot_id=bot["id"], task_id=task["id"],

@@ -43,9 +43,13 @@ import queue
 import sqlite3
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .writer_process import WriterLost, WriterProcess, function_name
+
+if TYPE_CHECKING:
+    from .db import Database
+    from .workspace import Workspace
 
 log = logging.getLogger("igctl.server")
 
@@ -56,7 +60,7 @@ RETRY_SECONDS = 30.0  # between attempts to start a writer process again, while 
 class _Call:
     __slots__ = ("fn", "args", "kwargs", "at", "done", "taken", "result", "error", "answered")
 
-    def __init__(self, fn, args, kwargs, at=None):
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], at: Any = None) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.at = at  # the caller's clock when it called (process mode: the child's clock for it)
         # held until the call is done: the caller blocks acquiring it, the writer releases it
@@ -89,7 +93,7 @@ class _RolledBack(Exception):
 
 
 class Writer:
-    def __init__(self, ws, *, max_group: int = MAX_GROUP, process: bool = False):
+    def __init__(self, ws: Workspace, *, max_group: int = MAX_GROUP, process: bool = False) -> None:
         self.ws = ws
         self.max_group = max_group
         # process: the transactions run in a child process (engine/writer_process.py), off this
@@ -140,7 +144,7 @@ class Writer:
             self._queue.put(_STOP)
             thread.join()
 
-    def call(self, fn: Callable, *args, **kwargs):
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`fn(*args, **kwargs)` in the writer's transaction: its result, or its exception raised
         here. `fn` works on `ws.db()` inside `db.write()`, as every engine function does."""
         if self._thread is None:
@@ -263,7 +267,7 @@ class Writer:
             item.answer()
         return True
 
-    def _run(self, db, items: list[_Call]) -> None:
+    def _run(self, db: Database, items: list[_Call]) -> None:
         """One transaction for `items`, each call in its own savepoint. If SQLite itself rolls
         the transaction back (a full disk, an I/O error), the calls run so far get that error
         (their work is gone with it) and the rest run in a transaction of their own."""

@@ -52,8 +52,14 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
+from .clock import Clock
 from .errors import IgctlError
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
+    from .writer import _Call
 
 log = logging.getLogger("igctl.server")
 
@@ -61,7 +67,7 @@ class WorkspaceArg:
     """Stands for the workspace among a call's arguments (a class of its own, so no argument a
     client sent can be mistaken for it)."""
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[WorkspaceArg], tuple[()]]:
         return (WorkspaceArg, ())
 
 
@@ -89,7 +95,7 @@ class WriterLost(IgctlError):
         self.delivered = delivered
 
 
-def send(fd: int, obj) -> None:
+def send(fd: int, obj: object) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(_HEAD.pack(len(data)) + data)
     while view:
@@ -107,7 +113,7 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def receive(fd: int):
+def receive(fd: int) -> Any:
     """The next frame, or None at the end of the stream."""
     head = _read_exactly(fd, _HEAD.size)
     if head is None:
@@ -116,7 +122,7 @@ def receive(fd: int):
     return None if body is None else pickle.loads(body)
 
 
-def function_name(fn) -> tuple[str, str]:
+def function_name(fn: Callable[..., Any]) -> tuple[str, str]:
     """How the child finds `fn`: only a module-level function can be sent."""
     module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
     if not module or module == "__main__" or not name or "." in name or "<" in name:
@@ -127,11 +133,12 @@ def function_name(fn) -> tuple[str, str]:
 class WriterProcess:
     """The parent's side: starts the child and hands it groups of calls."""
 
-    def __init__(self, ws):
+    def __init__(self, ws: Workspace) -> None:
         package_root = str(Path(__file__).resolve().parents[3])
         args = [sys.executable, "-P", "-c", _BOOT, package_root, str(ws.path)]
         self.ws = ws
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
         self._to, self._from = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         first = self._receive()
         if not (isinstance(first, tuple) and first[0] == "ready"):
@@ -140,13 +147,13 @@ class WriterProcess:
             raise WriterLost(f"the writer process did not start: {why}")
         self.pid = first[1]
 
-    def _receive(self):
+    def _receive(self) -> Any:
         try:
             return receive(self._from)
         except (OSError, EOFError, pickle.UnpicklingError):
             return None
 
-    def run(self, items) -> tuple[int, int]:
+    def run(self, items: list[_Call]) -> tuple[int, int]:
         """Run the calls `items` (writer._Call) in one group in the child; sets each one's result
         or error (answering is the caller's, except for a call that cannot be pickled: it is
         answered at once with a TypeError). Returns the child's (transactions, calls) for it.
@@ -181,7 +188,8 @@ class WriterProcess:
         """Close the child's stdin (it finishes its group and exits) and wait for it."""
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
-                stream.close()
+                if stream is not None:
+                    stream.close()
             except OSError:
                 pass
         try:
@@ -193,23 +201,14 @@ class WriterProcess:
 
 
 # -- the child ------------------------------------------------------------------------------------
-class _CallClock:
+class _CallClock(Clock):
     """The child's clock: the instant the caller's clock read, set before each call."""
 
-    def __init__(self, tz):
-        self.tz = tz
-        self.at: datetime | None = None
+    at: datetime | None = None
 
     def now(self) -> datetime:
+        assert self.at is not None, "a call runs with its caller's instant"
         return self.at
-
-    def now_db(self) -> str:
-        from .clock import to_db
-
-        return to_db(self.at)
-
-    def local(self, dt: datetime) -> datetime:
-        return dt.astimezone(self.tz)
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -224,7 +223,7 @@ def _portable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}\n" + "\n".join(getattr(exc, "__notes__", [])))
 
 
-def _sendable(answer: tuple) -> tuple:
+def _sendable(answer: tuple[bool, Any]) -> tuple[bool, Any]:
     try:
         pickle.dumps(answer)
         return answer
@@ -232,7 +231,7 @@ def _sendable(answer: tuple) -> tuple:
         return (False, RuntimeError(f"the writer process could not send an answer back ({exc}); its work was committed"))
 
 
-def _raise(exc: BaseException):
+def _raise(exc: BaseException) -> None:
     raise exc
 
 
@@ -249,10 +248,10 @@ def _serve(path: str, inbox: int, outbox: int) -> int:
         send(outbox, ("error", str(exc)))
         return 1
     writer = Writer(ws)
-    functions: dict[tuple[str, str], object] = {}
+    functions: dict[tuple[str, str], Callable[..., Any]] = {}
 
-    def at(instant, fn):
-        def call(*args, **kwargs):
+    def at(instant: datetime, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
             clock.at = instant
             return fn(*args, **kwargs)
 
