@@ -113,7 +113,7 @@ def writer_process(server_pid: int) -> int:
                 children = fh.read().split()
             if children:
                 assert len(children) == 1
-                assert "igctl.engine.store.writer_process" in open(f"/proc/{children[0]}/cmdline").read().replace("\0", " ")
+                assert "igctl.engine.store.writer_child" in open(f"/proc/{children[0]}/cmdline").read().replace("\0", " ")
                 return int(children[0])
         time.sleep(0.01)
     raise AssertionError("serve-bots started no writer process")

@@ -1,4 +1,4 @@
-"""Group commit (engine/writer.py, engine/writer_process.py) and savepoints
+"""Group commit (engine/store/writer.py, writer_process.py, writer_child.py) and savepoints
 (Database.savepoint): several calls in one transaction, each still all or nothing, answered
 only after the commit; the transactions in a process of their own, and what happens when that
 process fails."""

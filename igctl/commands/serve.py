@@ -22,7 +22,7 @@ def serve_bots(host, port, threads):
     Prints the address it listens on, then one access-log line per request on stderr (method,
     path, status, milliseconds, bot). SIGTERM or Ctrl-C stops it cleanly: requests in progress
     finish and are answered first. The bots' claims and reports are written by a second
-    process it starts (igctl.engine.store.writer_process), which ends with it and is replaced
+    process it starts (igctl.engine.store.writer_child), which ends with it and is replaced
     at once if it dies (logged; GET /api/health shows it)."""
     from igctl.botserver import serve
 
