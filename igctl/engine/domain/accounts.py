@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..queue import tasks
 from ..store.db import Database
 from ..store.errors import IllegalTransition, InvalidInput, NotFound
 from ..store.events import query as query_events
 from ..store.migrations import STATES
 from ..store.records import AccountRow, Record
 from ..store.workspace import Workspace
-from . import lifecycle, proxies
+from . import lifecycle
 
 SEPARATORS = (",", "\t", ";", ":")  # the order breaks ties in detection
 SEPARATOR_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", ":": "colon"}
@@ -374,6 +373,8 @@ def _import(ws: Workspace, db: Database, path: Path, report: _Report, assign: bo
         progress(unreported)
 
     if assign:
+        from . import proxies  # here, not at the top: `accounts list` needs no proxy code (start-up time)
+
         report.proxies_assigned = int(proxies.auto_assign(ws, actor=actor).get("assigned", 0))
     ws.events.record(
         db,
@@ -560,6 +561,8 @@ def retire(ws: Workspace, usernames: list[str], *, reason: str, actor: str) -> l
         now = ws.now()
         for row in accounts:
             username = row["username"]
+            from ..queue import tasks  # here, not at the top: listings need no queue code (start-up time)
+
             cancelled = tasks.cancel(
                 db, ws.events, old=[tasks.QUEUED, tasks.CLAIMED], where="account_id = ?", params=[row["id"]], at=now,
                 actor=actor, each=lambda task_id: f"task {task_id} of {username} cancelled: account retired",
@@ -600,4 +603,6 @@ def retire(ws: Workspace, usernames: list[str], *, reason: str, actor: str) -> l
 
 def _refresh_proxy_model(ws: Workspace, db: Database, proxy_id: int, *, at: str, actor: str) -> None:
     """A proxy serves a model only while one of its accounts is in it (the rule lives in proxies)."""
+    from . import proxies  # (start-up time, as above)
+
     proxies.refresh_proxy_model(db, proxy_id, events=ws.events, at=at, actor=actor)

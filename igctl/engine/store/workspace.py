@@ -22,10 +22,10 @@ from .clock import Clock, parse_instant
 from .db import Database
 from .errors import InvalidInput, WorkspaceError
 from .events import EventLog
-from .secrets import ENV_KEY, KEY_CHECK_PLAINTEXT, Cipher, load_keys, new_key, write_key_file
 
 if TYPE_CHECKING:
     from .config import Config
+    from .secrets import Cipher
 
 CONFIG_NAME = "igctl.yaml"
 DB_NAME = "igctl.db"
@@ -170,6 +170,9 @@ class Workspace:
     # -- secrets -------------------------------------------------------------------------
     @cached_property
     def cipher(self) -> Cipher:
+        # cryptography costs ~15 ms of start-up: imported by the commands that use a secret
+        from .secrets import ENV_KEY, Cipher, load_keys
+
         keys, source = load_keys(self.key_path)
         # the key file is followed for changes (another process's rotation); an env key is not
         cipher = Cipher(keys, source, key_path=None if source == ENV_KEY else self.key_path)
@@ -209,6 +212,8 @@ def init_workspace(
 
     config = settings.load(path / CONFIG_NAME, CONFIG_NAME)
     ws = Workspace(path, config, clock)
+    from .secrets import KEY_CHECK_PLAINTEXT, Cipher, load_keys, new_key, write_key_file  # (start-up time)
+
     key = new_key()
     if not os.environ.get("IGCTL_SECRET_KEY"):
         write_key_file(ws.key_path, [key])
