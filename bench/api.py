@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,8 +43,14 @@ def ms(values: list[float]) -> dict:
 def start_server(ws: Path, threads: int, extra: list[str] = ()) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws), "IGCTL_NOW": NOW_SERVER}
     args = [sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", str(threads), *extra]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     line = proc.stdout.readline()
     m = re.search(r"(http://[0-9.]+:\d+)", line)
     if not m:
@@ -104,8 +109,9 @@ def server_cpu(pid: int) -> float:
     return cpu_seconds(pid) + sum(cpu_seconds(child) for child in child_pids(pid))
 
 
-def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, round_trips: int,
-            extra: list[str] = ()) -> dict:  # fmt: skip
+def measure(
+    ws: Path, tokens: list[str], threads: int, health_requests: int, round_trips: int, extra: list[str] = ()
+) -> dict:
     from igctl.botclient import ApiError, ServerError
 
     proc, url = start_server(ws, threads, extra)
@@ -127,16 +133,31 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
         from igctl.botclient import BotClient
 
         said = BotClient(url, "-", retries=0).health()
-        figures: dict = {"health": {"requests": len(lat), "requests_per_second": round(len(lat) / seconds), **ms(lat),
-                                    "server_cpu_ms_per_request": round(cpu * 1000 / len(lat), 3)},
-                         "write": said.get("write"), "server_processes": 1 + len(child_pids(proc.pid))}  # fmt: skip
+        figures: dict = {
+            "health": {
+                "requests": len(lat),
+                "requests_per_second": round(len(lat) / seconds),
+                **ms(lat),
+                "server_cpu_ms_per_request": round(cpu * 1000 / len(lat), 3),
+            },
+            "write": said.get("write"),
+            "server_processes": 1 + len(child_pids(proc.pid)),
+        }
 
         remaining = [round_trips]
         lock = threading.Lock()
 
         def work(client, out):
-            claims, completes, trips = out.setdefault("claims", []), out.setdefault("completes", []), out.setdefault("trips", [])
-            claimed, completed, errors = out.setdefault("claimed", []), out.setdefault("completed", []), out.setdefault("errors", [])
+            claims, completes, trips = (
+                out.setdefault("claims", []),
+                out.setdefault("completes", []),
+                out.setdefault("trips", []),
+            )
+            claimed, completed, errors = (
+                out.setdefault("claimed", []),
+                out.setdefault("completed", []),
+                out.setdefault("errors", []),
+            )
             task = None
             while True:
                 with lock:
@@ -167,7 +188,6 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
         seconds, outs = run_clients(url, tokens, work, 600)
         cpu, own = server_cpu(proc.pid) - cpu, time.process_time() - own
         claimed = [t for o in outs for t in o.get("claimed", [])]
-        completed = [t for o in outs for t in o.get("completed", [])]
         errors = [e for o in outs for e in o.get("errors", [])]
         claims = [x for o in outs for x in o["claims"]]
         completes = [x for o in outs for x in o["completes"]]
@@ -184,7 +204,9 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
             "other_errors": sorted(e for e in errors if e < 500),
             "handed_out_twice": len(claimed) - len(set(claimed)),
         }
-        figures["ratio_to_ceiling"] = round(figures["round_trips"]["round_trips_per_second"] / figures["health"]["requests_per_second"], 3)
+        figures["ratio_to_ceiling"] = round(
+            figures["round_trips"]["round_trips_per_second"] / figures["health"]["requests_per_second"], 3
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -197,16 +219,19 @@ def measure(ws: Path, tokens: list[str], threads: int, health_requests: int, rou
     workspace = Workspace.open(ws)
     db = workspace.db()
     status = {r[0]: r[1] for r in db.query("SELECT id, status FROM tasks")}
-    claimed_twice = db.scalar("SELECT COUNT(*) FROM (SELECT task_id FROM events WHERE kind = 'task.claimed' "
-                              "GROUP BY task_id HAVING COUNT(*) > 1)")  # fmt: skip
+    claimed_twice = db.scalar(
+        "SELECT COUNT(*) FROM (SELECT task_id FROM events WHERE kind = 'task.claimed' "
+        "GROUP BY task_id HAVING COUNT(*) > 1)"
+    )
     workspace.close()
     figures["round_trips"]["claimed_twice_in_events"] = claimed_twice
     figures["round_trips"]["lost"] = sum(1 for t in set(claimed) if status.get(t) != "completed")
     return figures
 
 
-def bench(round_trips: int = 2000, clients: int = 16, threads: int = 8, health_requests: int = 8000,
-          extra: list[str] = ()) -> dict:  # fmt: skip
+def bench(
+    round_trips: int = 2000, clients: int = 16, threads: int = 8, health_requests: int = 8000, extra: list[str] = ()
+) -> dict:
     from bench.warmup import build
     from igctl.engine.domain import bots
     from igctl.engine.store.workspace import Workspace

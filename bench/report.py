@@ -18,11 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 NOW = "2026-06-01T12:00:00Z"
-START = datetime(2026, 3, 1, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, tzinfo=UTC)
 STEPS = ["change_pfp", "change_bio", "post_highlight", "post_story", "post_post"]
 ERRORS = ["ui_not_found", "rate_limited", "action_blocked", "proxy_error", "challenge", "lease_expired"]
 
@@ -47,30 +47,56 @@ def build(root: Path, accounts: int, steps: int) -> tuple[Path, dict]:
         db.conn.executemany(
             "INSERT INTO proxies (id, host, port, username, password_enc, status, monthly_cost, created_at, updated_at)"
             " VALUES (?, ?, 8080, 'u', ?, ?, 4.5, ?, ?)",
-            ((i, f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", secret, "error" if i % 97 == 0 else "active", at, at)
-             for i in range(1, n_proxies + 1)),
-        )  # fmt: skip
-        db.conn.executemany("INSERT INTO bots (id, name, token_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
-                            ((i, f"phone{i:02d}", f"h{i}", at, at) for i in range(1, n_bots + 1)))  # fmt: skip
-        db.conn.executemany("INSERT INTO models (id, name, slug, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                            ((i, f"model{i}", f"model{i}", at, at) for i in range(1, n_models + 1)))  # fmt: skip
+            (
+                (
+                    i,
+                    f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
+                    secret,
+                    "error" if i % 97 == 0 else "active",
+                    at,
+                    at,
+                )
+                for i in range(1, n_proxies + 1)
+            ),
+        )
+        db.conn.executemany(
+            "INSERT INTO bots (id, name, token_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+            ((i, f"phone{i:02d}", f"h{i}", at, at) for i in range(1, n_bots + 1)),
+        )
+        db.conn.executemany(
+            "INSERT INTO models (id, name, slug, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            ((i, f"model{i}", f"model{i}", at, at) for i in range(1, n_models + 1)),
+        )
         # states: 10% imported, 5% proxy_assigned, 20% warming_up, 5% review, 25% ready, 30% active, 5% retired
-        plan = [("imported", 10), ("proxy_assigned", 5), ("warming_up", 20), ("human_review", 5), ("ready", 25),
-                ("active", 30), ("retired", 5)]  # fmt: skip
+        plan = [
+            ("imported", 10),
+            ("proxy_assigned", 5),
+            ("warming_up", 20),
+            ("human_review", 5),
+            ("ready", 25),
+            ("active", 30),
+            ("retired", 5),
+        ]
         states = [s for s, pct in plan for _ in range(pct)]
-        account_rows, events, step_rows, task_rows = [], [], [], []
+        account_rows, events, step_rows = [], [], []
         per_account = max(steps // accounts, 1)
         for i in range(1, accounts + 1):
             state = states[i % 100]
             created = START + timedelta(minutes=i % 40_000)
             model = (i % n_models) + 1 if state == "active" else None
             proxy = (i - 1) // 3 + 1 if state not in ("imported", "retired") else None
-            account_rows.append((i, f"user{i:07d}", secret, state, model, proxy, (i % n_bots) + 1, stamp(created), stamp(created)))
-            path_states = {"imported": [], "proxy_assigned": ["proxy_assigned"], "warming_up": ["proxy_assigned", "warming_up"],
-                           "human_review": ["proxy_assigned", "warming_up", "human_review"],
-                           "ready": ["proxy_assigned", "warming_up", "ready"],
-                           "active": ["proxy_assigned", "warming_up", "ready", "active"],
-                           "retired": ["proxy_assigned", "warming_up", "retired"]}[state]  # fmt: skip
+            account_rows.append(
+                (i, f"user{i:07d}", secret, state, model, proxy, (i % n_bots) + 1, stamp(created), stamp(created))
+            )
+            path_states = {
+                "imported": [],
+                "proxy_assigned": ["proxy_assigned"],
+                "warming_up": ["proxy_assigned", "warming_up"],
+                "human_review": ["proxy_assigned", "warming_up", "human_review"],
+                "ready": ["proxy_assigned", "warming_up", "ready"],
+                "active": ["proxy_assigned", "warming_up", "ready", "active"],
+                "retired": ["proxy_assigned", "warming_up", "retired"],
+            }[state]
             old = "imported"
             for k, new in enumerate(path_states):
                 events.append((stamp(created + timedelta(days=k)), "account.state", "tick", i, old, new))
@@ -85,11 +111,31 @@ def build(root: Path, accounts: int, steps: int) -> tuple[Path, dict]:
                 seconds = rng.randrange(30, 600)
                 failed = rng.random() < 0.1
                 end = start + timedelta(seconds=seconds)
-                step_rows.append((i, kind, number if kind == "warmup" else None, STEPS[number - 1] if kind == "warmup" else kind,
-                                  stamp(start), stamp(end), "failed" if failed else "completed", (i % n_bots) + 1,
-                                  rng.choice(ERRORS) if failed else None, None if failed else seconds * 900,
-                                  model if kind != "warmup" else None))  # fmt: skip
-                events.append((stamp(end), "task.failed" if failed else "task.completed", f"bot:phone{(i % n_bots) + 1:02d}", i, None, None))
+                step_rows.append(
+                    (
+                        i,
+                        kind,
+                        number if kind == "warmup" else None,
+                        STEPS[number - 1] if kind == "warmup" else kind,
+                        stamp(start),
+                        stamp(end),
+                        "failed" if failed else "completed",
+                        (i % n_bots) + 1,
+                        rng.choice(ERRORS) if failed else None,
+                        None if failed else seconds * 900,
+                        model if kind != "warmup" else None,
+                    )
+                )
+                events.append(
+                    (
+                        stamp(end),
+                        "task.failed" if failed else "task.completed",
+                        f"bot:phone{(i % n_bots) + 1:02d}",
+                        i,
+                        None,
+                        None,
+                    )
+                )
                 if len(step_rows) >= steps:
                     break
             if len(step_rows) >= steps:
@@ -120,7 +166,10 @@ def build(root: Path, accounts: int, steps: int) -> tuple[Path, dict]:
                     metrics.append((i, stamp(START + timedelta(days=30 * d)), 1000 + 10 * d + i % 7))
         db.conn.executemany("INSERT INTO account_metrics (account_id, at, followers) VALUES (?, ?, ?)", metrics)
     db.execute("ANALYZE")
-    sizes = {t: db.scalar(f"SELECT COUNT(*) FROM {t}") for t in ("accounts", "step_log", "events", "tasks", "account_metrics")}
+    sizes = {
+        t: db.scalar(f"SELECT COUNT(*) FROM {t}")
+        for t in ("accounts", "step_log", "events", "tasks", "account_metrics")
+    }
     ws.close()
     return path, sizes
 

@@ -127,7 +127,9 @@ def bench_import(args) -> dict:
             ws = fresh_workspace(root, f"ws-{lines}")
             pristine = root / f"pristine-{lines}.db"
             shutil.copy(ws / "igctl.db", pristine)
-            result, seconds, rss = run_measured(["accounts", "import", source, "--json", "--no-assign"], env={"IGCTL_WORKSPACE": str(ws)})
+            result, seconds, rss = run_measured(
+                ["accounts", "import", source, "--json", "--no-assign"], env={"IGCTL_WORKSPACE": str(ws)}
+            )
             imported = json.loads(result.stdout)["imported"]
             assert imported == lines, (imported, lines)
             key = (ws / "secret.key").read_text().split()[0].encode()
@@ -230,11 +232,15 @@ def bench_scale(args) -> dict:
             source = root / f"accounts-{n}.txt"
             write_accounts_file(source, n)
             ws = fresh_workspace(root, f"import-{n}")
-            result, seconds, rss = run_measured(["accounts", "import", source, "--json", "--no-assign"],
-                                                env={"IGCTL_WORKSPACE": str(ws)})  # fmt: skip
+            result, seconds, rss = run_measured(
+                ["accounts", "import", source, "--json", "--no-assign"], env={"IGCTL_WORKSPACE": str(ws)}
+            )
             assert json.loads(result.stdout)["imported"] == n
-            figures[f"import_{n}"] = {"seconds": round(seconds, 1), "accounts_per_second": round(n / seconds),
-                                      "peak_rss_mib": round(rss / 1024, 1)}  # fmt: skip
+            figures[f"import_{n}"] = {
+                "seconds": round(seconds, 1),
+                "accounts_per_second": round(n / seconds),
+                "peak_rss_mib": round(rss / 1024, 1),
+            }
             source.unlink()
             shutil.rmtree(ws, ignore_errors=True)
         for n in sizes:

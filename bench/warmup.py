@@ -80,7 +80,18 @@ def build(root: Path, accounts: int, warming: int) -> Path:
                     if n == 6:
                         break
                     status, due = ("queued", tomorrow) if n == current else ("completed", at)
-                    yield (i, "warmup", n, steps[n - 1], f"warmup:{i}:{n}", status, due, at if status == "completed" else None, at, at)
+                    yield (
+                        i,
+                        "warmup",
+                        n,
+                        steps[n - 1],
+                        f"warmup:{i}:{n}",
+                        status,
+                        due,
+                        at if status == "completed" else None,
+                        at,
+                        at,
+                    )
 
         db.conn.executemany(
             "INSERT INTO tasks (account_id, kind, step_number, step_name, idempotency_key, status, due_at, completed_at,"
@@ -89,6 +100,7 @@ def build(root: Path, accounts: int, warming: int) -> Path:
         )
     # template content for every warm-up step, so that claims find content
     from igctl.engine.domain import content
+
     for kind in ("pfp", "post", "story", "highlight"):
         for i in range(20):
             (path / "content" / "_templates" / kind / f"{kind}{i}.jpg").write_bytes(f"bench image {kind} {i}".encode())
@@ -110,15 +122,18 @@ def timed(fn, repeat: int = 5) -> tuple[float, object]:
 
 
 def bench(accounts: int, warming: int, claims: int) -> dict:
-    from igctl.engine.flows import botwork
-    from igctl.engine.flows import tick
+    from igctl.engine.flows import botwork, tick
     from igctl.engine.store.workspace import Workspace
 
     root = Path(tempfile.mkdtemp(prefix="igctl-bench-warmup-"))
     try:
         start = time.perf_counter()
         path = build(root, accounts, warming)
-        figures: dict = {"accounts": accounts, "warming_up": warming, "build_seconds": round(time.perf_counter() - start, 1)}
+        figures: dict = {
+            "accounts": accounts,
+            "warming_up": warming,
+            "build_seconds": round(time.perf_counter() - start, 1),
+        }
         ws = Workspace.open(path)
         db = ws.db()
         figures["tasks_rows"] = db.scalar("SELECT COUNT(*) FROM tasks")
@@ -130,11 +145,17 @@ def bench(accounts: int, warming: int, claims: int) -> dict:
         seconds, _ = timed(lambda: tick.tick(ws, dry_run=True))
         figures["noop_tick_dry_run_ms"] = round(seconds * 1000, 1)
         env = {**os.environ, "IGCTL_WORKSPACE": str(path), "IGCTL_NOW": NOW}
-        seconds, _ = timed(lambda: subprocess.run([sys.executable, "-m", "igctl", "warmup", "tick", "--json"],
-                                                  env=env, check=True, capture_output=True), repeat=3)  # fmt: skip
+        seconds, _ = timed(
+            lambda: subprocess.run(
+                [sys.executable, "-m", "igctl", "warmup", "tick", "--json"], env=env, check=True, capture_output=True
+            ),
+            repeat=3,
+        )
         figures["noop_tick_command_ms"] = round(seconds * 1000, 1)
-        seconds, _ = timed(lambda: subprocess.run([sys.executable, "-m", "igctl", "--help"], env=env, check=True,
-                                                  capture_output=True), repeat=3)  # fmt: skip
+        seconds, _ = timed(
+            lambda: subprocess.run([sys.executable, "-m", "igctl", "--help"], env=env, check=True, capture_output=True),
+            repeat=3,
+        )
         figures["igctl_help_command_ms"] = round(seconds * 1000, 1)
 
         # ticks with work: N ready accounts turned back into proxy_assigned, started by one tick
@@ -148,7 +169,9 @@ def bench(accounts: int, warming: int, claims: int) -> dict:
                     " AND id > ? LIMIT ?)",
                     [offset, n],
                 )
-                db.execute("DELETE FROM tasks WHERE account_id IN (SELECT id FROM accounts WHERE lifecycle_state = 'proxy_assigned')")
+                db.execute(
+                    "DELETE FROM tasks WHERE account_id IN (SELECT id FROM accounts WHERE lifecycle_state = 'proxy_assigned')"
+                )
             start = time.perf_counter()
             result = tick.tick(ws)
             grow[n] = round((time.perf_counter() - start) * 1000, 1)
@@ -156,7 +179,9 @@ def bench(accounts: int, warming: int, claims: int) -> dict:
         figures["tick_starting_n_ms"] = grow
 
         # claim_next + complete throughput: `claims` tasks due now
-        bot = db.execute("INSERT INTO bots (name, token_hash, created_at) VALUES ('bench', 'x', ?)", [ws.now()]).lastrowid
+        bot = db.execute(
+            "INSERT INTO bots (name, token_hash, created_at) VALUES ('bench', 'x', ?)", [ws.now()]
+        ).lastrowid
         start = time.perf_counter()
         done = 0
         while done < claims:

@@ -107,8 +107,17 @@ class ConnectionFailed(ApiError):
     """No answer (refused, reset, timed out), still failing after the retries."""
 
 
-_BY_STATUS = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed,
-              409: Conflict, 413: TooLarge, 415: UnsupportedMedia, 429: Throttled}  # fmt: skip
+_BY_STATUS = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    413: TooLarge,
+    415: UnsupportedMedia,
+    429: Throttled,
+}
 
 _RETRYABLE = (ConnectionError, socket.timeout, TimeoutError, http.client.HTTPException, OSError)
 
@@ -174,7 +183,7 @@ class BotClient:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> "BotClient":
+    def __enter__(self) -> BotClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -229,7 +238,11 @@ class BotClient:
             except _RETRYABLE as exc:
                 # A keep-alive connection the server closed while idle fails at once: that is
                 # not the server being down, so the first such failure is retried immediately.
-                if reused and not stale_retried and isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)):
+                if (
+                    reused
+                    and not stale_retried
+                    and isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected))
+                ):
                     stale_retried = True
                     continue
                 if attempt >= self.retries:
@@ -298,8 +311,14 @@ class BotClient:
         """GET /api/bot/account/<id>/content?task_id=T: {"texts", "images": [{"content_id", "url", "sha256"}]}."""
         return self._json("GET", f"/api/bot/account/{int(account_id)}/content?{urlencode({'task_id': int(task_id)})}")
 
-    def complete(self, task_id: int, *, execution_time_ms: int | None = None, content_used: Any = None,
-                 instagram_response: Any = None) -> dict:  # fmt: skip
+    def complete(
+        self,
+        task_id: int,
+        *,
+        execution_time_ms: int | None = None,
+        content_used: Any = None,
+        instagram_response: Any = None,
+    ) -> dict:
         """POST /api/bot/step-complete. Conflict when this bot no longer holds the task."""
         body: dict = {"task_id": int(task_id), "bot_id": self.bot_id}
         if execution_time_ms is not None:
@@ -310,12 +329,26 @@ class BotClient:
             body["instagram_response"] = instagram_response
         return self._json("POST", "/api/bot/step-complete", body)
 
-    def fail(self, task_id: int, error_message: str, *, error_kind: str = "other", error_details: Any = None,
-             requires_review: bool = False, retryable: bool = True,
-             retry_after_seconds: float | None = None) -> dict:  # fmt: skip
+    def fail(
+        self,
+        task_id: int,
+        error_message: str,
+        *,
+        error_kind: str = "other",
+        error_details: Any = None,
+        requires_review: bool = False,
+        retryable: bool = True,
+        retry_after_seconds: float | None = None,
+    ) -> dict:
         """POST /api/bot/step-failed: the retry is scheduled, or the account goes to review."""
-        body: dict = {"task_id": int(task_id), "bot_id": self.bot_id, "error_message": error_message,
-                      "error_kind": error_kind, "requires_review": requires_review, "retryable": retryable}  # fmt: skip
+        body: dict = {
+            "task_id": int(task_id),
+            "bot_id": self.bot_id,
+            "error_message": error_message,
+            "error_kind": error_kind,
+            "requires_review": requires_review,
+            "retryable": retryable,
+        }
         if error_details is not None:
             body["error_details"] = error_details
         if retry_after_seconds is not None:
@@ -338,19 +371,44 @@ class BotClient:
         """POST /api/bot/tasks/<id>/screenshot: a PNG or JPEG kept as evidence of the task."""
         if content_type is None:
             content_type = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-        _, _, out = self.request("POST", f"/api/bot/tasks/{int(task_id)}/screenshot", body=data, content_type=content_type)
+        _, _, out = self.request(
+            "POST", f"/api/bot/tasks/{int(task_id)}/screenshot", body=data, content_type=content_type
+        )
         return json.loads(out.decode("utf-8"))
 
-    def metrics(self, account_id: int, *, followers: int | None = None, following: int | None = None,
-                posts: int | None = None, **other: float) -> dict:  # fmt: skip
+    def metrics(
+        self,
+        account_id: int,
+        *,
+        followers: int | None = None,
+        following: int | None = None,
+        posts: int | None = None,
+        **other: float,
+    ) -> dict:
         """POST /api/bot/account/<id>/metrics: the account's figures (other numbers by name)."""
-        body = {k: v for k, v in {"followers": followers, "following": following, "posts": posts}.items() if v is not None}
+        body = {
+            k: v for k, v in {"followers": followers, "following": following, "posts": posts}.items() if v is not None
+        }
         body.update(other)
         return self._json("POST", f"/api/bot/account/{int(account_id)}/metrics", body)
 
-    def heartbeat(self, *, status: str | None = None, current_task_id: int | None = None,
-                  app_version: str | None = None, system_info: Any = None) -> dict:  # fmt: skip
+    def heartbeat(
+        self,
+        *,
+        status: str | None = None,
+        current_task_id: int | None = None,
+        app_version: str | None = None,
+        system_info: Any = None,
+    ) -> dict:
         """PUT /api/bot/heartbeat/<bot_id>: alive; the leases this bot holds are extended."""
-        body = {k: v for k, v in {"status": status, "current_task_id": current_task_id,
-                                  "app_version": app_version, "system_info": system_info}.items() if v is not None}  # fmt: skip
+        body = {
+            k: v
+            for k, v in {
+                "status": status,
+                "current_task_id": current_task_id,
+                "app_version": app_version,
+                "system_info": system_info,
+            }.items()
+            if v is not None
+        }
         return self._json("PUT", f"/api/bot/heartbeat/{quote(str(self.bot_id))}", body)

@@ -1,7 +1,7 @@
 """Writes docs/cli.md from the commands' own --help, so the reference cannot drift.
 
-    python -m igctl.clidoc            # rewrite docs/cli.md
-    python -m igctl.clidoc --check    # exit 1 if docs/cli.md is out of date (the tests do this)
+python -m igctl.clidoc            # rewrite docs/cli.md
+python -m igctl.clidoc --check    # exit 1 if docs/cli.md is out of date (the tests do this)
 """
 
 from __future__ import annotations

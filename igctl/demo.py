@@ -32,12 +32,12 @@ import struct
 import tempfile
 import threading
 import zlib
-from time import monotonic as _monotonic
-from time import sleep as _sleep
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Callable
+from time import monotonic as _monotonic
+from time import sleep as _sleep
 from zoneinfo import ZoneInfo
 
 DEMO_TIMEZONE = "Europe/Berlin"
@@ -91,7 +91,11 @@ TEXTS = {
         "highlight": ["Moments", "Travel", "Me"],
     },
     "alice": {
-        "bio": ["Alice | Berlin | training every day", "Coach Alice - strong is the new pretty", "Berlin fitness, plans in DM"],
+        "bio": [
+            "Alice | Berlin | training every day",
+            "Coach Alice - strong is the new pretty",
+            "Berlin fitness, plans in DM",
+        ],
         "post": ["Leg day done.", "5 km before breakfast", "Meal prep Sunday", "Rest day is part of the plan"],
         "story": ["gym time", "protein pancakes", "morning run"],
         "highlight": ["Workouts", "Food"],
@@ -103,9 +107,11 @@ TEXTS = {
         "highlight": ["Pizza", "Brunch"],
     },
 }
-IMAGES = {"_templates": {"pfp": 3, "post": 3, "story": 3, "highlight": 2},
-          "alice": {"pfp": 3, "post": 4, "story": 4, "highlight": 2},
-          "bella": {"pfp": 3, "post": 4, "story": 4, "highlight": 2}}  # fmt: skip
+IMAGES = {
+    "_templates": {"pfp": 3, "post": 3, "story": 3, "highlight": 2},
+    "alice": {"pfp": 3, "post": 4, "story": 4, "highlight": 2},
+    "bella": {"pfp": 3, "post": 4, "story": 4, "highlight": 2},
+}
 
 
 # -- generated sample data -----------------------------------------------------------------------
@@ -123,7 +129,12 @@ def png(width: int, height: int, rgb: tuple[int, int, int], seed: int = 0) -> by
             shade = (x + y + seed) % 64
             rows += bytes(((r0 + shade) % 256, (g0 + shade // 2) % 256, (b0 + 2 * shade) % 256))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def write_content(folder: Path, pool: str, rng: random.Random) -> int:
@@ -190,8 +201,9 @@ class _Server:
         self.bound = make_server(ws, "127.0.0.1", 0, threads)
         host, port = self.bound.addresses[0]
         self.url = f"http://{host}:{port}"
-        self.thread = threading.Thread(target=run, args=(self.bound,),
-                                       kwargs={"install_signals": False, "drain_seconds": 5}, daemon=True)  # fmt: skip
+        self.thread = threading.Thread(
+            target=run, args=(self.bound,), kwargs={"install_signals": False, "drain_seconds": 5}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -230,7 +242,9 @@ class Demo:
 
     # -- working the queue ------------------------------------------------------------------
     def due(self) -> int:
-        return self.ws.db().scalar("SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND due_at <= ?", [self.ws.now()])
+        return self.ws.db().scalar(
+            "SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND due_at <= ?", [self.ws.now()]
+        )
 
     def work(self) -> Totals:
         """A tick, then the simulated bots until none of them finds anything due."""
@@ -242,9 +256,18 @@ class Demo:
         if not self.due():
             return done
         self._runs += 1
-        settings = Settings(duration=120, failure_rate=self.failure_rate, work_ms=(0, 3), idle_wait=0.03,
-                            heartbeat_every=60, error_kinds=RETRYABLE_KINDS, stop_when_idle=0.15,
-                            seed=self.seed * 10_000 + self._runs, report_metrics=True, screenshots=True)  # fmt: skip
+        settings = Settings(
+            duration=120,
+            failure_rate=self.failure_rate,
+            work_ms=(0, 3),
+            idle_wait=0.03,
+            heartbeat_every=60,
+            error_kinds=RETRYABLE_KINDS,
+            stop_when_idle=0.15,
+            seed=self.seed * 10_000 + self._runs,
+            report_metrics=True,
+            screenshots=True,
+        )
         # Simulated time passes while the phones work, so claim → completion takes "seconds".
         start, began, working = self.clock.now, _monotonic(), threading.Event()
         working.set()
@@ -283,8 +306,15 @@ class Demo:
         states = self.states()
         shown = ", ".join(f"{s} {n}" for s, n in states.items() if n)
         self.say(f"  {day:%a %d %b}  {label}: {done.completed} tasks done, {done.failed} failed  │ {shown}")
-        self.timeline.append({"day": day.isoformat(), "phase": label, "completed": done.completed,
-                              "failed": done.failed, "states": states})  # fmt: skip
+        self.timeline.append(
+            {
+                "day": day.isoformat(),
+                "phase": label,
+                "completed": done.completed,
+                "failed": done.failed,
+                "states": states,
+            }
+        )
         return done
 
     def states(self) -> dict:
@@ -296,12 +326,14 @@ class Demo:
     # -- the operator --------------------------------------------------------------------------
     def resolve_reviews(self) -> list[dict]:
         from igctl.engine.flows import review
+
         if not self.ws.db().scalar("SELECT COUNT(*) FROM accounts WHERE lifecycle_state = 'human_review'"):
             return []
         done = review.resolve(self.ws, all_=True, note="checked on the phone and done by hand (demo)", actor=self.actor)
         for r in done:
-            self.say(f"    operator: resolved {r['kind']} {r['step_name']} of {r['username']} by hand "
-                     f"→ {r['account_state']}")  # fmt: skip
+            self.say(
+                f"    operator: resolved {r['kind']} {r['step_name']} of {r['username']} by hand → {r['account_state']}"
+            )
         return done
 
     def challenge(self) -> str | None:
@@ -315,8 +347,13 @@ class Demo:
                 task = client.next_task()
                 if task is None:
                     continue
-                client.fail(task["task_id"], "Instagram asks for a confirmation code", error_kind="challenge",
-                            error_details={"screen": "challenge_required", "simulated": True}, requires_review=True)  # fmt: skip
+                client.fail(
+                    task["task_id"],
+                    "Instagram asks for a confirmation code",
+                    error_kind="challenge",
+                    error_details={"screen": "challenge_required", "simulated": True},
+                    requires_review=True,
+                )
                 user = task["account"]["username"]
                 self.say(f"    a bot met a challenge on {user} ({task['step_name']}): sent to human review")
                 return user
@@ -349,13 +386,11 @@ def run_demo(
     new or empty folder (default: a new temporary folder)."""
     from igctl.engine.domain import accounts as engine_accounts
     from igctl.engine.domain import bots as engine_bots
-    from igctl.engine.domain import content
-    from igctl.engine.flows import models
-    from igctl.engine.domain import proxies
-    from igctl.engine.views import reports
-    from igctl.engine.flows import tick
+    from igctl.engine.domain import content, proxies
+    from igctl.engine.flows import models, tick
     from igctl.engine.store import changes
     from igctl.engine.store.workspace import init_workspace
+    from igctl.engine.views import reports
 
     if accounts < 3:
         raise ValueError("the demo needs at least 3 accounts")
@@ -372,8 +407,13 @@ def run_demo(
         ws = init_workspace(Path(path), DEMO_TIMEZONE, actor=actor)
         db = ws.db()
         with db.write():
-            changes.record(ws, db, changes.Command("demo", actor, "cli",
-                                                   details={"accounts": accounts, "days": days, "bots": bots, "seed": seed}))  # fmt: skip
+            changes.record(
+                ws,
+                db,
+                changes.Command(
+                    "demo", actor, "cli", details={"accounts": accounts, "days": days, "bots": bots, "seed": seed}
+                ),
+            )
         say(f"Workspace {ws.path} (time zone {DEMO_TIMEZONE}); the clock starts {first_day:%a %d %b %Y} 07:00.")
 
         with tempfile.TemporaryDirectory(prefix="igctl-demo-files-") as tmp:
@@ -385,22 +425,30 @@ def run_demo(
                 created = models.create(ws, name, strategy_file=tmp / f"{name}.yaml", actor=actor)
                 images += write_content(ws.content_dir / created["slug"], name, rng)
             synced = content.sync(ws, actor=actor)
-            say(f"Content: {images} generated images and the text pools of _templates, alice and bella "
-                f"({synced['images_added']} images and {synced['texts_added']} texts synced).")  # fmt: skip
+            say(
+                f"Content: {images} generated images and the text pools of _templates, alice and bella "
+                f"({synced['images_added']} images and {synced['texts_added']} texts synced)."
+            )
 
             # proxies in two locations: a few more slots than accounts
             de = math.ceil(math.ceil(accounts / 2) / 3) + 1
             us = math.ceil((accounts // 2) / 3) + 1
             proxies_file(tmp / "proxies-de.txt", de, "203.0.113")
             proxies_file(tmp / "proxies-us.txt", us, "198.51.100")
-            proxies.import_file(ws, tmp / "proxies-de.txt", provider="demo-proxies", location="DE", cost=4.5, actor=actor)
-            proxies.import_file(ws, tmp / "proxies-us.txt", provider="demo-proxies", location="US", cost=6.0, actor=actor)
+            proxies.import_file(
+                ws, tmp / "proxies-de.txt", provider="demo-proxies", location="DE", cost=4.5, actor=actor
+            )
+            proxies.import_file(
+                ws, tmp / "proxies-us.txt", provider="demo-proxies", location="US", cost=6.0, actor=actor
+            )
             say(f"Proxies: {de} in DE, {us} in US (3 accounts each at most).")
 
             usernames = accounts_file(tmp / "accounts.txt", accounts, rng)
             imported = engine_accounts.import_file(ws, tmp / "accounts.txt", assign=False, actor=actor)
-            say(f"Import: {imported['imported']} accounts; {len(imported['invalid'])} invalid line and "
-                f"{len(imported['duplicates'])} duplicate reported and skipped.")  # fmt: skip
+            say(
+                f"Import: {imported['imported']} accounts; {len(imported['invalid'])} invalid line and "
+                f"{len(imported['duplicates'])} duplicate reported and skipped."
+            )
         # as `proxy auto-assign --location`: the first half of the fleet in DE, the rest in US
         half = math.ceil(accounts / 2)
         in_de = proxies.auto_assign(ws, location="DE", usernames=usernames[:half], actor=actor)["assigned"]
@@ -410,8 +458,10 @@ def run_demo(
         slots = math.ceil(accounts / bots) + 2
         tokens = [engine_bots.add(ws, f"phone-{i}", slots=slots, actor=actor)["token"] for i in range(1, bots + 1)]
         server = _Server(ws)
-        say(f"Bot API on {server.url}; {bots} simulated phones (phone-1 … phone-{bots}, {slots} slots each), "
-            f"failure rate {failure_rate:.0%}.")  # fmt: skip
+        say(
+            f"Bot API on {server.url}; {bots} simulated phones (phone-1 … phone-{bots}, {slots} slots each), "
+            f"failure rate {failure_rate:.0%}."
+        )
         demo = Demo(ws, clock, server.url, tokens, actor, say, failure_rate, seed)
 
         # -- warm-up ---------------------------------------------------------------------------
@@ -441,15 +491,18 @@ def run_demo(
         demo.resolve_reviews()
         ready_de = ws.db().scalar(
             """SELECT COUNT(*) FROM accounts a JOIN proxies p ON p.id = a.proxy_id
-               WHERE a.lifecycle_state = 'ready' AND p.location = 'DE'""")
+               WHERE a.lifecycle_state = 'ready' AND p.location = 'DE'"""
+        )
         assigned = {"alice": [], "bella": []}
         # as `model assign alice --count N`, then bella takes the rest (US preferred); a ready
         # account whose proxy already serves alice can only go to alice: a last pass takes those
         for name, count in (("alice", ready_de), ("bella", accounts), ("alice", accounts)):
             if count and demo.states()["ready"]:
                 assigned[name] += models.assign(ws, name, count=count, actor=actor)["assigned"]
-        say(f"Assigned {len(assigned['alice'])} ready accounts to alice (DE proxies preferred) and "
-            f"{len(assigned['bella'])} to bella (US); onboarding (pfp, bio) is queued at once.")  # fmt: skip
+        say(
+            f"Assigned {len(assigned['alice'])} ready accounts to alice (DE proxies preferred) and "
+            f"{len(assigned['bella'])} to bella (US); onboarding (pfp, bio) is queued at once."
+        )
         for n in range(days):
             demo.day(day, morning=demo.resolve_reviews if n else None, label=f"posting day {n + 1}")
             day += timedelta(days=1)
@@ -462,10 +515,14 @@ def run_demo(
             engine_accounts.retire(ws, banned, reason="banned by Instagram (demo)", actor=actor)
             say(f"Retired {banned[0]}: banned (its proxy slot and phone slot are free again).")
         deleted = models.delete(ws, "bella", actor=actor)
-        say(f"Deleted model bella: {len(deleted['cleanup'])} account(s) go through cleanup "
-            "(reset_pfp, reset_bio, delete_posts) and back to ready.")  # fmt: skip
+        say(
+            f"Deleted model bella: {len(deleted['cleanup'])} account(s) go through cleanup "
+            "(reset_pfp, reset_bio, delete_posts) and back to ready."
+        )
         for n in range(MAX_CLEANUP_DAYS):
-            demo.day(day, morning=demo.resolve_reviews if n else None, label="cleanup" if not n else f"cleanup day {n + 1}")
+            demo.day(
+                day, morning=demo.resolve_reviews if n else None, label="cleanup" if not n else f"cleanup day {n + 1}"
+            )
             day += timedelta(days=1)
             if not demo.states()["cleanup"]:
                 break
@@ -485,7 +542,9 @@ def run_demo(
             "days": days,
             "bots": bots,
             "challenged": challenged,
-            "tasks": {k: getattr(demo.totals, k) for k in ("claimed", "completed", "failed", "conflicts", "errors", "images")},
+            "tasks": {
+                k: getattr(demo.totals, k) for k in ("claimed", "completed", "failed", "conflicts", "errors", "images")
+            },
             "timeline": demo.timeline,
             "report": report,
         }

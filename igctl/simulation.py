@@ -13,13 +13,22 @@ import struct
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable
 
 from igctl.botclient import ApiError, BotClient, Conflict
 
-ERROR_KINDS = ("challenge", "captcha", "login_failed", "action_blocked", "rate_limited", "ui_not_found",
-               "device_offline", "proxy_error", "other")  # fmt: skip
+ERROR_KINDS = (
+    "challenge",
+    "captcha",
+    "login_failed",
+    "action_blocked",
+    "rate_limited",
+    "ui_not_found",
+    "device_offline",
+    "proxy_error",
+    "other",
+)
 
 
 def tiny_png() -> bytes:
@@ -29,7 +38,12 @@ def tiny_png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     raw = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -48,7 +62,7 @@ class Counts:
     errors: int = 0  # any other error answer (after the client's retries)
     task_ids: list[int] = field(default_factory=list, repr=False)
 
-    def add(self, other: "Counts") -> None:
+    def add(self, other: Counts) -> None:
         for f in fields(self):
             if f.name == "task_ids":
                 self.task_ids.extend(other.task_ids)
@@ -190,8 +204,13 @@ class Simulation:
             if rng.random() < s.failure_rate:
                 kind = rng.choice(s.error_kinds)
                 extra = {"retry_after_seconds": rng.choice([60, 600, 3600])} if kind == "rate_limited" else {}
-                client.fail(task["task_id"], f"simulated {kind}", error_kind=kind,
-                            error_details={"simulated": True, "elapsed_ms": elapsed}, **extra)  # fmt: skip
+                client.fail(
+                    task["task_id"],
+                    f"simulated {kind}",
+                    error_kind=kind,
+                    error_details={"simulated": True, "elapsed_ms": elapsed},
+                    **extra,
+                )
                 with self._lock:
                     counts.failed += 1
                 if s.screenshots:
@@ -199,8 +218,9 @@ class Simulation:
                     with self._lock:
                         counts.screenshots += 1
                 return
-            client.complete(task["task_id"], execution_time_ms=elapsed, content_used=answer,
-                            instagram_response={"simulated": True})  # fmt: skip
+            client.complete(
+                task["task_id"], execution_time_ms=elapsed, content_used=answer, instagram_response={"simulated": True}
+            )
             with self._lock:
                 counts.completed += 1
             if s.report_metrics:
@@ -214,14 +234,17 @@ class Simulation:
                 counts.conflicts += 1
 
     # -- all bots --------------------------------------------------------------------------
-    def run(self, *, on_tick: Callable[[Counts, float], None] | None = None, tick_every: float = 0.5,
-            together: bool = False) -> list[BotResult]:  # fmt: skip
+    def run(
+        self, *, on_tick: Callable[[Counts, float], None] | None = None, tick_every: float = 0.5, together: bool = False
+    ) -> list[BotResult]:
         """Run every bot until a stop condition; `together`: release them at once (a barrier).
         `on_tick(counts, elapsed)` is called every `tick_every` seconds from this thread."""
         barrier = threading.Barrier(len(self.tokens)) if together else None
         self.started_at = time.monotonic()
-        threads = [threading.Thread(target=self._bot, args=(i, t, barrier), daemon=True, name=f"simbot-{i}")
-                   for i, t in enumerate(self.tokens)]  # fmt: skip
+        threads = [
+            threading.Thread(target=self._bot, args=(i, t, barrier), daemon=True, name=f"simbot-{i}")
+            for i, t in enumerate(self.tokens)
+        ]
         for th in threads:
             th.start()
         try:
@@ -234,8 +257,10 @@ class Simulation:
             self.stop()
             for th in threads:
                 th.join()
-        return [r if r is not None else BotResult(f"#{i}", 0, self._counts[i], "did not finish")
-                for i, r in enumerate(self._results)]  # fmt: skip
+        return [
+            r if r is not None else BotResult(f"#{i}", 0, self._counts[i], "did not finish")
+            for i, r in enumerate(self._results)
+        ]
 
 
 def run_bots(base_url: str, tokens: list[str], **settings) -> dict:

@@ -21,7 +21,9 @@ class LiveServer:
         self.bound = make_server(self.ws, "127.0.0.1", 0, threads, throttle=throttle)
         self.host, self.port = self.bound.addresses[0]
         self.url = f"http://{self.host}:{self.port}"
-        self.thread = threading.Thread(target=run, args=(self.bound,), kwargs={"install_signals": False, "drain_seconds": 5}, daemon=True)
+        self.thread = threading.Thread(
+            target=run, args=(self.bound,), kwargs={"install_signals": False, "drain_seconds": 5}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -29,8 +31,17 @@ class LiveServer:
         self.thread.join(timeout=15)
         assert not self.thread.is_alive(), "the server did not stop"
 
-    def call(self, method: str, path: str, *, token: str | None = None, body=None, raw: bytes | None = None,
-             headers: dict | None = None, content_type: str | None = None):  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body=None,
+        raw: bytes | None = None,
+        headers: dict | None = None,
+        content_type: str | None = None,
+    ):
         """One request on a new connection: (status, headers (lower-case names), parsed JSON or bytes)."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         hdrs = dict(headers or {})
@@ -65,7 +76,7 @@ def raw_request(server, head: bytes, body: bytes = b"") -> tuple[int, dict, byte
             if select.select([sock], [], [], 0)[0]:
                 break
             try:
-                sock.sendall(data[start:start + 256 * 1024])
+                sock.sendall(data[start : start + 256 * 1024])
             except (BrokenPipeError, ConnectionResetError):
                 break
         chunks = []

@@ -116,4 +116,6 @@ def run_igctl_subprocess(*args, env=None, **kw):
     """The installed CLI in a real process (for the few end-to-end tests)."""
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "igctl", *map(str, args)], env=env, capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "igctl", *map(str, args)], env=env, capture_output=True, text=True, **kw
+    )

@@ -51,7 +51,7 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "igctl test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -124,7 +124,11 @@ class EchoServer(_Server):
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 echo.requests += 1
-                body = echo.body if echo.body is not None else json.dumps({"ip": echo.ip or self.client_address[0]}).encode()
+                body = (
+                    echo.body
+                    if echo.body is not None
+                    else json.dumps({"ip": echo.ip or self.client_address[0]}).encode()
+                )
                 self.send_response(echo.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -187,8 +191,13 @@ class HttpProxy(_Server):
     with `tls` = (cert, key) clients reach it over TLS (an `https://` proxy). `requests` lists
     the request lines it got; `auth_seen` the Proxy-Authorization headers."""
 
-    def __init__(self, exit_ip: str = "127.0.0.2", username: str | None = None, password: str | None = None,
-                 tls: tuple[Path, Path] | None = None):
+    def __init__(
+        self,
+        exit_ip: str = "127.0.0.2",
+        username: str | None = None,
+        password: str | None = None,
+        tls: tuple[Path, Path] | None = None,
+    ):
         self.exit_ip = exit_ip
         self.requests: list[str] = []
         self.auth_seen: list[str | None] = []
@@ -215,8 +224,10 @@ class HttpProxy(_Server):
                 auth = next((v for k, v in headers if k.lower() == "proxy-authorization"), None)
                 proxy.auth_seen.append(auth)
                 if expected is not None and auth != expected:
-                    conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
-                                 b"Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    conn.sendall(
+                        b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                        b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+                    )
                     return
                 method, target, _version = (line.split(" ") + ["", ""])[:3]
                 try:
@@ -240,8 +251,11 @@ class HttpProxy(_Server):
                     if parts.query:
                         path += "?" + parts.query
                     out = [f"{method} {path} HTTP/1.1"]
-                    out += [f"{k}: {v}" for k, v in headers
-                            if k.lower() not in ("proxy-authorization", "proxy-connection", "connection")]
+                    out += [
+                        f"{k}: {v}"
+                        for k, v in headers
+                        if k.lower() not in ("proxy-authorization", "proxy-connection", "connection")
+                    ]
                     out.append("Connection: close")
                     upstream.sendall(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
                     _pipe(conn, upstream)

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from igctl.engine.domain import accounts
-from igctl.engine.domain import lifecycle
-from igctl.engine.domain import proxies
+from warmup_helpers import add_bot, by_name, seed_templates
+
+from igctl.engine.domain import accounts, lifecycle, proxies
 from igctl.engine.flows import botwork
 from igctl.engine.flows import tick as engine_tick
 from igctl.engine.store.clock import to_db
-from warmup_helpers import add_bot, by_name, seed_templates
 
 UTC_DAY = [f"2026-03-0{d}" for d in range(2, 8)]
 
@@ -67,12 +66,20 @@ def build(ws, clock, write) -> dict:
         t = done(b1, t, user, seconds, ms)
     assert botwork.claim_next(ws, b1, now=t) is None  # b1's four slots are taken
     task = claim(b2, t, "u5")
-    botwork.fail(ws, task, b2, error_message="Edit profile button not found", error_kind="ui_not_found",
-               error_details={"screen": "profile", "stack_trace": "Traceback: tap(edit_profile) failed"},
-               now=t + timedelta(seconds=30))  # fmt: skip
+    botwork.fail(
+        ws,
+        task,
+        b2,
+        error_message="Edit profile button not found",
+        error_kind="ui_not_found",
+        error_details={"screen": "profile", "stack_trace": "Traceback: tap(edit_profile) failed"},
+        now=t + timedelta(seconds=30),
+    )
     t += timedelta(seconds=30)
     task = claim(b2, t, "u6")
-    botwork.fail(ws, task, b2, error_message="Instagram asks for a code", error_kind="challenge", now=t + timedelta(seconds=30))
+    botwork.fail(
+        ws, task, b2, error_message="Instagram asks for a code", error_kind="challenge", now=t + timedelta(seconds=30)
+    )
     done(b2, at(1, "09:41:00"), "u5", 300, 290_000)
 
     # days 2..5: b1 works whatever of u1..u4 is due, oldest first
@@ -83,8 +90,15 @@ def build(ws, clock, write) -> dict:
             user = claimed["account"]["username"]
             worked.append(user)
             if day == 3 and user == "u1" and claimed["attempt"] == 1:
-                botwork.fail(ws, claimed["task_id"], b1, error_message="Try again later", error_kind="rate_limited",
-                           retry_after_seconds=600, now=t + timedelta(seconds=10))  # fmt: skip
+                botwork.fail(
+                    ws,
+                    claimed["task_id"],
+                    b1,
+                    error_message="Try again later",
+                    error_kind="rate_limited",
+                    retry_after_seconds=600,
+                    now=t + timedelta(seconds=10),
+                )
                 t += timedelta(seconds=10)
                 continue
             t += timedelta(seconds=100)
@@ -96,8 +110,16 @@ def build(ws, clock, write) -> dict:
 
     db = ws.db()
     states = {u: by_name(ws, u)["lifecycle_state"] for u in ("u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8")}
-    assert states == {"u1": "ready", "u2": "ready", "u3": "ready", "u4": "ready", "u5": "ready",
-                      "u6": "human_review", "u7": "imported", "u8": "imported"}, states  # fmt: skip
+    assert states == {
+        "u1": "ready",
+        "u2": "ready",
+        "u3": "ready",
+        "u4": "ready",
+        "u5": "ready",
+        "u6": "human_review",
+        "u7": "imported",
+        "u8": "imported",
+    }, states
 
     # day 6: a model, two accounts active in it (standing in for `model assign`), a retirement
     day6 = to_db(at(6, "08:00:00"))
@@ -106,8 +128,16 @@ def build(ws, clock, write) -> dict:
             "INSERT INTO models (name, slug, created_at, updated_at) VALUES ('alice', 'alice', ?, ?)", [day6, day6]
         ).lastrowid
         for user in ("u1", "u2"):
-            lifecycle.move(db, ws.events, by_name(ws, user), lifecycle.ACTIVE, at=day6, actor="test",
-                           cause="assigned to model alice", fields={"model_id": model_id, "assigned_to_model_at": day6})  # fmt: skip
+            lifecycle.move(
+                db,
+                ws.events,
+                by_name(ws, user),
+                lifecycle.ACTIVE,
+                at=day6,
+                actor="test",
+                cause="assigned to model alice",
+                fields={"model_id": model_id, "assigned_to_model_at": day6},
+            )
     clock.set("2026-03-07T08:30:00Z")
     accounts.retire(ws, ["u5"], reason="banned", actor="test")
     u1, u2 = by_name(ws, "u1")["id"], by_name(ws, "u2")["id"]
@@ -136,9 +166,13 @@ def build(ws, clock, write) -> dict:
             [story, u2, to_db(at(6, "11:00:00")), to_db(at(6, "11:01:00")), b1],
         )
         for account_id, first, last in ((u1, 100, 150), (u2, 200, 190)):
-            db.execute("INSERT INTO account_metrics (account_id, at, followers) VALUES (?, ?, ?)",
-                       [account_id, to_db(at(6, "09:00:00")), first])  # fmt: skip
-            db.execute("INSERT INTO account_metrics (account_id, at, followers) VALUES (?, ?, ?)",
-                       [account_id, to_db(at(6, "20:00:00")), last])  # fmt: skip
+            db.execute(
+                "INSERT INTO account_metrics (account_id, at, followers) VALUES (?, ?, ?)",
+                [account_id, to_db(at(6, "09:00:00")), first],
+            )
+            db.execute(
+                "INSERT INTO account_metrics (account_id, at, followers) VALUES (?, ?, ?)",
+                [account_id, to_db(at(6, "20:00:00")), last],
+            )
     clock.set("2026-03-07T21:00:00Z")
     return {"b1": b1, "b2": b2, "p1": p1, "p2": p2, "p3": p3, "model_id": model_id}

@@ -13,13 +13,30 @@ from igctl.engine.domain import accounts as engine
 from igctl.engine.store.errors import NotFound
 
 LIST_KEYS = {
-    "id", "username", "lifecycle_state", "warmup_step", "proxy_id", "model",
-    "requires_human_review", "retry_count", "last_error_message",
+    "id",
+    "username",
+    "lifecycle_state",
+    "warmup_step",
+    "proxy_id",
+    "model",
+    "requires_human_review",
+    "retry_count",
+    "last_error_message",
 }
 ACCOUNT_FIELDS_OF_REQUIREMENTS = {
-    "lifecycle_state", "warmup_step", "warmup_started_at", "warmup_completed_at", "assigned_to_model_at",
-    "proxy_id", "proxy_assigned_at", "last_bot_action_by", "last_bot_action_at", "requires_human_review",
-    "last_error_message", "last_error_at", "retry_count",
+    "lifecycle_state",
+    "warmup_step",
+    "warmup_started_at",
+    "warmup_completed_at",
+    "assigned_to_model_at",
+    "proxy_id",
+    "proxy_assigned_at",
+    "last_bot_action_by",
+    "last_bot_action_at",
+    "requires_human_review",
+    "last_error_message",
+    "last_error_at",
+    "retry_count",
 }
 T = "2026-03-01T08:00:00.000Z"
 
@@ -36,7 +53,9 @@ def sql(ws_path, statement, params=()):
 
 
 def snapshot(ws_path) -> dict:
-    state = {t: sql(ws_path, f"SELECT * FROM {t} ORDER BY rowid") for t in ("accounts", "events", "proxies", "tasks", "bots")}
+    state = {
+        t: sql(ws_path, f"SELECT * FROM {t} ORDER BY rowid") for t in ("accounts", "events", "proxies", "tasks", "bots")
+    }
     state["logs"] = sorted((p.name, p.read_bytes()) for p in (ws_path / "logs").iterdir())
     return state
 
@@ -45,10 +64,16 @@ def snapshot(ws_path) -> dict:
 def fleet(igctl, ws_path, write):
     """alice, bob, carol imported; a proxy; a model; a bot; some tasks."""
     igctl(
-        "accounts", "import", "--no-assign",
+        "accounts",
+        "import",
+        "--no-assign",
         write("a.txt", "alice,Pw-Alice-1,alice@example.com,Mail-Alice-1,seed-A\nbob,Pw-Bob-1\ncarol,Pw-Carol-1\n"),
     )
-    sql(ws_path, "INSERT INTO models (name, slug, created_at, updated_at) VALUES ('Alice Model', 'alice-model', ?, ?)", [T, T])
+    sql(
+        ws_path,
+        "INSERT INTO models (name, slug, created_at, updated_at) VALUES ('Alice Model', 'alice-model', ?, ?)",
+        [T, T],
+    )
     sql(ws_path, "INSERT INTO proxies (host, port, created_at, updated_at) VALUES ('192.0.2.1', 8080, ?, ?)", [T, T])
     sql(ws_path, "INSERT INTO proxies (host, port, created_at, updated_at) VALUES ('192.0.2.2', 8080, ?, ?)", [T, T])
     sql(ws_path, "INSERT INTO bots (name, token_hash, slots, created_at) VALUES ('pc-1', 'h1', 4, ?)", [T])
@@ -66,7 +91,12 @@ def fleet(igctl, ws_path, write):
         "requires_human_review = 1, last_error_message = 'challenge required', last_error_at = ? WHERE username = 'carol'",
         [T],
     )
-    for key, status, account in (("b1", "queued", 2), ("b2", "claimed", 2), ("b3", "completed", 2), ("c1", "queued", 3)):
+    for key, status, account in (
+        ("b1", "queued", 2),
+        ("b2", "claimed", 2),
+        ("b3", "completed", 2),
+        ("c1", "queued", 3),
+    ):
         sql(
             ws_path,
             "INSERT INTO tasks (account_id, kind, step_name, idempotency_key, status, due_at, bot_id, created_at, updated_at) "
@@ -77,7 +107,7 @@ def fleet(igctl, ws_path, write):
         ws_path,
         "INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, status, error_message, "
         "error_details_json, retry_count) VALUES (4, 3, 'warmup', 2, 'change_bio', ?, 'failed', 'challenge required', "
-        "'{\"screen\": \"checkpoint\"}', 1)",
+        '\'{"screen": "checkpoint"}\', 1)',
         [T],
     )
     return ws_path
@@ -88,15 +118,34 @@ def test_list_json_has_the_contract_keys_and_types(igctl, fleet):
     data = igctl.json("accounts", "list")
     assert [r["username"] for r in data] == ["alice", "bob", "carol"]
     for row in data:
-        assert LIST_KEYS <= set(row)
-        assert ACCOUNT_FIELDS_OF_REQUIREMENTS <= set(row)
+        assert set(row) >= LIST_KEYS
+        assert set(row) >= ACCOUNT_FIELDS_OF_REQUIREMENTS
         assert isinstance(row["id"], int) and isinstance(row["requires_human_review"], bool)
         assert not any(k.endswith("_enc") or "password" in k for k in row)
     alice, bob, carol = data
-    assert (alice["lifecycle_state"], alice["proxy_id"], alice["model"], alice["email"]) == ("imported", None, None, "alice@example.com")
-    assert (bob["lifecycle_state"], bob["proxy_id"], bob["model"], bob["bot"], bob["slot"]) == ("active", 1, "Alice Model", "pc-1", 2)
-    assert (carol["warmup_step"], carol["retry_count"], carol["requires_human_review"], carol["last_error_message"]) == (
-        2, 2, True, "challenge required",
+    assert (alice["lifecycle_state"], alice["proxy_id"], alice["model"], alice["email"]) == (
+        "imported",
+        None,
+        None,
+        "alice@example.com",
+    )
+    assert (bob["lifecycle_state"], bob["proxy_id"], bob["model"], bob["bot"], bob["slot"]) == (
+        "active",
+        1,
+        "Alice Model",
+        "pc-1",
+        2,
+    )
+    assert (
+        carol["warmup_step"],
+        carol["retry_count"],
+        carol["requires_human_review"],
+        carol["last_error_message"],
+    ) == (
+        2,
+        2,
+        True,
+        "challenge required",
     )
 
 
@@ -113,7 +162,7 @@ def test_list_csv_has_every_column(igctl, fleet):
     out = igctl("accounts", "list", "--csv").stdout
     records = list(csv.DictReader(io.StringIO(out)))
     assert [r["username"] for r in records] == ["alice", "bob", "carol"]
-    assert LIST_KEYS <= set(records[0])
+    assert set(records[0]) >= LIST_KEYS
 
 
 def test_list_table_shows_local_times(igctl, fleet):
@@ -132,7 +181,10 @@ def test_list_empty(igctl, ws_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--state", "warming"), "Error: unknown state 'warming'; the states are: imported, proxy_assigned, warming_up, human_review, ready, active, cleanup, retired"),
+        (
+            ("--state", "warming"),
+            "Error: unknown state 'warming'; the states are: imported, proxy_assigned, warming_up, human_review, ready, active, cleanup, retired",
+        ),
         (("--model", "Nobody"), "Error: no model named Nobody"),
         (("--proxy", "99"), "Error: no proxy with id 99"),
     ],
@@ -151,11 +203,19 @@ def test_list_malformed_option_values_are_usage_errors(igctl, fleet):
 # -- show ------------------------------------------------------------------------------------
 def test_show_json_without_secrets(igctl, fleet):
     data = json.loads(igctl("accounts", "show", "CAROL", "--json").stdout)
-    assert LIST_KEYS <= set(data) and ACCOUNT_FIELDS_OF_REQUIREMENTS <= set(data)
+    assert set(data) >= LIST_KEYS and set(data) >= ACCOUNT_FIELDS_OF_REQUIREMENTS
     assert data["username"] == "carol" and data["lifecycle_state"] == "warming_up"
     assert "password" not in data and "email_password" not in data and "extras" not in data
-    assert data["proxy"] == {"id": 2, "scheme": "http", "host": "192.0.2.2", "port": 8080, "username": "",
-                             "location": None, "provider": None, "status": "active"}
+    assert data["proxy"] == {
+        "id": 2,
+        "scheme": "http",
+        "host": "192.0.2.2",
+        "port": 8080,
+        "username": "",
+        "location": None,
+        "provider": None,
+        "status": "active",
+    }
     assert [t["status"] for t in data["open_tasks"]] == ["queued"]
     (step,) = data["step_log"]
     assert (step["step_number"], step["step_name"], step["status"]) == (2, "change_bio", "failed")
@@ -220,7 +280,11 @@ def test_retire_frees_proxy_and_device_slots_and_cancels_tasks(igctl, fleet):
     assert tasks == {"b1": "cancelled", "b2": "cancelled", "b3": "completed"}
     assert sql(fleet, "SELECT status FROM tasks WHERE idempotency_key = 'c1'") == [{"status": "queued"}]
     (move,) = sql(fleet, "SELECT * FROM events WHERE kind = 'account.state'")
-    assert (move["old_state"], move["new_state"], move["cause"]) == ("active", "retired", "retired: banned by Instagram")
+    assert (move["old_state"], move["new_state"], move["cause"]) == (
+        "active",
+        "retired",
+        "retired: banned by Instagram",
+    )
     details = json.loads(move["details_json"])
     assert details["proxy_id"] == 1 and details["bot_id"] == 1 and details["slot"] == 2
     assert details["cancelled_tasks"] == [1, 2]
@@ -236,7 +300,9 @@ def test_retire_several_from_any_state(igctl, fleet):
         ("alice", "imported", None, []),
         ("carol", "warming_up", 2, [4]),
     ]
-    states = {r["username"]: (r["lifecycle_state"], r["requires_human_review"]) for r in sql(fleet, "SELECT * FROM accounts")}
+    states = {
+        r["username"]: (r["lifecycle_state"], r["requires_human_review"]) for r in sql(fleet, "SELECT * FROM accounts")
+    }
     assert states == {"alice": ("retired", 0), "bob": ("active", 0), "carol": ("retired", 0)}
 
 
@@ -248,21 +314,30 @@ def test_retired_accounts_are_listed_by_state(igctl, fleet):
 def test_retire_with_an_unknown_username_changes_nothing(igctl, fleet):
     before = snapshot(fleet)
     assert igctl.error("accounts", "retire", "alice", "ghost", "--reason", "x") == "Error: no account named ghost"
-    assert igctl.error("accounts", "retire", "ghost", "phantom", "--reason", "x") == "Error: no accounts named ghost, phantom"
+    assert (
+        igctl.error("accounts", "retire", "ghost", "phantom", "--reason", "x")
+        == "Error: no accounts named ghost, phantom"
+    )
     assert snapshot(fleet) == before
 
 
 def test_retire_a_retired_account_is_refused_and_changes_nothing(igctl, fleet):
     igctl("accounts", "retire", "carol", "--reason", "banned")
     before = snapshot(fleet)
-    assert igctl.error("accounts", "retire", "alice", "carol", "--reason", "again") == "Error: account carol is already retired"
+    assert (
+        igctl.error("accounts", "retire", "alice", "carol", "--reason", "again")
+        == "Error: account carol is already retired"
+    )
     assert snapshot(fleet) == before
 
 
 def test_retire_needs_a_reason(igctl, fleet):
     before = snapshot(fleet)
     assert igctl("accounts", "retire", "alice", expect=2).exit_code == 2
-    assert igctl.error("accounts", "retire", "alice", "--reason", "   ") == "Error: a reason is required to retire an account (--reason TEXT)"
+    assert (
+        igctl.error("accounts", "retire", "alice", "--reason", "   ")
+        == "Error: a reason is required to retire an account (--reason TEXT)"
+    )
     assert snapshot(fleet) == before
 
 

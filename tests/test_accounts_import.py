@@ -115,7 +115,9 @@ def test_separator_majority_of_first_lines_decides(igctl, ws_path, write):
     result = import_json(igctl, write("a.txt", text), "--no-assign")
     assert result["separator"] == ","
     assert result["imported"] == 2
-    assert result["invalid"] == [{"line": 2, "reason": "username 'bob;pw;b@example.com' may hold only letters, digits, '.' and '_'"}]
+    assert result["invalid"] == [
+        {"line": 2, "reason": "username 'bob;pw;b@example.com' may hold only letters, digits, '.' and '_'"}
+    ]
 
 
 def test_separator_tie_goes_to_comma(igctl, write, ws_path):
@@ -169,7 +171,12 @@ def test_blanks_around_fields_are_trimmed_and_trailing_empty_columns_dropped(igc
     result = import_json(igctl, write("a.txt", "  alice , pw 1 , a@example.com , ,,\n"), "--no-assign")
     assert result["imported"] == 1
     a = rows(ws_path)[0]
-    assert (a["username"], a["email"], a["email_password_enc"], a["extras_enc"]) == ("alice", "a@example.com", None, None)
+    assert (a["username"], a["email"], a["email_password_enc"], a["extras_enc"]) == (
+        "alice",
+        "a@example.com",
+        None,
+        None,
+    )
     assert decrypt(ws_path, a["password_enc"]) == "pw 1"
 
 
@@ -255,7 +262,9 @@ def test_line_limit_counts_characters_not_bytes(igctl, ws_path, write):
 
 def test_carriage_return_inside_a_line_is_reported(igctl, ws_path, write):
     result = import_json(igctl, write("a.txt", "alice,pw\rbob,pw\ncarol,pw\n"), "--no-assign")
-    assert result["invalid"] == [{"line": 1, "reason": "holds a carriage return inside the line (use LF or CRLF line endings)"}]
+    assert result["invalid"] == [
+        {"line": 1, "reason": "holds a carriage return inside the line (use LF or CRLF line endings)"}
+    ]
     assert [r["username"] for r in rows(ws_path)] == ["carol"]
 
 
@@ -338,8 +347,13 @@ def test_invalid_utf8_names_the_line_and_rolls_back_earlier_batches(igctl, ws_pa
 
 
 def test_nul_byte_late_in_the_file_is_refused(igctl, ws_path, write):
-    path = write("a.txt", ("alice,pw\n" * 1).encode() + b"".join(f"u{i},pw\n".encode() for i in range(5000)) + b"x,\x00\n")
-    assert refused(igctl, ws_path, path) == f"Error: {path} is not a text file (NUL byte on line 5002); nothing was imported"
+    path = write(
+        "a.txt", ("alice,pw\n" * 1).encode() + b"".join(f"u{i},pw\n".encode() for i in range(5000)) + b"x,\x00\n"
+    )
+    assert (
+        refused(igctl, ws_path, path)
+        == f"Error: {path} is not a text file (NUL byte on line 5002); nothing was imported"
+    )
 
 
 def test_invalid_utf8_inside_an_overlong_line_is_refused(igctl, ws_path, write):
@@ -354,7 +368,9 @@ def test_file_size_limit_just_inside_and_just_outside(igctl, ws_path, write):
     outside = write("outside.txt", b"alice,pw\n" + b"#" * 1039 + b"\n")
     assert (inside.stat().st_size, outside.stat().st_size) == (1048, 1049)
     message = refused(igctl, ws_path, outside)
-    assert message == f"Error: {outside} is 0.001 MB, over the import limit of 0.001 MB (import.max_file_mb in igctl.yaml)"
+    assert (
+        message == f"Error: {outside} is 0.001 MB, over the import limit of 0.001 MB (import.max_file_mb in igctl.yaml)"
+    )
     assert import_json(igctl, inside, "--no-assign")["imported"] == 1
 
 
@@ -420,8 +436,13 @@ def test_one_import_event_with_counts_and_a_command_event(igctl, ws_path, write)
     assert [e["kind"] for e in events] == ["command", "accounts.import"]
     details = json.loads(events[1]["details_json"])
     assert details == {
-        "file": str(path), "imported": 1, "duplicates": 1, "invalid": 1, "proxies_assigned": 0,
-        "separator": "comma", "lines": 3,
+        "file": str(path),
+        "imported": 1,
+        "duplicates": 1,
+        "invalid": 1,
+        "proxies_assigned": 0,
+        "separator": "comma",
+        "lines": 3,
     }
     assert events[1]["message"] == "1 accounts imported from a.txt"
     assert json.loads(events[0]["details_json"])["file"] == str(path)
@@ -446,10 +467,9 @@ def test_count_lines_without_final_newline(write):
 
 def test_engine_import_joins_the_callers_transaction(ws, write):
     db = ws.db()
-    with pytest.raises(RuntimeError):
-        with db.write():
-            engine.import_file(ws, write("a.txt", "alice,pw\n"), assign=False)
-            raise RuntimeError("the caller fails after the import")
+    with pytest.raises(RuntimeError), db.write():
+        engine.import_file(ws, write("a.txt", "alice,pw\n"), assign=False)
+        raise RuntimeError("the caller fails after the import")
     assert db.scalar("SELECT count(*) FROM accounts") == 0
 
 
@@ -477,7 +497,9 @@ def test_several_files_each_their_own_result(igctl, ws_path, write):
     result = json.loads(igctl("accounts", "import", a, b, "--json", "--no-assign").stdout)
     assert result["imported"] == 2
     assert result["duplicates"] == ["ALICE"]
-    assert result["invalid"] == [{"line": 2, "reason": "username 'bad user' may hold only letters, digits, '.' and '_'", "file": str(a)}]
+    assert result["invalid"] == [
+        {"line": 2, "reason": "username 'bad user' may hold only letters, digits, '.' and '_'", "file": str(a)}
+    ]
     assert result["proxies_assigned"] == 0
     assert [f["file"] for f in result["files"]] == [str(a), str(b)]
     assert [f["separator"] for f in result["files"]] == [",", ";"]
@@ -575,7 +597,12 @@ def test_separator_detection_looks_only_at_the_start_of_the_file(igctl, ws_path,
     text = "# note\n" * engine.DETECT_MAX_LINES + "alice:pw\n"
     result = import_json(igctl, write("a.txt", text), "--no-assign")
     assert result["separator"] == ","
-    assert result["invalid"] == [{"line": engine.DETECT_MAX_LINES + 1, "reason": "username 'alice:pw' may hold only letters, digits, '.' and '_'"}]
+    assert result["invalid"] == [
+        {
+            "line": engine.DETECT_MAX_LINES + 1,
+            "reason": "username 'alice:pw' may hold only letters, digits, '.' and '_'",
+        }
+    ]
     # Within the window the first data line decides.
     text = "# note\n" * (engine.DETECT_MAX_LINES - 1) + "alice:pw\n"
     assert import_json(igctl, write("b.txt", text), "--no-assign")["separator"] == ":"

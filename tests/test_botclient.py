@@ -10,13 +10,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from botserver_helpers import PNG, LiveServer
+from warmup_helpers import fleet, seed_templates
+
 from igctl import botclient
 from igctl.botclient import BotClient
 from igctl.engine.domain import bots
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import fleet, seed_templates
 
 
 class Scripted:
@@ -95,10 +95,18 @@ def test_5xx_that_persists_raises_server_error_after_the_retries(scripted):
 
 @pytest.mark.parametrize(
     "status, cls",
-    [(400, botclient.BadRequest), (401, botclient.Unauthorized), (403, botclient.Forbidden), (404, botclient.NotFound),
-     (409, botclient.Conflict), (413, botclient.TooLarge), (415, botclient.UnsupportedMedia), (429, botclient.Throttled),
-     (418, botclient.ApiError)],
-)  # fmt: skip
+    [
+        (400, botclient.BadRequest),
+        (401, botclient.Unauthorized),
+        (403, botclient.Forbidden),
+        (404, botclient.NotFound),
+        (409, botclient.Conflict),
+        (413, botclient.TooLarge),
+        (415, botclient.UnsupportedMedia),
+        (429, botclient.Throttled),
+        (418, botclient.ApiError),
+    ],
+)
 def test_4xx_is_not_retried_and_raises_its_typed_error(scripted, status, cls):
     s = scripted((status, {"error": "nope", "detail": {"task_id": 5}}))
     with pytest.raises(cls) as info:

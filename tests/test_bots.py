@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from igctl.cli import IgctlGroup
-from igctl.commands.bot import ACCOUNTS_SUBCOMMANDS
 from igctl.commands._common import workspace_option
+from igctl.commands.bot import ACCOUNTS_SUBCOMMANDS
 from igctl.engine.domain import bots
 from igctl.engine.store.errors import Unauthorized
 from igctl.engine.store.workspace import Workspace
@@ -45,9 +45,19 @@ def make_task(ws, account_id: int, status: str = "queued", bot_id=None, step_nam
             "INSERT INTO tasks (account_id, kind, step_number, step_name, idempotency_key, status, due_at, bot_id,"
             " claimed_at, lease_expires_at, attempts, created_at, updated_at)"
             " VALUES (?, 'warmup', 1, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            [account_id, step_name, f"{account_id}:{step_name}:{status}", status, now, bot_id,
-             now if claimed else None, "2026-03-02T10:20:00.000Z" if claimed else None, now, now],
-        ).lastrowid  # fmt: skip
+            [
+                account_id,
+                step_name,
+                f"{account_id}:{step_name}:{status}",
+                status,
+                now,
+                bot_id,
+                now if claimed else None,
+                "2026-03-02T10:20:00.000Z" if claimed else None,
+                now,
+                now,
+            ],
+        ).lastrowid
 
 
 def log_step(ws, bot_id: int, account_id: int, status: str, at: str) -> None:
@@ -246,13 +256,20 @@ def test_revoke_releases_tasks_unbinds_accounts_and_kills_the_token(igctl, ws_pa
     assert "1 task(s)" in out and "2 account(s)" in out
     db = ws.db()
     task = db.one("SELECT * FROM tasks WHERE id = ?", [t1])
-    assert task["status"] == "queued" and task["bot_id"] is None and task["lease_expires_at"] is None and task["claimed_at"] is None
+    assert (
+        task["status"] == "queued"
+        and task["bot_id"] is None
+        and task["lease_expires_at"] is None
+        and task["claimed_at"] is None
+    )
     assert task["attempts"] == 0  # the claim's attempt is given back: not held against the account
     assert db.one("SELECT status, bot_id FROM tasks WHERE id = ?", [t3])[0] == "claimed"
     assert db.scalar("SELECT status FROM tasks WHERE id = ?", [t2]) == "queued"
     assert [tuple(r) for r in db.query("SELECT id, bot_id, slot FROM accounts ORDER BY id")] == [
-        (a1, None, None), (a2, None, None), (a3, other["id"], 1)
-    ]  # fmt: skip
+        (a1, None, None),
+        (a2, None, None),
+        (a3, other["id"], 1),
+    ]
     assert tuple(db.one("SELECT status, error_kind FROM step_log")) == ("failed", "bot_revoked")
     released = db.one("SELECT * FROM events WHERE kind = 'task.released'")
     assert released["task_id"] == t1 and released["account_id"] == a1

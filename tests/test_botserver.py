@@ -11,14 +11,13 @@ import subprocess
 import sys
 
 import pytest
-
 from botserver_helpers import JPEG, PNG, LiveServer, raw_request
+from warmup_helpers import account, fleet, seed_templates, snapshot
+
 from igctl.botserver.app import AuthThrottle
-from igctl.engine.domain import bots
-from igctl.engine.domain import metrics
-from igctl.engine.queue import tasks
+from igctl.engine.domain import bots, metrics
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import account, add_bot, fleet, seed_templates, snapshot
+from igctl.engine.queue import tasks
 
 
 @pytest.fixture
@@ -87,8 +86,12 @@ def test_a_token_that_worked_stops_working_the_moment_it_is_revoked(server, arra
     if where == "this process":
         bots.revoke(ws, "phone2", actor="test")
     else:
-        done = subprocess.run([sys.executable, "-m", "igctl", "bot", "revoke", "phone2"], capture_output=True, text=True,
-                              env={**os.environ, "IGCTL_WORKSPACE": str(ws_path)})  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "igctl", "bot", "revoke", "phone2"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "IGCTL_WORKSPACE": str(ws_path)},
+        )
         assert done.returncode == 0, done.stderr
     for method, path in (("GET", "/api/bot/me"), ("GET", f"/api/bot/next-task/{other['id']}")):
         status, rh, body = server.call(method, path, token=other["token"])
@@ -133,13 +136,19 @@ def test_a_token_acts_only_for_its_own_bot(server, arranged):
     _, _, task = claim(server, other)
     for path in ("/api/bot/step-complete", "/api/bot/step-failed"):
         status, rh, body = server.call(
-            "POST", path, token=me["token"], body={"task_id": task["task_id"], "bot_id": other["id"], "error_message": "x"} if "failed" in path
+            "POST",
+            path,
+            token=me["token"],
+            body={"task_id": task["task_id"], "bot_id": other["id"], "error_message": "x"}
+            if "failed" in path
             else {"task_id": task["task_id"], "bot_id": other["id"]},
-        )  # fmt: skip
+        )
         is_json_error(status, rh, body, 403)
     # the account is bound to the other bot: its content and metrics are not this bot's
     aid = task["account"]["id"]
-    status, rh, body = server.call("GET", f"/api/bot/account/{aid}/content?task_id={task['task_id']}", token=me["token"])
+    status, rh, body = server.call(
+        "GET", f"/api/bot/account/{aid}/content?task_id={task['task_id']}", token=me["token"]
+    )
     is_json_error(status, rh, body, 403)
     status, rh, body = server.call("POST", f"/api/bot/account/{aid}/metrics", token=me["token"], body={"followers": 1})
     is_json_error(status, rh, body, 403)
@@ -152,9 +161,13 @@ def test_unknown_things_are_404_json(server, arranged):
         is_json_error(status, rh, body, 404)
     _, _, task = claim(server, arranged["bot"])
     other_account = next(a for a in arranged["accounts"] if a != task["account"]["id"])
-    status, rh, body = server.call("GET", f"/api/bot/account/{other_account}/content?task_id={task['task_id']}", token=token)
+    status, rh, body = server.call(
+        "GET", f"/api/bot/account/{other_account}/content?task_id={task['task_id']}", token=token
+    )
     is_json_error(status, rh, body, 404)
-    status, rh, body = server.call("POST", "/api/bot/step-complete", token=token, body={"task_id": 999999, "bot_id": arranged["bot"]["id"]})
+    status, rh, body = server.call(
+        "POST", "/api/bot/step-complete", token=token, body={"task_id": 999999, "bot_id": arranged["bot"]["id"]}
+    )
     is_json_error(status, rh, body, 404)
     status, rh, body = server.call("GET", "/api/bot/images/999999", token=token)
     is_json_error(status, rh, body, 404)
@@ -163,7 +176,11 @@ def test_unknown_things_are_404_json(server, arranged):
 
 
 def test_a_method_a_path_does_not_take_is_405_json(server, arranged):
-    for method, path in (("POST", "/api/health"), ("GET", "/api/bot/step-complete"), ("DELETE", "/api/bot/heartbeat/1")):
+    for method, path in (
+        ("POST", "/api/health"),
+        ("GET", "/api/bot/step-complete"),
+        ("DELETE", "/api/bot/heartbeat/1"),
+    ):
         status, rh, body = server.call(method, path, token=arranged["bot"]["token"])
         is_json_error(status, rh, body, 405)
         assert rh["allow"]
@@ -189,8 +206,9 @@ BAD_COMPLETE_BODIES = [
 def test_bad_step_complete_bodies_are_400_and_change_nothing(server, arranged, ws, raw, mentions):
     _, _, task = claim(server, arranged["bot"])
     before = snapshot(ws)
-    status, rh, body = server.call("POST", "/api/bot/step-complete", token=arranged["bot"]["token"], raw=raw,
-                                   content_type="application/json")  # fmt: skip
+    status, rh, body = server.call(
+        "POST", "/api/bot/step-complete", token=arranged["bot"]["token"], raw=raw, content_type="application/json"
+    )
     is_json_error(status, rh, body, 400)
     assert mentions in body["error"] or mentions in json.dumps(body["detail"])
     assert snapshot(ws) == before
@@ -199,10 +217,16 @@ def test_bad_step_complete_bodies_are_400_and_change_nothing(server, arranged, w
 
 @pytest.mark.parametrize(
     "fields",
-    [{}, {"error_message": ""}, {"error_message": "   "}, {"error_message": "x", "error_kind": "meteor"},
-     {"error_message": "x", "requires_review": "yes"}, {"error_message": "x", "retry_after_seconds": -5},
-     {"error_message": 7}],
-)  # fmt: skip
+    [
+        {},
+        {"error_message": ""},
+        {"error_message": "   "},
+        {"error_message": "x", "error_kind": "meteor"},
+        {"error_message": "x", "requires_review": "yes"},
+        {"error_message": "x", "retry_after_seconds": -5},
+        {"error_message": 7},
+    ],
+)
 def test_bad_step_failed_bodies_are_400_and_change_nothing(server, arranged, ws, fields):
     _, _, task = claim(server, arranged["bot"])
     before = snapshot(ws)
@@ -223,7 +247,9 @@ def test_content_needs_a_numeric_task_id(server, arranged):
 def test_unknown_query_parameters_are_400_after_the_token_check(server, arranged):
     _, _, task = claim(server, arranged["bot"])
     aid, token = task["account"]["id"], arranged["bot"]["token"]
-    status, rh, body = server.call("GET", f"/api/bot/account/{aid}/content?task_id={task['task_id']}&taskid=1", token=token)
+    status, rh, body = server.call(
+        "GET", f"/api/bot/account/{aid}/content?task_id={task['task_id']}&taskid=1", token=token
+    )
     is_json_error(status, rh, body, 400)
     assert "'taskid'" in body["error"] and "task_id" in body["error"] and body["detail"] == {"unknown": ["taskid"]}
     status, rh, body = server.call("GET", f"/api/bot/next-task/{arranged['bot']['id']}?verbose=1", token=token)
@@ -252,8 +278,16 @@ def test_bad_heartbeat_and_metrics_bodies_are_400(server, arranged, ws):
         status, rh, answer = server.call("PUT", f"/api/bot/heartbeat/{bot['id']}", token=bot["token"], body=body)
         is_json_error(status, rh, answer, 400)
     aid = task["account"]["id"]
-    for body in ({}, {"followers": None}, {"followers": -1}, {"followers": 1.5}, {"followers": "10"}, {"likes": True}, {"Bad Name": 1},
-                 {"followers": 2**63}):  # fmt: skip
+    for body in (
+        {},
+        {"followers": None},
+        {"followers": -1},
+        {"followers": 1.5},
+        {"followers": "10"},
+        {"likes": True},
+        {"Bad Name": 1},
+        {"followers": 2**63},
+    ):
         status, rh, answer = server.call("POST", f"/api/bot/account/{aid}/metrics", token=bot["token"], body=body)
         is_json_error(status, rh, answer, 400)
     assert snapshot(ws) == before
@@ -274,22 +308,35 @@ def test_a_body_over_the_limit_is_413_and_one_at_the_limit_is_read(ws_path, arra
         bot = arranged["bot"]
         body = json.dumps({"task_id": 999999, "bot_id": bot["id"]}).encode()
         at_limit = body + b" " * (limit - len(body))
-        status, rh, answer = s.call("POST", "/api/bot/step-complete", token=bot["token"], raw=at_limit, content_type="application/json")
+        status, rh, answer = s.call(
+            "POST", "/api/bot/step-complete", token=bot["token"], raw=at_limit, content_type="application/json"
+        )
         is_json_error(status, rh, answer, 404)  # read and decoded: the task does not exist
-        status, rh, answer = s.call("POST", "/api/bot/step-complete", token=bot["token"], raw=at_limit + b" ",
-                                    content_type="application/json")  # fmt: skip
+        status, rh, answer = s.call(
+            "POST", "/api/bot/step-complete", token=bot["token"], raw=at_limit + b" ", content_type="application/json"
+        )
         is_json_error(status, rh, answer, 413)
         _, _, task = s.call("GET", f"/api/bot/next-task/{bot['id']}", token=bot["token"])
-        status, rh, answer = s.call("POST", f"/api/bot/tasks/{task['task_id']}/screenshot", token=bot["token"],
-                                    raw=PNG + b"\0" * limit, content_type="image/png")  # fmt: skip
+        status, rh, answer = s.call(
+            "POST",
+            f"/api/bot/tasks/{task['task_id']}/screenshot",
+            token=bot["token"],
+            raw=PNG + b"\0" * limit,
+            content_type="image/png",
+        )
         is_json_error(status, rh, answer, 413)
     finally:
         s.stop()
 
 
 def chunked(payload: bytes, size: int = 100) -> bytes:
-    return b"".join(b"%x\r\n" % len(payload[i:i + size]) + payload[i:i + size] + b"\r\n"
-                    for i in range(0, len(payload), size)) + b"0\r\n\r\n"  # fmt: skip
+    return (
+        b"".join(
+            b"%x\r\n" % len(payload[i : i + size]) + payload[i : i + size] + b"\r\n"
+            for i in range(0, len(payload), size)
+        )
+        + b"0\r\n\r\n"
+    )
 
 
 def test_the_server_refuses_a_body_just_over_4x_the_limit_itself_and_the_app_one_at_it(ws_path, arranged, ws):
@@ -303,8 +350,10 @@ def test_the_server_refuses_a_body_just_over_4x_the_limit_itself_and_the_app_one
     before = snapshot(ws)
     try:
         bot = arranged["bot"]
-        head = (b"POST /api/bot/step-complete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")  # fmt: skip
+        head = (
+            b"POST /api/bot/step-complete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        )
         status, headers, payload = raw_request(s, head % (bot["token"].encode(), server_limit))
         answer = is_json_error(status, headers, json.loads(payload), 413)
         assert answer["detail"] == {"max_bytes": limit}  # the app's answer
@@ -321,9 +370,11 @@ def test_a_chunked_body_reaches_the_app_whole_and_is_held_to_the_same_limits(ws_
     try:
         bot = arranged["bot"]
         _, _, task = s.call("GET", f"/api/bot/next-task/{bot['id']}", token=bot["token"])
-        head = (b"POST /api/bot/step-complete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                % bot["token"].encode())  # fmt: skip
+        head = (
+            b"POST /api/bot/step-complete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            % bot["token"].encode()
+        )
         body = json.dumps({"task_id": task["task_id"], "bot_id": bot["id"]}).encode()
         over = body + b" " * (limit + 1 - len(body))
         before = snapshot(ws)
@@ -358,12 +409,15 @@ def test_the_app_sees_no_forwarded_headers_and_a_dechunked_body_with_its_length(
     runner = threading.Thread(target=run, args=(bound,), kwargs={"install_signals": False, "drain_seconds": 2})
     runner.start()
     try:
+
         class Target:
             host, port = bound.addresses[0]
 
-        head = (b"POST / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Host: evil.example\r\n"
-                b"X-Forwarded-Proto: https\r\nForwarded: for=10.9.9.9\r\nX-Other: kept\r\n"
-                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")  # fmt: skip
+        head = (
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.9.9.9\r\nX-Forwarded-Host: evil.example\r\n"
+            b"X-Forwarded-Proto: https\r\nForwarded: for=10.9.9.9\r\nX-Other: kept\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
         status, headers, payload = raw_request(Target, head, chunked(b'{"a": "' + b"x" * 891 + b'"}', 64))  # 900 bytes
         seen = json.loads(payload)
         assert headers["server"] == "test"  # the ident, not cheroot's version
@@ -399,7 +453,9 @@ def test_next_task_hands_out_credentials_content_urls_and_logs_the_hand_out(serv
     assert task["account"]["password"].startswith("pw-acct-") and task["proxy"]["password"].startswith("secret")
     assert task["slot"] == 1 and task["lease_expires_at"] == "2026-03-02T10:20:00.000Z"
     [image] = task["content"]["images"]
-    assert image["url"] == f"/api/bot/images/{image['content_id']}" and len(image["sha256"]) == 64 and "path" not in image
+    assert (
+        image["url"] == f"/api/bot/images/{image['content_id']}" and len(image["sha256"]) == 64 and "path" not in image
+    )
     handed = ws.db().query("SELECT * FROM events WHERE kind = 'bot.credentials'")
     assert [(e["bot_id"], e["account_id"], e["task_id"]) for e in handed] == [
         (arranged["bot"]["id"], task["account"]["id"], task["task_id"])
@@ -441,18 +497,38 @@ def test_content_of_an_unclaimed_task_is_409(server, arranged, ws):
     db = ws.db()
     aid = task["account"]["id"]
     with db.write():  # a second, not yet claimed task of the same (bound) account
-        later = tasks.enqueue(db, ws.events, account_id=aid, kind="warmup", step_name="post_post", key="extra", step_number=5,
-                              due_at=ws.instant(None), now=ws.instant(None), actor="test")  # fmt: skip
+        later = tasks.enqueue(
+            db,
+            ws.events,
+            account_id=aid,
+            kind="warmup",
+            step_name="post_post",
+            key="extra",
+            step_number=5,
+            due_at=ws.instant(None),
+            now=ws.instant(None),
+            actor="test",
+        )
     status, rh, body = server.call("GET", f"/api/bot/account/{aid}/content?task_id={later}", token=bot["token"])
     is_json_error(status, rh, body, 409)
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/bot/images/../../secret.key", "/api/bot/images/%2e%2e%2fsecret.key", "/api/bot/images/%2e%2e%2f%2e%2e%2figctl.yaml",
-     "/api/bot/images/..%2f..%2fsecret.key", "/api/bot/images//etc/passwd", "/api/bot/images/%2fetc%2fpasswd",
-     "/api/bot/images/abc", "/api/bot/images/1.0", "/api/bot/images/-1", "/api/bot/images/0", "/api/bot/images/1%00"],
-)  # fmt: skip
+    [
+        "/api/bot/images/../../secret.key",
+        "/api/bot/images/%2e%2e%2fsecret.key",
+        "/api/bot/images/%2e%2e%2f%2e%2e%2figctl.yaml",
+        "/api/bot/images/..%2f..%2fsecret.key",
+        "/api/bot/images//etc/passwd",
+        "/api/bot/images/%2fetc%2fpasswd",
+        "/api/bot/images/abc",
+        "/api/bot/images/1.0",
+        "/api/bot/images/-1",
+        "/api/bot/images/0",
+        "/api/bot/images/1%00",
+    ],
+)
 def test_image_paths_that_try_to_leave_content_are_404(server, arranged, path, ws_path):
     status, rh, body = server.call("GET", path, token=arranged["bot"]["token"])
     is_json_error(status, rh, body, 404)
@@ -471,8 +547,9 @@ def test_image_rows_that_point_outside_content_are_404(server, arranged, ws, ws_
         for rel in ("../secret.key", "_templates/pfp/zz_link.jpg", str(outside), "_templates/../../igctl.yaml"):
             cur = db.execute(
                 "INSERT INTO content (model_id, is_template, content_type, path, sha256, created_at, updated_at)"
-                " VALUES (NULL, 1, 'pfp', ?, 'x', ?, ?)", [rel, now, now],
-            )  # fmt: skip
+                " VALUES (NULL, 1, 'pfp', ?, 'x', ?, ?)",
+                [rel, now, now],
+            )
             ids.append(cur.lastrowid)
     for content_id in ids:
         status, rh, body = server.call("GET", f"/api/bot/images/{content_id}", token=arranged["bot"]["token"])
@@ -483,7 +560,12 @@ def test_image_rows_that_point_outside_content_are_404(server, arranged, ws, ws_
 def test_repeated_completion_gets_the_same_answer_and_changes_nothing(server, arranged, ws):
     bot = arranged["bot"]
     _, _, task = claim(server, bot)
-    body = {"task_id": task["task_id"], "bot_id": bot["id"], "execution_time_ms": 1200, "instagram_response": {"ok": True}}
+    body = {
+        "task_id": task["task_id"],
+        "bot_id": bot["id"],
+        "execution_time_ms": 1200,
+        "instagram_response": {"ok": True},
+    }
     status, _, first = server.call("POST", "/api/bot/step-complete", token=bot["token"], body=body)
     assert status == 200 and first["status"] == "completed" and first["next_task"]["step_number"] == 2
     before = snapshot(ws)
@@ -492,7 +574,9 @@ def test_repeated_completion_gets_the_same_answer_and_changes_nothing(server, ar
     assert snapshot(ws) == before
     # the other bot reporting the same task is a conflict
     other = arranged["other"]
-    status, rh, answer = server.call("POST", "/api/bot/step-complete", token=other["token"], body={**body, "bot_id": other["id"]})
+    status, rh, answer = server.call(
+        "POST", "/api/bot/step-complete", token=other["token"], body={**body, "bot_id": other["id"]}
+    )
     is_json_error(status, rh, answer, 409)
 
 
@@ -508,53 +592,98 @@ def test_a_stale_holder_gets_409_after_its_lease_went_to_another_claim(server, a
     status, _, again = claim(server, other)
     assert status == 200 and again["task_id"] == task["task_id"] and again["attempt"] == 2
     for path, extra in (("/api/bot/step-complete", {}), ("/api/bot/step-failed", {"error_message": "late"})):
-        status, rh, body = server.call("POST", path, token=bot["token"], body={"task_id": task["task_id"], "bot_id": bot["id"], **extra})
+        status, rh, body = server.call(
+            "POST", path, token=bot["token"], body={"task_id": task["task_id"], "bot_id": bot["id"], **extra}
+        )
         is_json_error(status, rh, body, 409)
-    status, _, done = server.call("POST", "/api/bot/step-complete", token=other["token"], body={"task_id": task["task_id"], "bot_id": other["id"]})
+    status, _, done = server.call(
+        "POST", "/api/bot/step-complete", token=other["token"], body={"task_id": task["task_id"], "bot_id": other["id"]}
+    )
     assert status == 200 and done["status"] == "completed"
-    assert [r["error_kind"] for r in db.query("SELECT error_kind FROM step_log WHERE task_id = ? ORDER BY id", [task["task_id"]])] == [
-        "lease_expired", None
-    ]
+    assert [
+        r["error_kind"]
+        for r in db.query("SELECT error_kind FROM step_log WHERE task_id = ? ORDER BY id", [task["task_id"]])
+    ] == ["lease_expired", None]
 
 
 def test_a_lease_one_millisecond_from_its_end_is_still_held(server, arranged, clock):
     bot = arranged["bot"]
     _, _, task = claim(server, bot)
     clock.set("2026-03-02T10:19:59.999")
-    status, _, done = server.call("POST", "/api/bot/step-complete", token=bot["token"], body={"task_id": task["task_id"], "bot_id": bot["id"]})
+    status, _, done = server.call(
+        "POST", "/api/bot/step-complete", token=bot["token"], body={"task_id": task["task_id"], "bot_id": bot["id"]}
+    )
     assert status == 200 and done["status"] == "completed"
 
 
 def test_step_failed_schedules_the_retry_or_sends_to_review(server, arranged, ws):
     bot = arranged["bot"]
     _, _, first = claim(server, bot)
-    status, _, answer = server.call("POST", "/api/bot/step-failed", token=bot["token"], body={
-        "task_id": first["task_id"], "bot_id": bot["id"], "error_message": "button not found", "error_kind": "ui_not_found"})  # fmt: skip
+    status, _, answer = server.call(
+        "POST",
+        "/api/bot/step-failed",
+        token=bot["token"],
+        body={
+            "task_id": first["task_id"],
+            "bot_id": bot["id"],
+            "error_message": "button not found",
+            "error_kind": "ui_not_found",
+        },
+    )
     assert status == 200 and answer["status"] == "retry_scheduled" and answer["retry_at"] == "2026-03-02T10:30:00.000Z"
     _, _, second = claim(server, bot)
-    status, _, answer = server.call("POST", "/api/bot/step-failed", token=bot["token"], body={
-        "task_id": second["task_id"], "bot_id": bot["id"], "error_message": "slow down", "error_kind": "rate_limited",
-        "retry_after_seconds": 7200})  # fmt: skip
+    status, _, answer = server.call(
+        "POST",
+        "/api/bot/step-failed",
+        token=bot["token"],
+        body={
+            "task_id": second["task_id"],
+            "bot_id": bot["id"],
+            "error_message": "slow down",
+            "error_kind": "rate_limited",
+            "retry_after_seconds": 7200,
+        },
+    )
     assert answer["status"] == "retry_scheduled" and answer["retry_at"] == "2026-03-02T12:00:00.000Z"
     _, _, third = claim(server, bot)
     body = {"task_id": third["task_id"], "bot_id": bot["id"], "error_message": "checkpoint", "error_kind": "challenge"}
     status, _, answer = server.call("POST", "/api/bot/step-failed", token=bot["token"], body=body)
-    assert answer["status"] == "human_review" and account(ws, third["account"]["id"])["lifecycle_state"] == "human_review"
-    assert server.call("POST", "/api/bot/step-failed", token=bot["token"], body=body)[2] == answer  # repeated: same answer
+    assert (
+        answer["status"] == "human_review" and account(ws, third["account"]["id"])["lifecycle_state"] == "human_review"
+    )
+    assert (
+        server.call("POST", "/api/bot/step-failed", token=bot["token"], body=body)[2] == answer
+    )  # repeated: same answer
 
 
 def test_heartbeat_extends_the_leases_and_takes_an_empty_body(server, arranged, ws, clock):
     bot = arranged["bot"]
     _, _, task = claim(server, bot)
     clock.set("2026-03-02T10:15:00")
-    status, _, beat = server.call("PUT", f"/api/bot/heartbeat/{bot['id']}", token=bot["token"],
-                                  body={"status": "working", "current_task_id": task["task_id"], "app_version": "1.2", "system_info": {"ios": "17"}})  # fmt: skip
+    status, _, beat = server.call(
+        "PUT",
+        f"/api/bot/heartbeat/{bot['id']}",
+        token=bot["token"],
+        body={
+            "status": "working",
+            "current_task_id": task["task_id"],
+            "app_version": "1.2",
+            "system_info": {"ios": "17"},
+        },
+    )
     assert status == 200 and beat["server_time"] == "2026-03-02T10:15:00.000Z" and beat["leases_extended"] == 1
-    assert ws.db().scalar("SELECT lease_expires_at FROM tasks WHERE id = ?", [task["task_id"]]) == "2026-03-02T10:35:00.000Z"
+    assert (
+        ws.db().scalar("SELECT lease_expires_at FROM tasks WHERE id = ?", [task["task_id"]])
+        == "2026-03-02T10:35:00.000Z"
+    )
     status, _, beat = server.call("PUT", f"/api/bot/heartbeat/{bot['id']}", token=bot["token"])
     assert status == 200 and beat["server_time"]
     row = ws.db().one("SELECT * FROM bots WHERE id = ?", [bot["id"]])
-    assert row["status"] == "working" and row["app_version"] == "1.2" and json.loads(row["system_info_json"]) == {"ios": "17"}
+    assert (
+        row["status"] == "working"
+        and row["app_version"] == "1.2"
+        and json.loads(row["system_info_json"]) == {"ios": "17"}
+    )
 
 
 def test_screenshots_are_kept_as_evidence_with_the_step_log(server, arranged, ws, ws_path):
@@ -572,11 +701,19 @@ def test_screenshots_are_kept_as_evidence_with_the_step_log(server, arranged, ws
     is_json_error(*server.call("POST", path, token=bot["token"], raw=b"GIF89a....", content_type="image/png"), 415)
     is_json_error(*server.call("POST", path, token=bot["token"], raw=b"", content_type="image/png"), 400)
     is_json_error(*server.call("POST", path, token=arranged["other"]["token"], raw=PNG, content_type="image/png"), 409)
-    is_json_error(*server.call("POST", "/api/bot/tasks/999999/screenshot", token=bot["token"], raw=PNG, content_type="image/png"), 404)
+    is_json_error(
+        *server.call("POST", "/api/bot/tasks/999999/screenshot", token=bot["token"], raw=PNG, content_type="image/png"),
+        404,
+    )
     assert snapshot(ws) == before
     assert sorted(p.name for p in (ws_path / "evidence" / str(task["task_id"])).iterdir()) == ["1.png", "2.jpg"]
     # after the failure report the same bot may still add the screenshot of what went wrong
-    server.call("POST", "/api/bot/step-failed", token=bot["token"], body={"task_id": task["task_id"], "bot_id": bot["id"], "error_message": "x"})
+    server.call(
+        "POST",
+        "/api/bot/step-failed",
+        token=bot["token"],
+        body={"task_id": task["task_id"], "bot_id": bot["id"], "error_message": "x"},
+    )
     status, _, kept = server.call("POST", path, token=bot["token"], raw=PNG, content_type="image/png")
     assert status == 201 and kept["path"].endswith("/3.png")
 
@@ -585,8 +722,12 @@ def test_metrics_are_kept_as_a_time_series(server, arranged, ws, clock):
     bot = arranged["bot"]
     _, _, task = claim(server, bot)
     aid = task["account"]["id"]
-    status, _, kept = server.call("POST", f"/api/bot/account/{aid}/metrics", token=bot["token"],
-                                  body={"followers": 100, "following": 50, "posts": 3, "likes": 12.5})  # fmt: skip
+    status, _, kept = server.call(
+        "POST",
+        f"/api/bot/account/{aid}/metrics",
+        token=bot["token"],
+        body={"followers": 100, "following": 50, "posts": 3, "likes": 12.5},
+    )
     assert status == 201 and kept["account_id"] == aid and kept["extra"] == {"likes": 12.5}
     clock.set("2026-03-09T10:00:00")
     server.call("POST", f"/api/bot/account/{aid}/metrics", token=bot["token"], body={"followers": 130, "following": 49})
@@ -610,12 +751,20 @@ def test_full_warmup_of_several_accounts_over_http_day_by_day(server, arranged, 
                 if status == 204:
                     break
                 assert status == 200 and task["step_number"] == n
-                got = server.call("GET", f"/api/bot/account/{task['account']['id']}/content?task_id={task['task_id']}", token=bot["token"])
+                got = server.call(
+                    "GET",
+                    f"/api/bot/account/{task['account']['id']}/content?task_id={task['task_id']}",
+                    token=bot["token"],
+                )
                 assert got[0] == 200
                 for image in got[2]["images"]:
                     assert server.call("GET", image["url"], token=bot["token"])[0] == 200
-                status, _, done = server.call("POST", "/api/bot/step-complete", token=bot["token"],
-                                              body={"task_id": task["task_id"], "bot_id": bot["id"], "execution_time_ms": 900})  # fmt: skip
+                status, _, done = server.call(
+                    "POST",
+                    "/api/bot/step-complete",
+                    token=bot["token"],
+                    body={"task_id": task["task_id"], "bot_id": bot["id"], "execution_time_ms": 900},
+                )
                 assert status == 200
                 steps_done.append((day, task["account"]["id"], task["step_name"]))
         # a second round the same day finds nothing: one step per account per calendar day
@@ -637,7 +786,9 @@ def test_access_log_has_one_line_per_request_and_no_token(server, arranged, capl
     lines = [r.getMessage() for r in caplog.records if r.name == "igctl.botserver.access"]
     assert len(lines) == 4
     assert lines[0].startswith("GET /api/health 200 ") and lines[0].endswith("bot=-")
-    assert lines[1].startswith(f"GET /api/bot/next-task/{arranged['bot']['id']} 200 ") and lines[1].endswith(f"bot=phone1#{arranged['bot']['id']}")
+    assert lines[1].startswith(f"GET /api/bot/next-task/{arranged['bot']['id']} 200 ") and lines[1].endswith(
+        f"bot=phone1#{arranged['bot']['id']}"
+    )
     assert " 401 " in lines[2] and " 404 " in lines[3]
     assert arranged["bot"]["token"] not in caplog.text and "wrong-token" not in caplog.text
 

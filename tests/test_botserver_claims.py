@@ -6,11 +6,11 @@ again); a new key is a new claim; a malformed key is 400."""
 from __future__ import annotations
 
 import pytest
-
 from botserver_helpers import LiveServer
+from warmup_helpers import fleet, seed_templates
+
 from igctl.engine.domain import bots
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import fleet, seed_templates
 
 
 @pytest.fixture
@@ -66,8 +66,9 @@ def test_a_key_is_the_bots_own_and_lasts_only_while_it_holds_the_task(server, ar
     first = claim(server, bot, "same-key")[2]
     theirs = claim(server, other, "same-key")[2]  # another bot's key space
     assert theirs["task_id"] != first["task_id"]
-    status, _, _ = server.call("POST", "/api/bot/step-complete", token=bot["token"],
-                               body={"task_id": first["task_id"], "bot_id": bot["id"]})  # fmt: skip
+    status, _, _ = server.call(
+        "POST", "/api/bot/step-complete", token=bot["token"], body={"task_id": first["task_id"], "bot_id": bot["id"]}
+    )
     assert status == 200
     status, _, after = claim(server, bot, "same-key")  # completed: the key hands out the next task
     assert status == 200 and after["task_id"] not in (first["task_id"], theirs["task_id"])

@@ -9,12 +9,12 @@ import threading
 from collections import Counter
 
 import pytest
-
 from botserver_helpers import LiveServer
+from warmup_helpers import fleet, seed_templates
+
 from igctl.botclient import ApiError, BotClient, ServerError
 from igctl.engine.domain import bots
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import fleet, seed_templates
 
 # SQLite checkpoints once the log passes 1,000 pages (4 MiB); in `bench.api` a log left to a
 # background checkpointer grew to 340 MB in 3,000 round trips (docs/reliability.md, defect 13)

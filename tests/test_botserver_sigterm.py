@@ -11,13 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from warmup_helpers import fleet, seed_templates
 
 from igctl.botclient import ApiError, BotClient, ConnectionFailed, ServerError
 from igctl.engine.domain import bots
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import fleet, seed_templates
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +26,14 @@ pytestmark = pytest.mark.slow
 def start(ws_path, *args):
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path)}
     # a session of its own: a Ctrl-C can be sent to its whole process group, as a terminal does
-    proc = subprocess.Popen([sys.executable, "-m", "igctl", "serve-bots", "--port", "0", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "igctl", "serve-bots", "--port", "0", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     line = proc.stdout.readline()
     m = re.search(r"on (http://[^ ]+) \(", line)
     assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
@@ -113,7 +120,9 @@ def writer_process(server_pid: int) -> int:
                 children = fh.read().split()
             if children:
                 assert len(children) == 1
-                assert "igctl.engine.store.writer_child" in open(f"/proc/{children[0]}/cmdline").read().replace("\0", " ")
+                assert "igctl.engine.store.writer_child" in Path(f"/proc/{children[0]}/cmdline").read_text().replace(
+                    "\0", " "
+                )
                 return int(children[0])
         time.sleep(0.01)
     raise AssertionError("serve-bots started no writer process")
@@ -163,8 +172,14 @@ def test_a_writer_process_killed_under_a_running_server_is_replaced_and_shown_in
     proc, url = start(ws_path)
     first = writer_process(proc.pid)
     client = BotClient(url, arranged[0]["token"], retries=3, backoff=0.05)
-    assert client.health()["write"] == {"mode": "process", "processes": 2, "server_pid": proc.pid, "writer_pid": first,
-                                        "restarts": 0, "degraded": False}  # fmt: skip
+    assert client.health()["write"] == {
+        "mode": "process",
+        "processes": 2,
+        "server_pid": proc.pid,
+        "writer_pid": first,
+        "restarts": 0,
+        "degraded": False,
+    }
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 20
     while process_state(first) not in (None, "Z"):
@@ -179,5 +194,7 @@ def test_a_writer_process_killed_under_a_running_server_is_replaced_and_shown_in
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=40)
     assert proc.returncode == 0 and "Traceback" not in err
-    assert f"the writer process {first} ended: writer process {second} started in its place (1 restart(s) so far)" in err
+    assert (
+        f"the writer process {first} ended: writer process {second} started in its place (1 restart(s) so far)" in err
+    )
     assert process_state(second) in (None, "Z")

@@ -7,14 +7,15 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
-
 from botserver_helpers import LiveServer
+from warmup_helpers import fleet, seed_templates
+
 from igctl.botclient import BotClient
 from igctl.engine.domain import bots
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import fleet, seed_templates
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def server(ws_path, arranged):
 
 def alive(pid: int) -> bool:
     try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
     return state != "Z"

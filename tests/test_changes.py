@@ -28,7 +28,9 @@ def commands(ws) -> list[dict]:
 
 
 def test_the_command_event_comes_first_and_notes_reach_the_row_and_the_log_file(ws):
-    with operator_change(ws, Command("proxy add", ACTOR, "cli", argv=["proxy", "add", "10.0.0.1:80"], details={"a": 1})) as change:
+    with operator_change(
+        ws, Command("proxy add", ACTOR, "cli", argv=["proxy", "add", "10.0.0.1:80"], details={"a": 1})
+    ) as change:
         proxies.add(change.ws, "10.0.0.1:80", actor=ACTOR)
         change.note(added=1, password="hunter2")
     rows = ws.db().query("SELECT id, kind, details_json FROM events WHERE kind != 'workspace.init' ORDER BY id")
@@ -64,7 +66,10 @@ def test_a_discarded_change_leaves_nothing_and_one_with_effects_cannot_be_discar
         with pytest.raises(RuntimeError):
             change.note(usernames=[])
     assert snapshot(ws) == before and log_lines(ws) == lines
-    with pytest.raises(RuntimeError, match="cannot be discarded"), operator_change(ws, Command("proxy add", ACTOR, "cli")) as change:
+    with (
+        pytest.raises(RuntimeError, match="cannot be discarded"),
+        operator_change(ws, Command("proxy add", ACTOR, "cli")) as change,
+    ):
         proxies.add(change.ws, "10.0.0.1:80", actor=ACTOR)
         change.discard()
     assert snapshot(ws) == before and log_lines(ws) == lines
@@ -108,8 +113,16 @@ def test_model_assign_notes_the_number_assigned_and_a_dry_run_keeps_nothing(igct
     seed_templates(ws)
     igctl("model", "create", "Alice")
     p = proxies.add(ws, "10.1.0.1:8080", location="DE", actor="test")["id"]
-    add_accounts(ws, 2, state="ready", proxy_ids=[p], per_proxy=2, prefix="ready",
-                 warmup_started_at="2026-02-20T10:00:00.000Z", warmup_completed_at="2026-02-25T10:00:00.000Z")  # fmt: skip
+    add_accounts(
+        ws,
+        2,
+        state="ready",
+        proxy_ids=[p],
+        per_proxy=2,
+        prefix="ready",
+        warmup_started_at="2026-02-20T10:00:00.000Z",
+        warmup_completed_at="2026-02-25T10:00:00.000Z",
+    )
     before = snapshot(ws)
     assert igctl.json("model", "assign", "Alice", "--count", "1", "--dry-run")["dry_run"] is True
     assert snapshot(ws) == before
@@ -117,7 +130,13 @@ def test_model_assign_notes_the_number_assigned_and_a_dry_run_keeps_nothing(igct
     assert result["dry_run"] is False
     cmd = commands(ws)[-1]
     assert cmd["message"] == "model assign"
-    assert json.loads(cmd["details_json"]) | {"argv": None} == {"argv": None, "model": "Alice", "assigned": 1, "dry_run": False, "via": "cli"}
+    assert json.loads(cmd["details_json"]) | {"argv": None} == {
+        "argv": None,
+        "model": "Alice",
+        "assigned": 1,
+        "dry_run": False,
+        "via": "cli",
+    }
     kinds = [r["kind"] for r in ws.db().query("SELECT kind FROM events WHERE id >= ? ORDER BY id", [cmd["id"]])]
     assert kinds[0] == "command" and "account.state" in kinds
 
@@ -143,7 +162,10 @@ def test_tick_records_its_command_only_when_it_did_something(ws):
 def test_only_changes_py_writes_a_command_event():
     """The one road: no other module records an event of kind `command` by itself."""
     root = Path(__file__).resolve().parent.parent / "igctl"
-    writers = [str(p.relative_to(root)) for p in root.rglob("*.py")
-               if re.search(r"""\.record\([^,()]+,[^,]+,\s*["']command["']""", p.read_text(encoding="utf-8"))]  # fmt: skip
+    writers = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if re.search(r"""\.record\([^,()]+,[^,]+,\s*["']command["']""", p.read_text(encoding="utf-8"))
+    ]
     assert writers == ["engine/store/changes.py"]
     assert record.__module__ == "igctl.engine.store.changes"

@@ -10,9 +10,10 @@ import sys
 import threading
 from collections import Counter, defaultdict
 
+from warmup_helpers import add_accounts, add_bot, add_proxies, fleet, seed_templates
+
 from igctl.engine.flows import botwork
 from igctl.engine.queue import tasks
-from warmup_helpers import add_accounts, add_bot, add_proxies, fleet, seed_templates
 
 THREADS = 8
 ACCOUNTS = 1000  # two due tasks each: 2,000 tasks
@@ -26,8 +27,17 @@ def test_eight_threads_claim_two_thousand_tasks_each_exactly_once(ws):
     with db.write():
         for a in ids:
             for step in ("reset_pfp", "delete_posts"):
-                tasks.enqueue(db, ws.events, account_id=a, kind="cleanup", step_name=step, key=f"cleanup:{a}:{step}",
-                              due_at=now, now=now, actor="test")  # fmt: skip
+                tasks.enqueue(
+                    db,
+                    ws.events,
+                    account_id=a,
+                    kind="cleanup",
+                    step_name=step,
+                    key=f"cleanup:{a}:{step}",
+                    due_at=now,
+                    now=now,
+                    actor="test",
+                )
     assert db.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'queued'") == 2 * ACCOUNTS
     bots = [add_bot(ws, f"phone{n}") for n in range(THREADS)]
     ws.cipher  # noqa: B018 - load the key once, before the threads share the workspace
@@ -65,7 +75,9 @@ def test_eight_threads_claim_two_thousand_tasks_each_exactly_once(ws):
     assert set(claims.values()) == {1} and len(claims) == 2 * ACCOUNTS
     # no account ever held two claimed tasks: in event order, its claims and completions alternate
     held: dict[int, int] = {}
-    for e in db.query("SELECT kind, account_id, task_id FROM events WHERE kind IN ('task.claimed', 'task.completed') ORDER BY id"):
+    for e in db.query(
+        "SELECT kind, account_id, task_id FROM events WHERE kind IN ('task.claimed', 'task.completed') ORDER BY id"
+    ):
         if e["kind"] == "task.claimed":
             assert e["account_id"] not in held, f"account {e['account_id']} claimed twice at once"
             held[e["account_id"]] = e["task_id"]
@@ -86,8 +98,13 @@ def test_four_processes_ticking_repeatedly_create_no_duplicate(ws, tmp_path):
     results = []
     for _ in range(rounds):
         procs = [
-            subprocess.Popen([sys.executable, "-m", "igctl", "warmup", "tick", "--json"], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+            subprocess.Popen(
+                [sys.executable, "-m", "igctl", "warmup", "tick", "--json"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for _ in range(4)
         ]
         for p in procs:
@@ -100,6 +117,8 @@ def test_four_processes_ticking_repeatedly_create_no_duplicate(ws, tmp_path):
     db = ws.db()
     assert db.scalar("SELECT COUNT(*) FROM tasks") == 90
     assert db.scalar("SELECT COUNT(DISTINCT account_id) FROM tasks WHERE step_number = 1") == 90
-    starts = db.query("SELECT account_id, COUNT(*) AS n FROM events WHERE kind = 'account.state' AND new_state = 'warming_up' GROUP BY account_id")
+    starts = db.query(
+        "SELECT account_id, COUNT(*) AS n FROM events WHERE kind = 'account.state' AND new_state = 'warming_up' GROUP BY account_id"
+    )
     assert len(starts) == 90 and {r["n"] for r in starts} == {1}
     assert db.scalar("SELECT COUNT(*) FROM accounts WHERE lifecycle_state != 'warming_up'") == 0

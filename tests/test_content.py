@@ -67,7 +67,16 @@ def make_task(ws, account_id: int, step_name: str, kind: str = "warmup", model_i
         return db.execute(
             "INSERT INTO tasks (account_id, kind, step_name, model_id, idempotency_key, due_at, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [account_id, kind, step_name, model_id, f"{account_id}:{kind}:{step_name}:{next(TASK_KEYS)}", now, now, now],
+            [
+                account_id,
+                kind,
+                step_name,
+                model_id,
+                f"{account_id}:{kind}:{step_name}:{next(TASK_KEYS)}",
+                now,
+                now,
+                now,
+            ],
         ).lastrowid
 
 
@@ -195,7 +204,11 @@ def test_the_priorities_map_overrides_prefixes_and_list_positions(igctl, ws_path
     put(ws_path, "_templates/post/10_beach.jpg", b"beach")
     put(ws_path, "_templates/post/city.jpg", b"city")
     put(ws_path, "_templates/pfp/face.jpg", b"face")
-    put(ws_path, "_templates/texts.yaml", "bio: [one, two]\npriorities:\n  post/10_beach.jpg: 50\n  face.jpg: 3\n  two: -1\n")
+    put(
+        ws_path,
+        "_templates/texts.yaml",
+        "bio: [one, two]\npriorities:\n  post/10_beach.jpg: 50\n  face.jpg: 3\n  two: -1\n",
+    )
     sync(ws)
     rows = {r["path"] or r["text"]: r["order_priority"] for r in igctl.json("content", "list", "_templates")}
     assert rows["_templates/post/10_beach.jpg"] == 50  # the map beats the name's prefix
@@ -369,9 +382,15 @@ def test_the_proxy_rule_beats_the_least_used_rule(ws_path, ws):
     neighbour = make_account(ws, "neighbour", proxy_id=p1)
     far = make_account(ws, "far", proxy_id=p2)
     with db.write():
-        db.execute("INSERT INTO content_usage (content_id, account_id, proxy_id, used_at) VALUES (?, ?, ?, ?)", [a, neighbour, p1, ws.now()])
+        db.execute(
+            "INSERT INTO content_usage (content_id, account_id, proxy_id, used_at) VALUES (?, ?, ?, ?)",
+            [a, neighbour, p1, ws.now()],
+        )
         for _ in range(3):
-            db.execute("INSERT INTO content_usage (content_id, account_id, proxy_id, used_at) VALUES (?, ?, ?, ?)", [b, far, p2, ws.now()])
+            db.execute(
+                "INSERT INTO content_usage (content_id, account_id, proxy_id, used_at) VALUES (?, ?, ?, ?)",
+                [b, far, p2, ws.now()],
+            )
         db.execute("UPDATE content SET usage_count = CASE id WHEN ? THEN 1 ELSE 3 END", [a])
     me = make_account(ws, "me", proxy_id=p1)
     assert image_id(use(ws, me)) == b
@@ -435,7 +454,12 @@ def test_same_answer_every_time_and_usage_counted_once(ws_path, ws):
     task = make_task(ws, acc, "post_post")
     first = choose(ws, task)
     assert first["images"] == [
-        {"content_id": cid(ws, "_templates/post/p.jpg"), "type": "post", "sha256": first["images"][0]["sha256"], "path": "_templates/post/p.jpg"}
+        {
+            "content_id": cid(ws, "_templates/post/p.jpg"),
+            "type": "post",
+            "sha256": first["images"][0]["sha256"],
+            "path": "_templates/post/p.jpg",
+        }
     ]
     assert first["texts"]["post"]["text"] == "a caption"
     assert choose(ws, task) == first
@@ -480,7 +504,9 @@ def test_running_short_reuses_the_least_used_and_is_listed_until_new_content_com
     event = ws.db().one("SELECT * FROM events WHERE kind = 'content.running_short'")
     assert event["account_id"] == acc and json.loads(event["details_json"])["type"] == "bio"
     short = content.running_short(ws)
-    assert [(s["model"], s["type"], s["kind"], s["reuses"], s["accounts"]) for s in short] == [("_templates", "bio", "text", 1, 1)]
+    assert [(s["model"], s["type"], s["kind"], s["reuses"], s["accounts"]) for s in short] == [
+        ("_templates", "bio", "text", 1, 1)
+    ]
     clock.set("2026-03-02T12:00:00")
     put(ws_path, "_templates/texts.yaml", "bio: [one, two, three]\n")
     sync(ws)

@@ -16,9 +16,9 @@ from warmup_helpers import add_accounts, add_bot, fleet, seed_templates, snapsho
 
 from igctl.dashboard import create_app
 from igctl.dashboard.app import LoginThrottle, local_path
-from igctl.engine.domain import operators
-from igctl.engine.domain import proxies
+from igctl.engine.domain import operators, proxies
 from igctl.engine.flows import botwork
+
 PASSWORD = "correct horse 42"
 
 
@@ -32,7 +32,9 @@ class Page:
 
     @property
     def location(self) -> str:
-        return urlsplit(self.header("Location") or "").path + (("?" + urlsplit(self.header("Location")).query) if urlsplit(self.header("Location") or "").query else "")
+        return urlsplit(self.header("Location") or "").path + (
+            ("?" + urlsplit(self.header("Location")).query) if urlsplit(self.header("Location") or "").query else ""
+        )
 
     def figure(self, name: str) -> str:
         m = re.search(rf'data-figure="{re.escape(name)}">([^<]*)<', self.text)
@@ -56,22 +58,35 @@ class Browser:
         if files:
             boundary = uuid.uuid4().hex
             parts = []
-            for k, v in (data.items() if isinstance(data, dict) else (data or [])):
+            for k, v in data.items() if isinstance(data, dict) else (data or []):
                 parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
             for k, (filename, content) in files.items():
-                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{filename}"\r\n'
-                             f"Content-Type: text/plain\r\n\r\n".encode() + content + b"\r\n")  # fmt: skip
+                parts.append(
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{filename}"\r\n'
+                    f"Content-Type: text/plain\r\n\r\n".encode()
+                    + content
+                    + b"\r\n"
+                )
             body = b"".join(parts) + f"--{boundary}--\r\n".encode()
             ctype = f"multipart/form-data; boundary={boundary}"
         elif data is not None:
             body = urlencode(data, doseq=True).encode()
         environ = {
-            "REQUEST_METHOD": method, "PATH_INFO": path_only, "QUERY_STRING": query, "SERVER_NAME": "dash.test",
-            "SERVER_PORT": "80", "HTTP_HOST": "dash.test", "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": ctype,
-            "REMOTE_ADDR": self.address, "wsgi.errors": io.StringIO(),
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path_only,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "dash.test",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "dash.test",
+            "wsgi.url_scheme": "http",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": ctype,
+            "REMOTE_ADDR": self.address,
+            "wsgi.errors": io.StringIO(),
             "HTTP_COOKIE": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
-        }  # fmt: skip
+        }
         out = {}
 
         def start_response(status, headers, exc_info=None):
@@ -124,16 +139,34 @@ def scene(igctl, ws):
     igctl("model", "create", "Alice")
     p1 = proxies.add(ws, "10.1.0.1:8080:u1:p1", location="DE", actor="test")["id"]
     p2 = proxies.add(ws, "10.1.0.2:8080:u2:p2", location="US", actor="test")["id"]
-    add_accounts(ws, 3, state="ready", proxy_ids=[p1], per_proxy=3, prefix="ready",
-                 warmup_started_at="2026-02-20T10:00:00.000Z", warmup_completed_at="2026-02-25T10:00:00.000Z")  # fmt: skip
-    add_accounts(ws, 1, state="ready", proxy_ids=[p2], per_proxy=1, prefix="usready",
-                 warmup_started_at="2026-02-20T10:00:00.000Z", warmup_completed_at="2026-02-25T10:00:00.000Z")  # fmt: skip
+    add_accounts(
+        ws,
+        3,
+        state="ready",
+        proxy_ids=[p1],
+        per_proxy=3,
+        prefix="ready",
+        warmup_started_at="2026-02-20T10:00:00.000Z",
+        warmup_completed_at="2026-02-25T10:00:00.000Z",
+    )
+    add_accounts(
+        ws,
+        1,
+        state="ready",
+        proxy_ids=[p2],
+        per_proxy=1,
+        prefix="usready",
+        warmup_started_at="2026-02-20T10:00:00.000Z",
+        warmup_completed_at="2026-02-25T10:00:00.000Z",
+    )
     fleet(ws, 2, prefix="warm")
     igctl("warmup", "tick")
     bot = add_bot(ws, "phone1")
     for _ in range(2):
         t = botwork.claim_next(ws, bot)
-        botwork.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
+        botwork.fail(
+            ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge"
+        )
     model_id = ws.db().scalar("SELECT id FROM models WHERE name = 'Alice'")
     return {"model_id": model_id, "p1": p1, "p2": p2, "bot": bot}
 
@@ -148,7 +181,9 @@ def test_set_password_asks_twice_and_keeps_only_a_slow_hash(igctl, ws, ws_path):
     assert "Dashboard password set." in out.stdout
     stored = ws.db().scalar("SELECT value FROM meta WHERE key = 'dashboard.password'")
     assert stored.startswith("scrypt$16384$8$1$") and "s3cret-password" not in stored
-    assert operators.verify_password("s3cret-password", stored) and not operators.verify_password("s3cret-passwore", stored)
+    assert operators.verify_password("s3cret-password", stored) and not operators.verify_password(
+        "s3cret-passwore", stored
+    )
     assert b"s3cret-password" not in (ws_path / "igctl.db").read_bytes()
     assert not any(b"s3cret-password" in p.read_bytes() for p in (ws_path / "logs").iterdir())
     kinds = [r["kind"] for r in ws.db().query("SELECT kind FROM events ORDER BY id")]
@@ -310,7 +345,11 @@ def test_every_page_renders(browser, scene):
         f"/models/{mid}/accounts": ["A · Overview", "No accounts in this model yet"],
         f"/models/{mid}/accounts?view=available": ["ready00001", "usready00001", "Assign selected to this model"],
         f"/models/{mid}/accounts?view=pipeline": ["Step 1 · change_pfp", "warm00001", "challenge on warm00001"],
-        f"/models/{mid}/accounts?view=proxies": ["Free proxies with room", "10.1.0.2:8080", "Put an account on a proxy"],
+        f"/models/{mid}/accounts?view=proxies": [
+            "Free proxies with room",
+            "10.1.0.2:8080",
+            "Put an account on a proxy",
+        ],
         f"/models/{mid}/accounts?view=attention": ["Nothing needs attention."],
         "/accounts": ["ready00001", "warm00002"],
         "/accounts/warm00001": ["human_review", "Retry the stuck step", "challenge on warm00001", "Step log", "Events"],
@@ -326,7 +365,11 @@ def test_every_page_renders(browser, scene):
         for text in wanted:
             assert text in page.text, (path, text)
     charts = browser.get("/report/charts?since=2026-03-01")
-    assert charts.code == 200 and "chart-funnel" in charts.text and "unsafe-inline" in charts.header("Content-Security-Policy")
+    assert (
+        charts.code == 200
+        and "chart-funnel" in charts.text
+        and "unsafe-inline" in charts.header("Content-Security-Policy")
+    )
 
 
 def everything(ws) -> dict:
@@ -334,7 +377,9 @@ def everything(ws) -> dict:
     db = ws.db()
     tables = [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
     state: dict = {t: [tuple(r) for r in db.query(f'SELECT * FROM "{t}" ORDER BY rowid')] for t in tables}
-    state["logs/"] = sorted((str(p.relative_to(ws.path)), p.read_bytes()) for p in (ws.path / "logs").rglob("*") if p.is_file())
+    state["logs/"] = sorted(
+        (str(p.relative_to(ws.path)), p.read_bytes()) for p in (ws.path / "logs").rglob("*") if p.is_file()
+    )
     return state
 
 
@@ -345,7 +390,9 @@ def test_a_page_view_never_writes(browser, ws, scene, clock):
     from igctl.engine.domain import evidence
 
     mid = scene["model_id"]
-    task_id = ws.db().scalar("SELECT id FROM tasks WHERE account_id = (SELECT id FROM accounts WHERE username = 'warm00001')")
+    task_id = ws.db().scalar(
+        "SELECT id FROM tasks WHERE account_id = (SELECT id FROM accounts WHERE username = 'warm00001')"
+    )
     evidence.add_screenshot(ws, task_id, scene["bot"], b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
     strategy = ws.path / "models" / "alice.yaml"
     strategy.write_text(strategy.read_text(encoding="utf-8") + "\nmax_accounts: 2\n", encoding="utf-8")
@@ -354,10 +401,30 @@ def test_a_page_view_never_writes(browser, ws, scene, clock):
         (ws.path / "content" / pool / "post" / "new-unsynced.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x01" * 40)
     clock.set("2026-03-02T21:00:00")  # later the same day (the session lasts 12 hours)
     screenshot = f"/accounts/warm00001/screenshots/{ws.db().scalar('SELECT max(id) FROM step_log WHERE screenshot_path IS NOT NULL')}"
-    pages = ["/", "/health", "/login", "/accounts", "/accounts/warm00001", "/accounts/ready00001", "/accounts/warm00002",
-             screenshot, "/proxies", "/bots", "/review", "/report", "/report?since=2026-03-01", "/report/charts",
-             "/report/charts?model=Alice", "/import", "/no/such/page", "/accounts/nobody", "/models/999/accounts"]
-    pages += [f"/models/{mid}/accounts?view={view}" for view in ("overview", "available", "pipeline", "proxies", "attention")]
+    pages = [
+        "/",
+        "/health",
+        "/login",
+        "/accounts",
+        "/accounts/warm00001",
+        "/accounts/ready00001",
+        "/accounts/warm00002",
+        screenshot,
+        "/proxies",
+        "/bots",
+        "/review",
+        "/report",
+        "/report?since=2026-03-01",
+        "/report/charts",
+        "/report/charts?model=Alice",
+        "/import",
+        "/no/such/page",
+        "/accounts/nobody",
+        "/models/999/accounts",
+    ]
+    pages += [
+        f"/models/{mid}/accounts?view={view}" for view in ("overview", "available", "pipeline", "proxies", "attention")
+    ]
     pages += [f"/models/{mid}/accounts?view=available&location=US&max_retries=0&min_followers=0"]
     before = everything(ws)
     for path in pages:
@@ -391,7 +458,9 @@ def test_available_filters_as_the_cli(igctl, browser, scene):
 def test_assign_two_selected_accounts(igctl, browser, ws, scene):
     mid = scene["model_id"]
     csrf = browser.get(f"/models/{mid}/accounts?view=available").csrf
-    page = browser.post(f"/models/{mid}/assign", [("csrf_token", csrf), ("usernames", "ready00001"), ("usernames", "ready00002")])
+    page = browser.post(
+        f"/models/{mid}/assign", [("csrf_token", csrf), ("usernames", "ready00001"), ("usernames", "ready00002")]
+    )
     assert page.code == 303 and page.location == f"/models/{mid}/accounts?view=overview"
     overview = browser.get(page.location)
     assert "2 account(s) assigned to Alice: ready00001, ready00002" in overview.text
@@ -438,7 +507,9 @@ def test_retry_and_resolve_single_and_bulk(igctl, browser, ws, scene):
     refused = browser.post("/review/retry", {"csrf_token": csrf, "usernames": ["warm00002", "warm00001"]})
     assert refused.code == 409 and "not in human review: warm00001" in refused.text
     assert snapshot(ws) == before
-    page = browser.post("/review/resolve", {"csrf_token": csrf, "usernames": ["warm00002"], "note": "fixed on the phone"})
+    page = browser.post(
+        "/review/resolve", {"csrf_token": csrf, "usernames": ["warm00002"], "note": "fixed on the phone"}
+    )
     assert "warm00002 (change_pfp) → warming_up" in browser.get(page.location).text
     resolved = [e for e in events_by(ws, "operator:alice") if e["kind"] == "account.review_resolved"]
     assert "fixed on the phone" in resolved[0]["message"]
@@ -461,8 +532,11 @@ def test_account_actions_move_and_retire(igctl, browser, ws, scene):
 
 def test_account_page_shows_a_failed_steps_screenshot(browser, ws, scene):
     from igctl.engine.domain import evidence
+
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-    task_id = ws.db().scalar("SELECT id FROM tasks WHERE account_id = (SELECT id FROM accounts WHERE username = 'warm00001')")
+    task_id = ws.db().scalar(
+        "SELECT id FROM tasks WHERE account_id = (SELECT id FROM accounts WHERE username = 'warm00001')"
+    )
     evidence.add_screenshot(ws, task_id, scene["bot"], png)
     page = browser.get("/accounts/warm00001")
     [url] = set(re.findall(r'src="(/accounts/warm00001/screenshots/\d+)"', page.text))
@@ -478,7 +552,9 @@ def test_proxy_status_and_assignment(igctl, browser, ws, scene):
     assert f"Proxy {scene['p2']}: active → inactive." in browser.get(page.location).text
     before = snapshot(ws)
     assert browser.post(f"/proxies/{scene['p2']}/status", {"csrf_token": csrf, "status": "broken"}).code == 400
-    refused = browser.post("/proxies/assign", {"csrf_token": csrf, "username": "loose00001", "proxy_id": str(scene["p2"])})
+    refused = browser.post(
+        "/proxies/assign", {"csrf_token": csrf, "username": "loose00001", "proxy_id": str(scene["p2"])}
+    )
     assert refused.code in (400, 409) and "Not done" in refused.text
     assert snapshot(ws) == before
     page = browser.post("/proxies/assign", {"csrf_token": csrf, "username": "loose00001", "next": "/proxies"})
@@ -489,7 +565,9 @@ def test_proxy_status_and_assignment(igctl, browser, ws, scene):
 
 def test_import_accounts_reports_duplicates_and_bad_lines(igctl, browser, ws, scene):
     content = b"fresh1,Fresh1-Secret-Zq,f1@example.com\nready00001,pw,dup@example.com\nbad user,pw,x@example.com\nfresh2,pw2,f2@example.com\nfresh1,pw,again@example.com\n"
-    page = browser.post("/import", {"csrf_token": browser.csrf(), "kind": "accounts"}, files={"file": ("new.txt", content)})
+    page = browser.post(
+        "/import", {"csrf_token": browser.csrf(), "kind": "accounts"}, files={"file": ("new.txt", content)}
+    )
     assert page.code == 200
     assert page.figure("imported") == "2" and page.figure("duplicates") == "2" and page.figure("invalid") == "1"
     rows = re.findall(r'<tr class="(\w+)"><td>(\d+)</td>', page.text)
@@ -502,8 +580,11 @@ def test_import_accounts_reports_duplicates_and_bad_lines(igctl, browser, ws, sc
 
 def test_import_proxies_and_refused_files(browser, ws, scene):
     csrf = browser.csrf()
-    page = browser.post("/import", {"csrf_token": csrf, "kind": "proxies", "location": "FR"},
-                        files={"file": ("p.txt", b"10.2.0.1:3128\n10.1.0.1:8080:u1:p1\nnot a proxy\n")})  # fmt: skip
+    page = browser.post(
+        "/import",
+        {"csrf_token": csrf, "kind": "proxies", "location": "FR"},
+        files={"file": ("p.txt", b"10.2.0.1:3128\n10.1.0.1:8080:u1:p1\nnot a proxy\n")},
+    )
     assert page.figure("imported") == "1" and page.figure("duplicates") == "1" and page.figure("invalid") == "1"
     before = snapshot(ws)
     bad = browser.post("/import", {"csrf_token": csrf, "kind": "accounts"}, files={"file": ("b.bin", b"\x00\x01\x02")})

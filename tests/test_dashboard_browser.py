@@ -23,13 +23,22 @@ from warmup_helpers import snapshot
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = [
     pytest.mark.slow,
     # CI installs chromium (.ci/run), so there a missing browser is a failure, not a skip.
-    pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed (.ci/run installs it)"),
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed (.ci/run installs it)"
+    ),
 ]
 
 
@@ -37,8 +46,13 @@ pytestmark = [
 def server(igctl, ws, ws_path, scene):  # noqa: F811
     igctl("dashboard", "set-password", input=f"{PASSWORD}\n{PASSWORD}\n")
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "igctl", "dashboard", "--port", "0"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "igctl", "dashboard", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         m = re.search(r"Serving the dashboard on (http://127\.0\.0\.1:\d+)", line)
@@ -152,7 +166,9 @@ def test_an_operators_day_in_chromium(igctl, ws, server, browser, tmp_path):
 
     # import an accounts file with a duplicate and a bad line
     upload = tmp_path / "new-accounts.txt"
-    upload.write_text("fresh1,pw1,f1@example.com\nready00003,pw,dup@example.com\nbad user,pw,x@example.com\n", encoding="utf-8")
+    upload.write_text(
+        "fresh1,pw1,f1@example.com\nready00003,pw,dup@example.com\nbad user,pw,x@example.com\n", encoding="utf-8"
+    )
     page.click("text=Import")
     page.check("input[name=kind][value=accounts]")
     page.set_input_files("input[name=file]", str(upload))
@@ -196,11 +212,15 @@ def test_an_operators_day_in_chromium(igctl, ws, server, browser, tmp_path):
     page.click("button[type=submit]")
     page.goto(url + "/review")
     with sqlite3.connect(ws.db_path) as db:
-        db.execute("UPDATE meta SET value = json_set(value, '$.expires_at', '2000-01-01T00:00:00.000Z') "
-                   "WHERE key LIKE 'dashboard.session.%'")  # fmt: skip
+        db.execute(
+            "UPDATE meta SET value = json_set(value, '$.expires_at', '2000-01-01T00:00:00.000Z') "
+            "WHERE key LIKE 'dashboard.session.%'"
+        )
     before = snapshot(ws)
     page.locator('tr[data-username="warm00002"] button.retry').click()
-    assert "Your session has expired" in page.inner_text("#error") and "Nothing was changed" in page.inner_text("#error")
+    assert "Your session has expired" in page.inner_text("#error") and "Nothing was changed" in page.inner_text(
+        "#error"
+    )
     assert snapshot(ws) == before and state_of(igctl, "warm00002") == "human_review"
     page.goto(url + "/")
     assert page.url.startswith(url + "/login") and "Your session has expired" in page.content()

@@ -34,8 +34,9 @@ def ran(tmp_path_factory):
     mp.setenv("IGCTL_NOW", "2026-03-02T10:00:00")
     mp.setenv("HOME", str(path.parent / "home"))
     try:
-        result = CliRunner().invoke(cli, ["demo", str(path), "--accounts", str(ACCOUNTS), "--days", "2", "--json"],
-                                    catch_exceptions=False)  # fmt: skip
+        result = CliRunner().invoke(
+            cli, ["demo", str(path), "--accounts", str(ACCOUNTS), "--days", "2", "--json"], catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
         now_after = os.environ.get("IGCTL_NOW")
     finally:
@@ -65,7 +66,9 @@ def test_the_accounts_by_state_add_up_to_the_accounts(ran):
     for state in ("imported", "proxy_assigned", "warming_up", "human_review", "cleanup"):
         assert states[state] == 0, state
     db = ran["ws"].db()
-    assert dict(db.query("SELECT lifecycle_state, COUNT(*) FROM accounts GROUP BY 1")) == {s: n for s, n in states.items() if n}
+    assert dict(db.query("SELECT lifecycle_state, COUNT(*) FROM accounts GROUP BY 1")) == {
+        s: n for s, n in states.items() if n
+    }
 
 
 def test_the_funnel_is_consistent(ran):
@@ -77,7 +80,7 @@ def test_the_funnel_is_consistent(ran):
     assert counts == sorted(counts, reverse=True), counts  # never more at a later stage
     assert counts[3] == ACCOUNTS  # every account finished the warm-up
     assert counts[4] == ACCOUNTS  # and every one was assigned to a model
-    for f, previous in zip(funnel[1:], counts):
+    for f, previous in zip(funnel[1:], counts, strict=False):
         assert f["rate_from_previous"] == round(f["accounts"] / previous, 4)
     assert conv["went_to_review"] >= 1  # the challenge on day 2
     assert conv["retired"] == 1
@@ -132,7 +135,10 @@ def test_each_models_figures(ran):
         )
         assert (m["tasks_completed"], m["tasks_failed"]) == (row["done"], row["failed"] or 0)
         # onboarding and the schedule ran for the model's accounts
-        kinds = {r[0] for r in db.query("SELECT DISTINCT kind FROM tasks WHERE model_id = ? AND status = 'completed'", [m["id"]])}
+        kinds = {
+            r[0]
+            for r in db.query("SELECT DISTINCT kind FROM tasks WHERE model_id = ? AND status = 'completed'", [m["id"]])
+        }
         assert {"onboarding", "story", "post"} <= kinds, kinds
     assert alice["accounts_measured"] > 0 and alice["follower_growth"] is not None
     p = report["proxies"]
@@ -143,7 +149,14 @@ def test_each_models_figures(ran):
 def test_the_event_log_tells_the_story(ran):
     db = ran["ws"].db()
     kinds = {r[0] for r in db.query("SELECT DISTINCT kind FROM events")}
-    assert {"command", "model.created", "model.deleted", "account.review_resolved", "account.state", "content.sync"} <= kinds
+    assert {
+        "command",
+        "model.created",
+        "model.deleted",
+        "account.review_resolved",
+        "account.state",
+        "content.sync",
+    } <= kinds
     assert db.scalar("SELECT COUNT(*) FROM events WHERE kind = 'command' AND message = 'demo'") == 1
     # every hand-out of credentials was logged, by a bot
     assert db.scalar("SELECT COUNT(*) FROM events WHERE kind = 'task.claimed' AND actor LIKE 'bot:phone-%'") > 0
@@ -201,17 +214,34 @@ def test_an_existing_workspace_is_refused(igctl, ws_path):
     assert sorted(p.name for p in ws_path.iterdir()) == before
 
 
-@pytest.mark.parametrize("args", [["--accounts", "2"], ["--accounts", "3001"], ["--days", "0"], ["--days", "29"],
-                                  ["--failure-rate", "0.6"], ["--bots", "0"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--accounts", "2"],
+        ["--accounts", "3001"],
+        ["--days", "0"],
+        ["--days", "29"],
+        ["--failure-rate", "0.6"],
+        ["--bots", "0"],
+    ],
+)
 def test_out_of_range_options_are_usage_errors(igctl, tmp_path, args):
     result = igctl("demo", tmp_path / "x", *args, expect=2)
     assert "Invalid value" in result.stderr
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("option,value,parsed", [("--accounts", "3", 3), ("--accounts", "3000", 3000),
-                                                  ("--days", "1", 1), ("--days", "28", 28),
-                                                  ("--failure-rate", "0.5", 0.5), ("--bots", "1", 1)])  # fmt: skip
+@pytest.mark.parametrize(
+    "option,value,parsed",
+    [
+        ("--accounts", "3", 3),
+        ("--accounts", "3000", 3000),
+        ("--days", "1", 1),
+        ("--days", "28", 28),
+        ("--failure-rate", "0.5", 0.5),
+        ("--bots", "1", 1),
+    ],
+)
 def test_boundary_values_are_accepted(option, value, parsed):
     from igctl.commands.demo import demo
 
@@ -229,6 +259,6 @@ def test_generated_images_are_valid_pngs():
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (5, 4)
     idat_len = struct.unpack(">I", data[33:37])[0]
-    raw = zlib.decompress(data[41:41 + idat_len])
+    raw = zlib.decompress(data[41 : 41 + idat_len])
     assert len(raw) == height * (1 + 3 * width)
     assert png(5, 4, (10, 200, 30), seed=4) != data

@@ -17,8 +17,8 @@ import shutil
 import subprocess
 
 import pytest
-
 import report_scenario
+
 from igctl import report_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -33,10 +33,20 @@ def open_in_chromium(page, profile, screenshot=None) -> tuple[str, str]:
     """(the DOM after the page's scripts ran, Chromium's stderr)."""
     assert CHROMIUM, "chromium is not installed: .ci/run installs it (apt-get install chromium)"
     args = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-        "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--window-size=1400,1800",
-    ]  # fmt: skip
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=10000",
+        "--window-size=1400,1800",
+    ]
     args += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
     result = subprocess.run([*args, page.as_uri()], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -109,7 +119,9 @@ def test_html_is_self_contained(igctl, ws, scenario, tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//|[^"'#])""", text)
     assert "sourceMappingURL" not in text
     assert f"Chart.js v{report_html.CHART_JS_VERSION}" in text
-    data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S).group(1))
+    data = json.loads(
+        re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S).group(1)
+    )
     assert data["scope"]["model"] == "alice" and data["accounts_by_state"]["active"] == 2
     assert "<title>igctl report — model alice</title>" in text
 

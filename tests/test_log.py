@@ -46,10 +46,9 @@ def test_details_are_redacted_in_table_and_mirror(ws, ws_path):
 
 def test_a_rolled_back_event_is_not_mirrored(ws, ws_path):
     db = ws.db()
-    with pytest.raises(RuntimeError):
-        with db.write():
-            ws.events.record(db, "2026-05-05T00:00:00.000Z", "ghost", "tick")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), db.write():
+        ws.events.record(db, "2026-05-05T00:00:00.000Z", "ghost", "tick")
+        raise RuntimeError
     assert not (ws_path / "logs" / "events-2026-05-05.jsonl").exists()
     assert db.scalar("SELECT count(*) FROM events WHERE kind = 'ghost'") == 0
 
@@ -67,9 +66,9 @@ def test_log_bad_filters(ws_path, igctl, bad, message):
 
 
 def test_redaction_rules():
-    assert redact({"password": "a", "email_password": "b", "token": "c", "idempotency_key": "d", "n": [{"pass": 1}]}) == {
-        "password": "***", "email_password": "***", "token": "***", "idempotency_key": "d", "n": [{"pass": "***"}]
-    }
+    assert redact(
+        {"password": "a", "email_password": "b", "token": "c", "idempotency_key": "d", "n": [{"pass": 1}]}
+    ) == {"password": "***", "email_password": "***", "token": "***", "idempotency_key": "d", "n": [{"pass": "***"}]}
     assert redact_argument("user:pw@192.0.2.1:80") == "user:***@192.0.2.1:80"
     assert redact_argument("socks5://user:pw@192.0.2.1:80") == "socks5://user:***@192.0.2.1:80"
     assert redact_argument("192.0.2.1:8080:user:pw") == "192.0.2.1:8080:user:***"

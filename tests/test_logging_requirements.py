@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from warmup_helpers import add_bot, seed_templates
 
 from igctl.engine.domain import evidence
-from igctl.engine.store import events
 from igctl.engine.flows import botwork
+from igctl.engine.store import events
 from igctl.engine.store.workspace import Workspace
-from warmup_helpers import add_bot, seed_templates
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -33,8 +33,11 @@ def scenario(igctl, ws_path, clock, write):
     seed_templates(ws)
     igctl("proxy", "add", "http://puser:Sup3rSecret@10.9.0.1:3128", "--cost", "9")
     igctl("proxy", "add", "10.9.0.2:3128:quser:Other-Secret-9")
-    accounts = write("accounts.txt", "username,password,email\nann,Ann-Pw-1,ann@example.com\nbob,Bob-Pw-2,bob@example.com\n"
-                                     "cat,Cat-Pw-3,cat@example.com\n")  # fmt: skip
+    accounts = write(
+        "accounts.txt",
+        "username,password,email\nann,Ann-Pw-1,ann@example.com\nbob,Bob-Pw-2,bob@example.com\n"
+        "cat,Cat-Pw-3,cat@example.com\n",
+    )
     igctl("accounts", "import", accounts)
     bot = add_bot(ws, "phone1")
     clock.set("2026-03-02T09:00:00")
@@ -45,14 +48,22 @@ def scenario(igctl, ws_path, clock, write):
     botwork.complete(ws, t["task_id"], bot, execution_time_ms=4321, now="2026-03-02T09:01:15")
     t = botwork.claim_next(ws, bot, now="2026-03-02T09:02:00")
     assert t["account"]["username"] == "bob"
-    botwork.fail(ws, t["task_id"], bot, error_message="Edit profile button not found", error_kind="ui_not_found",
-               error_details={"stack_trace": "Traceback (most recent call last):\n  tap('edit') failed", "screen": "profile"},
-               now="2026-03-02T09:02:30")  # fmt: skip
+    botwork.fail(
+        ws,
+        t["task_id"],
+        bot,
+        error_message="Edit profile button not found",
+        error_kind="ui_not_found",
+        error_details={"stack_trace": "Traceback (most recent call last):\n  tap('edit') failed", "screen": "profile"},
+        now="2026-03-02T09:02:30",
+    )
     clock.set("2026-03-02T09:02:30")
     evidence.add_screenshot(ws, t["task_id"], bot, PNG)
     t = botwork.claim_next(ws, bot, now="2026-03-02T09:03:00")
     assert t["account"]["username"] == "cat"
-    botwork.fail(ws, t["task_id"], bot, error_message="Enter the code we sent", error_kind="challenge", now="2026-03-02T09:03:20")
+    botwork.fail(
+        ws, t["task_id"], bot, error_message="Enter the code we sent", error_kind="challenge", now="2026-03-02T09:03:20"
+    )
     clock.set("2026-03-02T10:00:00")
     igctl("review", "resolve", "cat", "--note", "entered the code by hand")
     igctl("proxy", "set-status", "2", "error")
@@ -72,9 +83,17 @@ def test_every_account_state_transition_with_old_new_cause_actor(igctl, scenario
         by_account.setdefault(e["account_id"], []).append((e["old_state"], e["new_state"]))
     ids = {u: r["id"] for u, r in ((u, igctl.json("accounts", "show", u)) for u in ("ann", "bob", "cat"))}
     assert by_account[ids["ann"]] == [("imported", "proxy_assigned"), ("proxy_assigned", "warming_up")]
-    assert by_account[ids["bob"]] == [("imported", "proxy_assigned"), ("proxy_assigned", "warming_up"), ("warming_up", "retired")]
-    assert by_account[ids["cat"]] == [("imported", "proxy_assigned"), ("proxy_assigned", "warming_up"),
-                                      ("warming_up", "human_review"), ("human_review", "warming_up")]  # fmt: skip
+    assert by_account[ids["bob"]] == [
+        ("imported", "proxy_assigned"),
+        ("proxy_assigned", "warming_up"),
+        ("warming_up", "retired"),
+    ]
+    assert by_account[ids["cat"]] == [
+        ("imported", "proxy_assigned"),
+        ("proxy_assigned", "warming_up"),
+        ("warming_up", "human_review"),
+        ("human_review", "warming_up"),
+    ]
     assert all(cause for *_, cause in moves)
     actors = {a for _, _, a, _ in moves}
     assert "tick" in actors and "bot:phone1" in actors and any(a.startswith("user") for a in actors)
@@ -86,9 +105,18 @@ def test_every_account_state_transition_with_old_new_cause_actor(igctl, scenario
 def test_all_bot_actions_with_timestamps_and_timing(igctl, scenario):
     bot_events = log(igctl, "--bot", "phone1")
     kinds = [e["kind"] for e in bot_events]
-    for kind in ("task.claimed", "bot.credentials", "task.completed", "task.failed", "task.screenshot", "account.bound"):
+    for kind in (
+        "task.claimed",
+        "bot.credentials",
+        "task.completed",
+        "task.failed",
+        "task.screenshot",
+        "account.bound",
+    ):
         assert kind in kinds, kind
-    assert all(e["at"].endswith("Z") and e["actor"] == "bot:phone1" for e in bot_events if e["kind"].startswith("task."))
+    assert all(
+        e["at"].endswith("Z") and e["actor"] == "bot:phone1" for e in bot_events if e["kind"].startswith("task.")
+    )
     (completed,) = [e for e in bot_events if e["kind"] == "task.completed"]
     # performance per operation: the bot's own execution time and the claim → completion time
     assert completed["at"] == "2026-03-02T09:01:15.000Z"
@@ -141,12 +169,17 @@ def test_credential_hand_outs(igctl, scenario):
     claims = log(igctl, "--kind", "task.claimed")
     assert len(handed) == len(claims) == 3
     assert [(h["account_id"], h["task_id"], h["bot_id"]) for h in handed] == [
-        (c["account_id"], c["task_id"], c["bot_id"]) for c in claims]
+        (c["account_id"], c["task_id"], c["bot_id"]) for c in claims
+    ]
 
 
 def test_mirror_files_hold_the_same_events(igctl, scenario):
     table = log(igctl)
-    lines = [json.loads(line) for p in sorted((scenario / "logs").glob("events-*.jsonl")) for line in p.read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for p in sorted((scenario / "logs").glob("events-*.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
     assert sorted(e["id"] for e in lines) == [e["id"] for e in table]
 
 
@@ -158,8 +191,13 @@ def test_log_files_rotate_by_size_within_a_day(tmp_path, ws):
     with db.write():
         for i in range(10):
             log_.record(db, f"2026-03-02T10:00:{i:02d}.000Z", "test.event", "test", message="x" * 100)
-        log_.record_many(db, [{"at": "2026-03-02T11:00:00.000Z", "kind": "test.bulk", "actor": "test", "message": "y" * 100}
-                              for _ in range(10)])  # fmt: skip
+        log_.record_many(
+            db,
+            [
+                {"at": "2026-03-02T11:00:00.000Z", "kind": "test.bulk", "actor": "test", "message": "y" * 100}
+                for _ in range(10)
+            ],
+        )
         log_.record(db, "2026-03-03T00:00:00.000Z", "test.event", "test", message="next day")
     files = sorted(p.name for p in (tmp_path / "logs").iterdir())
     assert files[0] == "events-2026-03-02.1.jsonl" and "events-2026-03-02.jsonl" in files
@@ -177,4 +215,7 @@ def test_one_line_over_the_limit_still_goes_somewhere(tmp_path, ws):
     with db.write():
         log_.record(db, "2026-03-02T10:00:00.000Z", "test.event", "test", message="z" * 200)
         log_.record(db, "2026-03-02T10:00:01.000Z", "test.event", "test", message="z" * 200)
-    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["events-2026-03-02.1.jsonl", "events-2026-03-02.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
+        "events-2026-03-02.1.jsonl",
+        "events-2026-03-02.jsonl",
+    ]

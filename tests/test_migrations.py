@@ -16,15 +16,34 @@ def test_migrate_from_empty_builds_the_whole_schema(tmp_path):
     assert migrations.schema_version(db) == len(migrations.MIGRATIONS)
     tables = set(db.utils.table_names())
     assert {
-        "meta", "models", "proxies", "bots", "accounts", "content", "tasks", "content_usage",
-        "step_log", "account_metrics", "events", "inbox_files",
+        "meta",
+        "models",
+        "proxies",
+        "bots",
+        "accounts",
+        "content",
+        "tasks",
+        "content_usage",
+        "step_log",
+        "account_metrics",
+        "events",
+        "inbox_files",
     } <= tables
     columns = {c.name for c in db.utils["accounts"].columns}
     # every field of requirements.md's Account
     assert {
-        "lifecycle_state", "warmup_step", "warmup_started_at", "warmup_completed_at",
-        "assigned_to_model_at", "proxy_id", "proxy_assigned_at", "last_bot_action_by",
-        "last_bot_action_at", "requires_human_review", "last_error_message", "last_error_at",
+        "lifecycle_state",
+        "warmup_step",
+        "warmup_started_at",
+        "warmup_completed_at",
+        "assigned_to_model_at",
+        "proxy_id",
+        "proxy_assigned_at",
+        "last_bot_action_by",
+        "last_bot_action_at",
+        "requires_human_review",
+        "last_error_message",
+        "last_error_at",
         "retry_count",
     } <= columns
     assert migrations.migrate(db) == 0  # idempotent

@@ -10,6 +10,7 @@ from warmup_helpers import IMAGE_BYTES, add_accounts, add_bot, by_name, seed_tem
 
 from igctl.engine.domain import proxies
 from igctl.engine.flows import botwork
+
 STRATEGY = """\
 display_name: Alice A.
 templates: false
@@ -26,7 +27,11 @@ def full_snapshot(ws, ws_path):
     snap = snapshot(ws)
     snap["models"] = [tuple(r) for r in ws.db().query("SELECT * FROM models ORDER BY id")]
     snap["content"] = [tuple(r) for r in ws.db().query("SELECT * FROM content ORDER BY id")]
-    snap["files"] = sorted(str(p.relative_to(ws_path)) for p in ws_path.rglob("*") if "logs" not in p.parts and p.suffix not in (".db", ".db-wal", ".db-shm") and not p.name.startswith("igctl.db"))
+    snap["files"] = sorted(
+        str(p.relative_to(ws_path))
+        for p in ws_path.rglob("*")
+        if "logs" not in p.parts and p.suffix not in (".db", ".db-wal", ".db-shm") and not p.name.startswith("igctl.db")
+    )
     return snap
 
 
@@ -35,8 +40,17 @@ def proxy(ws, n: int, location: str | None = "DE") -> int:
 
 
 def ready_on(ws, proxy_id: int, n: int, prefix: str, start: int = 1) -> list[int]:
-    return add_accounts(ws, n, state="ready", proxy_ids=[proxy_id], per_proxy=n, prefix=prefix, start=start,
-                        warmup_started_at="2026-02-20T10:00:00.000Z", warmup_completed_at="2026-02-25T10:00:00.000Z")
+    return add_accounts(
+        ws,
+        n,
+        state="ready",
+        proxy_ids=[proxy_id],
+        per_proxy=n,
+        prefix=prefix,
+        start=start,
+        warmup_started_at="2026-02-20T10:00:00.000Z",
+        warmup_completed_at="2026-02-25T10:00:00.000Z",
+    )
 
 
 # -- create -------------------------------------------------------------------------------------
@@ -89,7 +103,10 @@ def test_create_bad_input_changes_nothing(igctl, ws_path, ws, args, message):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("schedule:\n  post: {per_week: -1}\n", "schedule.post.per_week (line 2): Input should be greater than or equal to 0"),
+        (
+            "schedule:\n  post: {per_week: -1}\n",
+            "schedule.post.per_week (line 2): Input should be greater than or equal to 0",
+        ),
         ("templates: false\nfrequency: 3\n", "frequency (line 2): unknown setting"),
         ("schedule:\n  reel: {per_day: 1}\n", "schedule.reel (line 2): unknown setting"),
         ("schedule:\n  post: {per_day: 1, per_week: 2}\n", "exactly one of per_day or per_week"),
@@ -129,8 +146,13 @@ def test_sync_applies_an_edited_strategy_and_refuses_an_invalid_one(igctl, ws_pa
 
 def test_unknown_model_is_an_error_everywhere(igctl, ws_path, ws):
     before = full_snapshot(ws, ws_path)
-    for args in (["sync", "nope"], ["show", "nope"], ["assign", "nope", "--count", "1"], ["unassign", "nope", "x"],
-                 ["delete", "nope", "--yes"]):
+    for args in (
+        ["sync", "nope"],
+        ["show", "nope"],
+        ["assign", "nope", "--count", "1"],
+        ["unassign", "nope", "x"],
+        ["delete", "nope", "--yes"],
+    ):
         assert "no model named nope" in igctl.error("model", *args)
     assert full_snapshot(ws, ws_path) == before
 
@@ -165,14 +187,28 @@ def test_assign_only_ready_accounts_on_proxies_free_of_other_models(igctl, ws_pa
 
     # named: a warming_up account is an error and nothing changes
     before = full_snapshot(ws, ws_path)
-    assert "only ready accounts can be assigned: warm00001 is warming_up" in igctl.error("model", "assign", "Alice", "de00001", "warm00001")
+    assert "only ready accounts can be assigned: warm00001 is warming_up" in igctl.error(
+        "model", "assign", "Alice", "de00001", "warm00001"
+    )
     assert "no account named ghost" in igctl.error("model", "assign", "Alice", "ghost")
-    assert "active in model Bella (it can be reassigned) (--reassign)" in igctl.error("model", "assign", "Alice", "sh00001")
-    assert "give a number of accounts or their usernames, not both (--count N, USERNAME…)" in igctl.error("model", "assign", "Alice")
-    assert "give a number of accounts or their usernames, not both" in igctl.error("model", "assign", "Alice", "de00001", "--count", "1")
-    assert "the number of accounts must be a whole number of at least 1 (--count N)" in igctl.error("model", "assign", "Alice", "--count", "0")
-    assert "reassignment works on named accounts: give their usernames (--reassign, USERNAME…)" in igctl.error("model", "assign", "Alice", "--count", "1", "--reassign")
-    assert "the maximum of warm-up retries must be a whole number of at least 0 (--max-retries N)" in igctl.error("model", "assign", "Alice", "--count", "1", "--max-retries", "-1")
+    assert "active in model Bella (it can be reassigned) (--reassign)" in igctl.error(
+        "model", "assign", "Alice", "sh00001"
+    )
+    assert "give a number of accounts or their usernames, not both (--count N, USERNAME…)" in igctl.error(
+        "model", "assign", "Alice"
+    )
+    assert "give a number of accounts or their usernames, not both" in igctl.error(
+        "model", "assign", "Alice", "de00001", "--count", "1"
+    )
+    assert "the number of accounts must be a whole number of at least 1 (--count N)" in igctl.error(
+        "model", "assign", "Alice", "--count", "0"
+    )
+    assert "reassignment works on named accounts: give their usernames (--reassign, USERNAME…)" in igctl.error(
+        "model", "assign", "Alice", "--count", "1", "--reassign"
+    )
+    assert "the maximum of warm-up retries must be a whole number of at least 0 (--max-retries N)" in igctl.error(
+        "model", "assign", "Alice", "--count", "1", "--max-retries", "-1"
+    )
     assert full_snapshot(ws, ws_path) == before
 
     # dry run: the answer, nothing kept
@@ -199,9 +235,14 @@ def test_assign_filters_max_retries_min_followers_and_max_accounts(igctl, ws_pat
     ids = ready_on(ws, proxy(ws, 1), 3, "a")
     db = ws.db()
     with db.write():
-        db.execute("INSERT INTO step_log (account_id, kind, step_number, step_name, started_at, status) VALUES (?, 'warmup', 1, 'change_pfp', ?, 'failed')", [ids[0], ws.now()])
+        db.execute(
+            "INSERT INTO step_log (account_id, kind, step_number, step_name, started_at, status) VALUES (?, 'warmup', 1, 'change_pfp', ?, 'failed')",
+            [ids[0], ws.now()],
+        )
         for i, followers in ((ids[1], 150), (ids[2], 99)):
-            db.execute("INSERT INTO account_metrics (account_id, at, followers) VALUES (?, ?, ?)", [i, ws.now(), followers])
+            db.execute(
+                "INSERT INTO account_metrics (account_id, at, followers) VALUES (?, ?, ?)", [i, ws.now(), followers]
+            )
     out = igctl.json("model", "show", "Alice", "--view", "available", "--max-retries", "0", "--min-followers", "100")
     marks = {r["username"]: r["reason"] for r in out}
     assert marks["a00001"].startswith("1 warm-up retries")
@@ -268,7 +309,11 @@ def test_failed_model_tasks_go_to_review_and_come_back(igctl, ws_path, ws, clock
     igctl("review", "resolve", "a00001", "--note", "changed by hand")
     # resolved like a completion: the next onboarding step is queued, the account active
     task = botwork.claim_next(ws, bot)
-    assert (task["kind"], task["step_name"], task["content"]["texts"]["bio"]["text"]) == ("onboarding", "change_bio", "hi there")
+    assert (task["kind"], task["step_name"], task["content"]["texts"]["bio"]["text"]) == (
+        "onboarding",
+        "change_bio",
+        "hi there",
+    )
     botwork.complete(ws, task["task_id"], bot)
     assert by_name(ws, "a00001")["onboarded_at"] is not None
     # a cleanup step failing goes to review and back to cleanup

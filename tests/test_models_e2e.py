@@ -10,10 +10,8 @@ from datetime import timedelta
 
 from warmup_helpers import IMAGE_BYTES, add_accounts, add_bot, by_name, seed_templates
 
-from igctl.engine.flows import botwork
-from igctl.engine.flows import models
 from igctl.engine.domain import proxies
-from igctl.engine.flows import tick
+from igctl.engine.flows import botwork, models, tick
 from igctl.engine.store.clock import from_db, parse_instant, to_db
 
 STRATEGY = """\
@@ -31,12 +29,22 @@ locations: [DE]
 def check_one_model_per_proxy(ws) -> None:
     db = ws.db()
     for p in db.query("SELECT id, assigned_model_id FROM proxies"):
-        models = {r["model_id"] for r in db.query(
-            "SELECT DISTINCT model_id FROM accounts WHERE proxy_id = ? AND model_id IS NOT NULL AND lifecycle_state != 'retired'",
-            [p["id"]])}  # fmt: skip
+        models = {
+            r["model_id"]
+            for r in db.query(
+                "SELECT DISTINCT model_id FROM accounts WHERE proxy_id = ? AND model_id IS NOT NULL AND lifecycle_state != 'retired'",
+                [p["id"]],
+            )
+        }
         assert len(models) <= 1, (p["id"], models)
-        assert p["assigned_model_id"] == (next(iter(models)) if models else None), (p["id"], p["assigned_model_id"], models)
-        count = db.scalar("SELECT COUNT(*) FROM accounts WHERE proxy_id = ? AND lifecycle_state != 'retired'", [p["id"]])
+        assert p["assigned_model_id"] == (next(iter(models)) if models else None), (
+            p["id"],
+            p["assigned_model_id"],
+            models,
+        )
+        count = db.scalar(
+            "SELECT COUNT(*) FROM accounts WHERE proxy_id = ? AND lifecycle_state != 'retired'", [p["id"]]
+        )
         assert count <= 3
 
 
@@ -88,8 +96,17 @@ def test_model_lifecycle_scenario(igctl, ws_path, ws, clock, write):
     work = drain(ws, bot)
     assert [(t["kind"], t["step_name"]) for t in work].count(("onboarding", "change_pfp")) == 10
     assert [(t["kind"], t["step_name"]) for t in work].count(("onboarding", "change_bio")) == 10
-    assert all(i["path"].startswith("alice/pfp/") for t in work if t["step_name"] == "change_pfp" for i in t["content"]["images"])
-    assert all(t["content"]["texts"]["bio"]["text"] in ("Alice here", "Hi from Alice") for t in work if t["step_name"] == "change_bio")
+    assert all(
+        i["path"].startswith("alice/pfp/")
+        for t in work
+        if t["step_name"] == "change_pfp"
+        for i in t["content"]["images"]
+    )
+    assert all(
+        t["content"]["texts"]["bio"]["text"] in ("Alice here", "Hi from Alice")
+        for t in work
+        if t["step_name"] == "change_bio"
+    )
     assert all(by_name(ws, u)["onboarded_at"] for u in alice)
     overview = igctl.json("model", "show", "Alice")
     assert {r["phase"] for r in overview} == {"active"} and len(overview) == 10
@@ -111,11 +128,17 @@ def test_model_lifecycle_scenario(igctl, ws_path, ws, clock, write):
     db = ws.db()
     for username in alice:
         account = by_name(ws, username)
-        counts = {r["kind"]: r["n"] for r in db.query(
-            "SELECT kind, COUNT(*) AS n FROM tasks WHERE account_id = ? AND status = 'completed' AND due_at >= ? AND due_at < ? GROUP BY kind",
-            [account["id"], monday, next_monday])}  # fmt: skip
+        counts = {
+            r["kind"]: r["n"]
+            for r in db.query(
+                "SELECT kind, COUNT(*) AS n FROM tasks WHERE account_id = ? AND status = 'completed' AND due_at >= ? AND due_at < ? GROUP BY kind",
+                [account["id"], monday, next_monday],
+            )
+        }
         assert counts == {"post": 3, "story": 7}, (username, counts)
-        for row in db.query("SELECT due_at, stale_at FROM tasks WHERE account_id = ? AND kind IN ('post', 'story')", [account["id"]]):
+        for row in db.query(
+            "SELECT due_at, stale_at FROM tasks WHERE account_id = ? AND kind IN ('post', 'story')", [account["id"]]
+        ):
             assert 10 <= from_db(row["due_at"]).hour < 22
             assert from_db(row["stale_at"]) - from_db(row["due_at"]) == timedelta(hours=6)
     # idempotent: another tick at the same instant adds nothing
@@ -138,7 +161,10 @@ def test_model_lifecycle_scenario(igctl, ws_path, ws, clock, write):
     igctl("model", "sync", "Bella")
     mover = alice[0]
     out = igctl.json("model", "assign", "Bella", mover, "--reassign")
-    assert out["reassigning"] == [] and "no other active proxy with room may serve model Bella" in out["skipped"][0]["reason"]
+    assert (
+        out["reassigning"] == []
+        and "no other active proxy with room may serve model Bella" in out["skipped"][0]["reason"]
+    )
     assert by_name(ws, mover)["lifecycle_state"] == "active"
     fresh = proxies.add(ws, "10.4.0.1:8080:u:p", location="DE", actor="test")["id"]
     out = igctl.json("model", "assign", "Bella", mover, "--reassign")
@@ -147,7 +173,10 @@ def test_model_lifecycle_scenario(igctl, ws_path, ws, clock, write):
     check_one_model_per_proxy(ws)
     work = drain(ws, bot)
     assert [(t["kind"], t["step_name"]) for t in work if t["account"]["username"] == mover][:3] == [
-        ("cleanup", "reset_pfp"), ("cleanup", "reset_bio"), ("cleanup", "delete_posts")]
+        ("cleanup", "reset_pfp"),
+        ("cleanup", "reset_bio"),
+        ("cleanup", "delete_posts"),
+    ]
     account = by_name(ws, mover)
     assert account["lifecycle_state"] == "active" and account["proxy_id"] == fresh
     assert db.scalar("SELECT name FROM models WHERE id = ?", [account["model_id"]]) == "Bella"
@@ -165,22 +194,39 @@ def test_model_lifecycle_scenario(igctl, ws_path, ws, clock, write):
     out = igctl.json("model", "delete", "Alice", "--yes")
     assert sorted(out["cleanup"]) == sorted(alice[2:])
     check_one_model_per_proxy(ws)
-    assert db.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND kind IN ('post', 'story')"
-                     " AND model_id = (SELECT id FROM models WHERE name = 'Alice')") == 0
+    assert (
+        db.scalar(
+            "SELECT COUNT(*) FROM tasks WHERE status = 'queued' AND kind IN ('post', 'story')"
+            " AND model_id = (SELECT id FROM models WHERE name = 'Alice')"
+        )
+        == 0
+    )
     clock.set("2026-03-11T13:00:00")
     drain(ws, bot)
     tick.tick(ws)
     check_one_model_per_proxy(ws)
     assert {by_name(ws, u)["lifecycle_state"] for u in alice[1:]} == {"ready"}
-    assert db.scalar("SELECT COUNT(*) FROM proxies WHERE assigned_model_id = (SELECT id FROM models WHERE name = 'Alice')") == 0
+    assert (
+        db.scalar("SELECT COUNT(*) FROM proxies WHERE assigned_model_id = (SELECT id FROM models WHERE name = 'Alice')")
+        == 0
+    )
     assert [m["name"] for m in igctl.json("model", "list")] == ["Bella"]
     kinds = {r["kind"] for r in db.query("SELECT DISTINCT kind FROM events")}
-    assert {"model.created", "model.assigned", "model.onboarded", "model.reassign", "model.deleted", "proxy.model"} <= kinds
+    assert {
+        "model.created",
+        "model.assigned",
+        "model.onboarded",
+        "model.reassign",
+        "model.deleted",
+        "proxy.model",
+    } <= kinds
 
 
 def test_strategy_change_replans_queued_slots(igctl, ws_path, ws, clock, write):
     clock.set("2026-03-02T08:00:00")
-    igctl("model", "create", "Alice", "--strategy", write("s.yaml", "onboarding: []\nschedule:\n  story: {per_day: 1}\n"))
+    igctl(
+        "model", "create", "Alice", "--strategy", write("s.yaml", "onboarding: []\nschedule:\n  story: {per_day: 1}\n")
+    )
     p = proxies.add(ws, "10.5.0.1:8080", actor="test")["id"]
     add_accounts(ws, 1, state="ready", proxy_ids=[p], prefix="a")
     igctl("model", "assign", "Alice", "a00001")
@@ -238,8 +284,9 @@ def test_bot_side_over_http(igctl, ws_path, ws, clock):
             status, _h, task = server.call("GET", f"/api/bot/next-task/{bot_id}", token=token)
             assert status == 200
             seen.append((task["kind"], task["step_name"]))
-            status, _h, _b = server.call("POST", "/api/bot/step-complete", token=token,
-                                         body={"task_id": task["task_id"], "bot_id": bot_id})  # fmt: skip
+            status, _h, _b = server.call(
+                "POST", "/api/bot/step-complete", token=token, body={"task_id": task["task_id"], "bot_id": bot_id}
+            )
             assert status == 200
         assert seen == [("onboarding", "change_pfp"), ("onboarding", "change_bio")]
         assert server.call("GET", f"/api/bot/next-task/{bot_id}", token=token)[0] == 204
@@ -252,8 +299,12 @@ def test_bot_side_over_http(igctl, ws_path, ws, clock):
         account_id = task["account"]["id"]
         for when, followers in (("2026-02-20T10:00:00", 100), ("2026-03-02T11:00:00", 130)):
             clock.set(when)
-            status, _h, _b = server.call("POST", f"/api/bot/account/{account_id}/metrics", token=token,
-                                         body={"followers": followers, "following": 10, "posts": 3})  # fmt: skip
+            status, _h, _b = server.call(
+                "POST",
+                f"/api/bot/account/{account_id}/metrics",
+                token=token,
+                body={"followers": followers, "following": 10, "posts": 3},
+            )
             assert status in (200, 201)
     finally:
         server.stop()

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from igctl.engine.domain.plan import Plan, backoff, clamp_to_window, cooldown_hours, parse_window
 from igctl.engine.store.clock import parse_instant, to_db
 from igctl.engine.store.config import Cooldown, WarmupSettings
-from igctl.engine.domain.plan import Plan, backoff, clamp_to_window, cooldown_hours, parse_window
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -147,7 +147,9 @@ def test_cooldown_is_a_draw_in_range_fixed_per_account_and_step():
     hours = [(p.next_due(a, s, done) - done).total_seconds() / 3600 for a in range(1, 60) for s in range(1, 5)]
     assert all(15 <= h <= 24 for h in hours)
     assert len({round(h, 6) for h in hours}) > 50  # drawn, not one fixed value
-    assert cooldown_hours(Cooldown(min_hours=15, max_hours=24), 42, 2) != cooldown_hours(Cooldown(min_hours=15, max_hours=24), 42, 3)
+    assert cooldown_hours(Cooldown(min_hours=15, max_hours=24), 42, 2) != cooldown_hours(
+        Cooldown(min_hours=15, max_hours=24), 42, 3
+    )
 
 
 def test_cooldown_with_equal_bounds_is_exact_and_respects_active_hours():

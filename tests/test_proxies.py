@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from igctl.engine.domain import lifecycle
-from igctl.engine.domain import proxies
+from igctl.engine.domain import lifecycle, proxies
 from igctl.engine.store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 
 ACTOR = "user:test"
@@ -22,8 +21,14 @@ def make_accounts(ws, names, state="imported", **fields):
     with db.write():
         for i, name in enumerate(names):
             created = f"2026-03-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z"
-            cols = {"username": name, "password_enc": "x", "lifecycle_state": state,
-                    "created_at": created, "updated_at": created, **fields}
+            cols = {
+                "username": name,
+                "password_enc": "x",
+                "lifecycle_state": state,
+                "created_at": created,
+                "updated_at": created,
+                **fields,
+            }
             cur = db.execute(
                 f"INSERT INTO accounts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", list(cols.values())
             )
@@ -159,8 +164,9 @@ def test_parse_spec_refuses(text, reason):
 
 # -- add ------------------------------------------------------------------------------------
 def test_add_stores_an_encrypted_password_and_an_event_without_it(ws):
-    row = proxies.add(ws, "socks5://alice:hunter2@[2001:db8::1]:1080", provider="acme", location="DE",
-                      cost=4.5, actor=ACTOR)
+    row = proxies.add(
+        ws, "socks5://alice:hunter2@[2001:db8::1]:1080", provider="acme", location="DE", cost=4.5, actor=ACTOR
+    )
     assert row["id"] == 1 and row["scheme"] == "socks5" and row["host"] == "2001:db8::1"
     assert row["monthly_cost"] == 4.5 and row["max_accounts"] == 3 and row["account_count"] == 0
     assert "password" not in row and "password_enc" not in row
@@ -415,7 +421,9 @@ def test_auto_assign_writes_a_state_event_per_account_and_mirrors_them(ws, ws_pa
         ("imported", "proxy_assigned", "tick", "proxy auto-assigned")
     }
     assert [json.loads(r["details_json"])["proxy_id"] for r in rows] == [1, 1, 1, 2]
-    mirrored = [json.loads(line) for f in sorted((ws_path / "logs").glob("*.jsonl")) for line in f.read_text().splitlines()]
+    mirrored = [
+        json.loads(line) for f in sorted((ws_path / "logs").glob("*.jsonl")) for line in f.read_text().splitlines()
+    ]
     by_id = {e["id"]: e for e in mirrored}
     for r in rows:
         assert by_id[r["id"]]["kind"] == "account.state" and by_id[r["id"]]["account_id"] == r["account_id"]
@@ -426,10 +434,9 @@ def test_auto_assign_joins_the_callers_transaction(ws):
     add_proxies(ws, 1)
     make_accounts(ws, ["a"])
     db = ws.db()
-    with pytest.raises(RuntimeError):
-        with db.write():
-            proxies.auto_assign(ws, actor=ACTOR)
-            raise RuntimeError("the caller fails after")
+    with pytest.raises(RuntimeError), db.write():
+        proxies.auto_assign(ws, actor=ACTOR)
+        raise RuntimeError("the caller fails after")
     assert proxy_of(ws, "a") is None and state_of(ws, "a") == "imported"
 
 
@@ -506,9 +513,8 @@ def test_set_proxy_model_and_refresh(ws):
         sql(ws, "UPDATE accounts SET model_id = ?", [a])
         proxies.set_proxy_model(db, 1, a, events=ws.events, at=ws.now(), actor=ACTOR)
     assert proxies.list_proxies(ws, model="alice")[0]["id"] == 1
-    with pytest.raises(Conflict, match="serves model Alice"):
-        with db.write():
-            proxies.set_proxy_model(db, 1, b)
+    with pytest.raises(Conflict, match="serves model Alice"), db.write():
+        proxies.set_proxy_model(db, 1, b)
     with db.write():
         db.execute("UPDATE accounts SET model_id = NULL WHERE username = 'x'")
         assert proxies.refresh_proxy_model(db, 1) == a  # y is still in Alice
@@ -518,7 +524,8 @@ def test_set_proxy_model_and_refresh(ws):
     assert proxies.get_proxy(ws, 1)["model"] is None
     changes = ws.db().query("SELECT details_json FROM events WHERE kind = 'proxy.model' ORDER BY id")
     assert [json.loads(c["details_json"]) for c in changes] == [
-        {"old_model": None, "new_model": "Alice"}, {"old_model": "Alice", "new_model": None}
+        {"old_model": None, "new_model": "Alice"},
+        {"old_model": "Alice", "new_model": None},
     ]
 
 
@@ -707,10 +714,9 @@ def test_import_file_refuses_overlong_lines(ws, write):
 def test_import_file_is_one_transaction(ws, write):
     path = write("p.txt", "192.0.2.1:8080\n192.0.2.2:8080\n")
     db = ws.db()
-    with pytest.raises(RuntimeError):
-        with db.write():
-            proxies.import_file(ws, path, actor=ACTOR)
-            raise RuntimeError("crash after the file")
+    with pytest.raises(RuntimeError), db.write():
+        proxies.import_file(ws, path, actor=ACTOR)
+        raise RuntimeError("crash after the file")
     assert db.scalar("SELECT COUNT(*) FROM proxies") == 0
 
 
@@ -747,10 +753,10 @@ def test_move_many_refuses_the_whole_batch_on_one_illegal_transition(ws):
     make_accounts(ws, ["r"], state="ready")
     db = ws.db()
     rows = db.query("SELECT id, username, lifecycle_state FROM accounts ORDER BY id")
-    with pytest.raises(IllegalTransition, match="account r is ready; it cannot become proxy_assigned"):
-        with db.write():
-            lifecycle.move_many(db, ws.events, [lifecycle.Move(r) for r in rows], "proxy_assigned",
-                                at=ws.now(), actor=ACTOR, cause="test")
+    with pytest.raises(IllegalTransition, match="account r is ready; it cannot become proxy_assigned"), db.write():
+        lifecycle.move_many(
+            db, ws.events, [lifecycle.Move(r) for r in rows], "proxy_assigned", at=ws.now(), actor=ACTOR, cause="test"
+        )
     assert {state_of(ws, n) for n in ("a", "b")} == {"imported"}
     assert "account.state" not in kinds(ws)
 
@@ -760,10 +766,10 @@ def test_move_many_fails_when_an_account_changed_meanwhile(ws):
     db = ws.db()
     rows = db.query("SELECT id, username, lifecycle_state FROM accounts ORDER BY id")
     sql(ws, "UPDATE accounts SET lifecycle_state = 'retired' WHERE username = 'b'")
-    with pytest.raises(IllegalTransition, match="changed state meanwhile"):
-        with db.write():
-            lifecycle.move_many(db, ws.events, [lifecycle.Move(r) for r in rows], "proxy_assigned",
-                                at=ws.now(), actor=ACTOR, cause="test")
+    with pytest.raises(IllegalTransition, match="changed state meanwhile"), db.write():
+        lifecycle.move_many(
+            db, ws.events, [lifecycle.Move(r) for r in rows], "proxy_assigned", at=ws.now(), actor=ACTOR, cause="test"
+        )
     assert state_of(ws, "a") == "imported"
 
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import run_igctl_subprocess
 
 SECRET = "Zq7-hunter2-secret"
@@ -19,10 +18,17 @@ def make_accounts(ws, names, state="imported", **fields):
     db = ws.db()
     with db.write():
         for i, name in enumerate(names):
-            cols = {"username": name, "password_enc": "x", "lifecycle_state": state,
-                    "created_at": f"2026-03-01T00:00:{i:02d}.000Z", "updated_at": "x", **fields}
-            db.execute(f"INSERT INTO accounts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                       list(cols.values()))
+            cols = {
+                "username": name,
+                "password_enc": "x",
+                "lifecycle_state": state,
+                "created_at": f"2026-03-01T00:00:{i:02d}.000Z",
+                "updated_at": "x",
+                **fields,
+            }
+            db.execute(
+                f"INSERT INTO accounts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", list(cols.values())
+            )
 
 
 def snapshot(ws):
@@ -41,8 +47,19 @@ def files_containing(root: Path, needle: str) -> list[str]:
 
 # -- add ------------------------------------------------------------------------------------
 def test_add_prints_the_proxy_without_its_password(igctl, ws):
-    out = igctl("proxy", "add", f"socks5://alice:{SECRET}@[2001:db8::1]:1080", "--provider", "acme",
-                "--location", "DE", "--cost", "3.5", "--max-accounts", "2").stdout
+    out = igctl(
+        "proxy",
+        "add",
+        f"socks5://alice:{SECRET}@[2001:db8::1]:1080",
+        "--provider",
+        "acme",
+        "--location",
+        "DE",
+        "--cost",
+        "3.5",
+        "--max-accounts",
+        "2",
+    ).stdout
     assert out.strip() == "Added proxy 1: socks5://alice@[2001:db8::1]:1080 (holds up to 2 accounts)."
     row = igctl.json("proxy", "add", "192.0.2.1:8080")
     assert row["id"] == 2 and row["host"] == "192.0.2.1" and row["port"] == 8080 and row["username"] is None
@@ -115,16 +132,22 @@ def test_no_proxy_password_in_the_workspace_after_a_real_add_and_import(tmp_path
     listing.write_text(f"192.0.2.1:8080:bob:{SECRET}1\ncarol:{SECRET}2@192.0.2.2:8080\n", encoding="utf-8")
     result = run_igctl_subprocess("proxy", "import", listing, env=env)
     assert result.returncode == 0, result.stderr
-    argv = [json.loads(line)["details"]["argv"] for f in (ws_path / "logs").glob("*.jsonl")
-            for line in f.read_text().splitlines() if json.loads(line)["kind"] == "command"]
+    argv = [
+        json.loads(line)["details"]["argv"]
+        for f in (ws_path / "logs").glob("*.jsonl")
+        for line in f.read_text().splitlines()
+        if json.loads(line)["kind"] == "command"
+    ]
     assert ["proxy", "add", "socks5://alice:***@[2001:db8::1]:1080"] in argv
     assert files_containing(ws_path, SECRET) == []
 
 
 # -- import ---------------------------------------------------------------------------------
 def test_import_reports_invalid_lines_and_exits_0(igctl, ws, ws_path, write):
-    path = write("proxies.txt", f"# comment\n192.0.2.1:8080:alice:{SECRET}\n192.0.2.2\n\n192.0.2.1:8080:alice:x\n"
-                                "bob:pw@[2001:db8::5]:3128\n")
+    path = write(
+        "proxies.txt",
+        f"# comment\n192.0.2.1:8080:alice:{SECRET}\n192.0.2.2\n\n192.0.2.1:8080:alice:x\nbob:pw@[2001:db8::5]:3128\n",
+    )
     out = igctl("proxy", "import", path, "--location", "DE").stdout
     assert out.splitlines() == [
         f"Imported 2 proxies from {path}; 1 duplicates and 1 invalid lines skipped.",
@@ -165,16 +188,49 @@ def test_list_json_shape(igctl, ws):
     igctl("proxy", "add", "alice:pw@192.0.2.1:8080", "--provider", "acme", "--location", "DE", "--cost", "2")
     igctl("proxy", "add", "[2001:db8::1]:3128", "--max-accounts", "1")
     rows = igctl.json("proxy", "list")
-    untested = {"last_test_ok": None, "last_latency_ms": None, "last_exit_ip": None, "last_test_error": None,
-                "consecutive_failures": 0, "exit_ip_changed_at": None, "previous_exit_ip": None,
-                "status_changed_at": None}
+    untested = {
+        "last_test_ok": None,
+        "last_latency_ms": None,
+        "last_exit_ip": None,
+        "last_test_error": None,
+        "consecutive_failures": 0,
+        "exit_ip_changed_at": None,
+        "previous_exit_ip": None,
+        "status_changed_at": None,
+    }
     assert [{k: v for k, v in r.items() if k not in untested} for r in rows] == [
-        {"id": 1, "host": "192.0.2.1", "port": 8080, "scheme": "http", "username": "alice", "provider": "acme",
-         "location": "DE", "monthly_cost": 2.0, "status": "active", "account_count": 0, "max_accounts": 3,
-         "model": None, "last_tested_at": None, "created_at": "2026-03-02T10:00:00.000Z"},
-        {"id": 2, "host": "2001:db8::1", "port": 3128, "scheme": "http", "username": None, "provider": None,
-         "location": None, "monthly_cost": None, "status": "active", "account_count": 0, "max_accounts": 1,
-         "model": None, "last_tested_at": None, "created_at": "2026-03-02T10:00:00.000Z"},
+        {
+            "id": 1,
+            "host": "192.0.2.1",
+            "port": 8080,
+            "scheme": "http",
+            "username": "alice",
+            "provider": "acme",
+            "location": "DE",
+            "monthly_cost": 2.0,
+            "status": "active",
+            "account_count": 0,
+            "max_accounts": 3,
+            "model": None,
+            "last_tested_at": None,
+            "created_at": "2026-03-02T10:00:00.000Z",
+        },
+        {
+            "id": 2,
+            "host": "2001:db8::1",
+            "port": 3128,
+            "scheme": "http",
+            "username": None,
+            "provider": None,
+            "location": None,
+            "monthly_cost": None,
+            "status": "active",
+            "account_count": 0,
+            "max_accounts": 1,
+            "model": None,
+            "last_tested_at": None,
+            "created_at": "2026-03-02T10:00:00.000Z",
+        },
     ]
     assert all({k: r[k] for k in untested} == untested for r in rows)
     for key in ("id", "host", "port", "provider", "location", "status", "account_count", "max_accounts", "model"):

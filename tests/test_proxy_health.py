@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from proxy_servers import (  # noqa: F401 - fixtures
     EchoServer,
     HangingPort,
@@ -26,8 +25,8 @@ from proxy_servers import (  # noqa: F401 - fixtures
     socks_proxy,
     tls_echo,
 )
-from igctl.engine.domain import proxies
-from igctl.engine.domain import proxy_health
+
+from igctl.engine.domain import proxies, proxy_health
 from igctl.engine.store.workspace import Workspace
 
 SECRET = "Zq7:hunter2@secret"
@@ -50,14 +49,18 @@ def fresh(ws_path: Path) -> Workspace:
 
 def snapshot(ws):
     db = ws.db()
-    return ([tuple(r) for r in db.query("SELECT * FROM proxies ORDER BY id")],
-            [tuple(r) for r in db.query("SELECT id, lifecycle_state, proxy_id FROM accounts ORDER BY id")],
-            db.scalar("SELECT COUNT(*) FROM events"))
+    return (
+        [tuple(r) for r in db.query("SELECT * FROM proxies ORDER BY id")],
+        [tuple(r) for r in db.query("SELECT id, lifecycle_state, proxy_id FROM accounts ORDER BY id")],
+        db.scalar("SELECT COUNT(*) FROM events"),
+    )
 
 
 def events(ws, kind):
-    return [dict(r) | {"details": json.loads(r["details_json"] or "null")}
-            for r in ws.db().query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind])]
+    return [
+        dict(r) | {"details": json.loads(r["details_json"] or "null")}
+        for r in ws.db().query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind])
+    ]
 
 
 def proxy(ws, proxy_id=1) -> dict:
@@ -68,8 +71,11 @@ def add_accounts(ws, proxy_id, names, state="warming_up"):
     db = ws.db()
     with db.write():
         for name in names:
-            db.execute("INSERT INTO accounts (username, password_enc, lifecycle_state, proxy_id, created_at, updated_at) "
-                       "VALUES (?, 'x', ?, ?, 'x', 'x')", [name, state, proxy_id])
+            db.execute(
+                "INSERT INTO accounts (username, password_enc, lifecycle_state, proxy_id, created_at, updated_at) "
+                "VALUES (?, 'x', ?, ?, 'x', 'x')",
+                [name, state, proxy_id],
+            )
 
 
 @pytest.fixture
@@ -170,8 +176,12 @@ def test_socks5_proxy_with_user_and_password(igctl, ws, ws_path, echo, tls_echo,
 
 def test_socks5h_lets_the_proxy_resolve_the_check_host(igctl, ws, ws_path, certificate):
     with EchoServer(tls=certificate) as tls_echo, Socks5Proxy() as socks:
-        configure(ws_path, check_url=f"https://localhost:{tls_echo.port}/", test_timeout_seconds=1,
-                  ca_file=str(certificate[0]))
+        configure(
+            ws_path,
+            check_url=f"https://localhost:{tls_echo.port}/",
+            test_timeout_seconds=1,
+            ca_file=str(certificate[0]),
+        )
         igctl("proxy", "add", socks.spec("socks5h"))
         [r] = igctl.json("proxy", "test", "1")["results"]
         assert socks.targets == [("localhost", tls_echo.port)]
@@ -179,8 +189,9 @@ def test_socks5h_lets_the_proxy_resolve_the_check_host(igctl, ws, ws_path, certi
 
 
 # -- failures are results -----------------------------------------------------------------------
-def test_a_refusing_port_and_a_silent_port_fail_with_their_reason_and_exit_0(igctl, ws, checked, refusing_port,
-                                                                            silent_port):
+def test_a_refusing_port_and_a_silent_port_fail_with_their_reason_and_exit_0(
+    igctl, ws, checked, refusing_port, silent_port
+):
     igctl("proxy", "add", f"127.0.0.1:{refusing_port.port}")
     igctl("proxy", "add", f"127.0.0.1:{silent_port.port}")
     started = time.monotonic()
@@ -299,16 +310,27 @@ def test_a_relative_ca_file_is_read_from_the_workspace(igctl, ws, ws_path, tls_e
 
 def test_all_with_no_proxies_tests_nothing_and_records_nothing(igctl, ws, checked):
     before = snapshot(ws)
-    assert igctl.json("proxy", "test", "--all") == {"tested": 0, "passed": 0, "failed": 0, "quarantined": [],
-                                                    "recovered": [], "exit_ip_changed": [], "results": []}
+    assert igctl.json("proxy", "test", "--all") == {
+        "tested": 0,
+        "passed": 0,
+        "failed": 0,
+        "quarantined": [],
+        "recovered": [],
+        "exit_ip_changed": [],
+        "results": [],
+    }
     assert snapshot(ws) == before
 
 
 def test_a_proxy_removed_while_it_was_tested_is_skipped(ws):
     db = ws.db()
     with db.write():
-        assert proxy_health.record_results(ws, [proxy_health.Probe(proxy_id=42, ok=True, exit_ip="192.0.2.1")],
-                                           actor="test") == []
+        assert (
+            proxy_health.record_results(
+                ws, [proxy_health.Probe(proxy_id=42, ok=True, exit_ip="192.0.2.1")], actor="test"
+            )
+            == []
+        )
     assert events(ws, "proxy.tested") == []
 
 
@@ -320,7 +342,9 @@ def test_fail_threshold_failures_in_a_row_set_the_proxy_to_error(igctl, ws, ws_p
         r = igctl.json("proxy", "test", "1")
         assert r["quarantined"] == [] and proxy(ws)["status"] == "active" and proxy(ws)["consecutive_failures"] == n
     r = igctl.json("proxy", "test", "1")  # the third in a row
-    assert r["quarantined"] == [1] and r["results"][0]["status"] == "error" and r["results"][0]["old_status"] == "active"
+    assert (
+        r["quarantined"] == [1] and r["results"][0]["status"] == "error" and r["results"][0]["old_status"] == "active"
+    )
     row = proxy(ws)
     assert row["status"] == "error" and row["status_changed_at"] == NOW_UTC
     [change] = events(ws, "proxy.status")
@@ -441,13 +465,29 @@ def test_list_shows_the_last_test_and_filters_by_status(igctl, ws, ws_path, chec
     tested = igctl.json("proxy", "test", "1", "2")
     rows = igctl.json("proxy", "list")
     assert [(r["id"], r["status"], r["last_test_ok"], r["last_exit_ip"]) for r in rows] == [
-        (1, "active", True, "127.0.0.2"), (2, "error", False, None), (3, "active", None, None)]
+        (1, "active", True, "127.0.0.2"),
+        (2, "error", False, None),
+        (3, "active", None, None),
+    ]
     assert rows[0]["last_latency_ms"] == tested["results"][0]["latency_ms"]
     assert rows[1]["last_test_error"] == "connection refused by the proxy"
     assert [r["id"] for r in igctl.json("proxy", "list", "--status", "error")] == [2]
     table = igctl("proxy", "list").stdout.splitlines()
-    assert table[0].split() == ["id", "proxy", "provider", "location", "status", "use", "model", "last", "tested",
-                                "test", "latency", "exit", "IP"]
+    assert table[0].split() == [
+        "id",
+        "proxy",
+        "provider",
+        "location",
+        "status",
+        "use",
+        "model",
+        "last",
+        "tested",
+        "test",
+        "latency",
+        "exit",
+        "IP",
+    ]
     assert "2026-03-02 10:00" in table[2] and " ok " in table[2] and "ms" in table[2] and "127.0.0.2" in table[2]
     assert " failed" in table[3] and "error" in table[3]
     csv_lines = igctl("proxy", "list", "--status", "error", "--csv").stdout.splitlines()
@@ -458,13 +498,19 @@ def test_list_shows_the_last_test_and_filters_by_status(igctl, ws, ws_path, chec
 def test_run_due_tests_does_nothing_while_test_every_hours_is_null(ws, ws_path, checked, http_proxy):
     proxies.add(ws, http_proxy.spec(), actor="test")
     assert proxy_health.run_due_tests(fresh(ws_path)) == {
-        "proxies_tested": 0, "proxies_passed": 0, "proxies_failed": 0, "proxies_quarantined": 0,
-        "proxies_recovered": 0, "proxy_exit_ip_changes": 0}
+        "proxies_tested": 0,
+        "proxies_passed": 0,
+        "proxies_failed": 0,
+        "proxies_quarantined": 0,
+        "proxies_recovered": 0,
+        "proxy_exit_ip_changes": 0,
+    }
     assert checked.requests == 0
 
 
-def test_run_due_tests_tests_what_was_not_tested_within_test_every_hours(ws, ws_path, clock, checked, http_proxy,
-                                                                        refusing_port):
+def test_run_due_tests_tests_what_was_not_tested_within_test_every_hours(
+    ws, ws_path, clock, checked, http_proxy, refusing_port
+):
     configure(ws_path, test_every_hours=24, fail_threshold=1)
     for spec in (http_proxy.spec(), f"127.0.0.1:{refusing_port.port}", "192.0.2.9:1", "192.0.2.10:1"):
         proxies.add(ws, spec, actor="test")
@@ -473,8 +519,14 @@ def test_run_due_tests_tests_what_was_not_tested_within_test_every_hours(ws, ws_
     with db.write():  # proxy 4 was tested 2 hours ago
         db.execute("UPDATE proxies SET last_tested_at = '2026-03-02T08:00:00.000Z' WHERE id = 4")
     first = proxy_health.run_due_tests(fresh(ws_path))
-    assert first == {"proxies_tested": 2, "proxies_passed": 1, "proxies_failed": 1, "proxies_quarantined": 1,
-                     "proxies_recovered": 0, "proxy_exit_ip_changes": 0}
+    assert first == {
+        "proxies_tested": 2,
+        "proxies_passed": 1,
+        "proxies_failed": 1,
+        "proxies_quarantined": 1,
+        "proxies_recovered": 0,
+        "proxy_exit_ip_changes": 0,
+    }
     assert {e["actor"] for e in events(ws, "proxy.tested")} == {"tick"}
     assert proxy(ws, 3)["last_tested_at"] is None and proxy(ws, 4)["last_tested_at"] == "2026-03-02T08:00:00.000Z"
     clock.set("2026-03-03T07:59:59")  # proxy 4: 1 s short of 24 h; 1 and 2: 2 h 0 min 1 s short
@@ -486,8 +538,9 @@ def test_run_due_tests_tests_what_was_not_tested_within_test_every_hours(ws, ws_
 
 
 # -- review list's hook --------------------------------------------------------------------------------
-def test_attention_lists_error_and_inactive_proxies_with_their_accounts(igctl, ws, ws_path, clock, checked,
-                                                                       refusing_port):
+def test_attention_lists_error_and_inactive_proxies_with_their_accounts(
+    igctl, ws, ws_path, clock, checked, refusing_port
+):
     configure(ws_path, fail_threshold=1)
     igctl("proxy", "add", f"127.0.0.1:{refusing_port.port}")
     igctl("proxy", "add", "192.0.2.2:8080")
@@ -499,9 +552,13 @@ def test_attention_lists_error_and_inactive_proxies_with_their_accounts(igctl, w
     igctl("proxy", "set-status", "2", "inactive")
     items = proxy_health.attention(fresh(ws_path))
     assert [(i["kind"], i["proxy_id"], i["account_count"], i["since"]) for i in items] == [
-        ("proxy_error", 1, 2, NOW_UTC), ("proxy_inactive", 2, 0, "2026-03-02T11:00:00.000Z")]
-    assert items[0]["message"].startswith(f"proxy 1 (http://127.0.0.1:{refusing_port.port}) is error; "
-                                          "last test: connection refused by the proxy; 2 accounts get no tasks")
+        ("proxy_error", 1, 2, NOW_UTC),
+        ("proxy_inactive", 2, 0, "2026-03-02T11:00:00.000Z"),
+    ]
+    assert items[0]["message"].startswith(
+        f"proxy 1 (http://127.0.0.1:{refusing_port.port}) is error; "
+        "last test: connection refused by the proxy; 2 accounts get no tasks"
+    )
     assert all({"kind", "proxy_id", "message", "since"} <= set(i) for i in items)
     igctl("proxy", "set-status", "1", "active")
     assert [i["proxy_id"] for i in proxy_health.attention(fresh(ws_path))] == [2]
@@ -532,8 +589,9 @@ def test_a_running_test_does_not_hold_the_write_lock(ws, ws_path, echo):
     assert proxy(ws)["provider"] == "acme"
 
 
-def test_warmup_tick_runs_the_due_proxy_tests_and_review_lists_what_they_found(igctl, ws, ws_path, clock, checked,
-                                                                              http_proxy, refusing_port):
+def test_warmup_tick_runs_the_due_proxy_tests_and_review_lists_what_they_found(
+    igctl, ws, ws_path, clock, checked, http_proxy, refusing_port
+):
     """The wiring: `warmup tick` tests the proxies due a test (never in a dry run), a quarantined
     proxy shows in `review list`, and a proxy tested within test_every_hours is left alone."""
     configure(ws_path, test_every_hours=24, fail_threshold=1)

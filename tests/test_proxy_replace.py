@@ -9,6 +9,8 @@ import json
 import pytest
 
 from igctl.engine.domain import proxies
+
+
 # -- arranging state directly in the database -------------------------------------------------
 def add_proxies(igctl, n, location=None, max_accounts=None):
     for _ in range(n):
@@ -32,8 +34,9 @@ def _fresh_counter():
 def model(ws, name) -> int:
     db = ws.db()
     with db.write():
-        return db.execute("INSERT INTO models (name, slug, created_at, updated_at) VALUES (?, ?, 'x', 'x')",
-                          [name, name.lower()]).lastrowid
+        return db.execute(
+            "INSERT INTO models (name, slug, created_at, updated_at) VALUES (?, ?, 'x', 'x')", [name, name.lower()]
+        ).lastrowid
 
 
 def bot(ws, name) -> int:
@@ -56,20 +59,26 @@ def account(ws, name, proxy_id, state="warming_up", model_id=None, bot_id=None, 
 
 
 def where(ws) -> dict:
-    return {r["username"]: (r["proxy_id"], r["lifecycle_state"], r["model_id"], r["bot_id"], r["slot"])
-            for r in ws.db().query("SELECT * FROM accounts ORDER BY id")}
+    return {
+        r["username"]: (r["proxy_id"], r["lifecycle_state"], r["model_id"], r["bot_id"], r["slot"])
+        for r in ws.db().query("SELECT * FROM accounts ORDER BY id")
+    }
 
 
 def snapshot(ws):
     db = ws.db()
-    return ([tuple(r) for r in db.query("SELECT * FROM proxies ORDER BY id")],
-            [tuple(r) for r in db.query("SELECT * FROM accounts ORDER BY id")],
-            db.scalar("SELECT COUNT(*) FROM events"))
+    return (
+        [tuple(r) for r in db.query("SELECT * FROM proxies ORDER BY id")],
+        [tuple(r) for r in db.query("SELECT * FROM accounts ORDER BY id")],
+        db.scalar("SELECT COUNT(*) FROM events"),
+    )
 
 
 def events(ws, kind):
-    return [dict(r) | {"details": json.loads(r["details_json"] or "null")}
-            for r in ws.db().query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind])]
+    return [
+        dict(r) | {"details": json.loads(r["details_json"] or "null")}
+        for r in ws.db().query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind])
+    ]
 
 
 # -- replace ----------------------------------------------------------------------------------
@@ -83,15 +92,22 @@ def test_replace_moves_every_account_keeping_state_model_and_bot(igctl, ws):
     out = igctl.json("proxy", "replace", "1", "2")
     assert out["dry_run"] is False and out["from_proxy_id"] == 1 and out["to_proxy_ids"] == [2]
     assert [(m["username"], m["lifecycle_state"], m["model"], m["to_proxy_id"]) for m in out["moved"]] == [
-        ("a_active", "active", "Alice", 2), ("a_ready", "ready", None, 2), ("a_review", "human_review", None, 2)]
+        ("a_active", "active", "Alice", 2),
+        ("a_ready", "ready", None, 2),
+        ("a_review", "human_review", None, 2),
+    ]
     assert where(ws) == {
-        "a_active": (2, "active", alice, pc1, 1), "a_ready": (2, "ready", None, pc1, 2),
-        "a_review": (2, "human_review", None, None, None), "a_retired": (1, "retired", None, None, None)}
+        "a_active": (2, "active", alice, pc1, 1),
+        "a_ready": (2, "ready", None, pc1, 2),
+        "a_review": (2, "human_review", None, None, None),
+        "a_retired": (1, "retired", None, None, None),
+    }
     assert proxies.get_proxy(ws, 2)["model"] == "Alice" and proxies.get_proxy(ws, 1)["model"] is None
     assert proxies.get_proxy(ws, 1)["account_count"] == 0 and proxies.get_proxy(ws, 2)["account_count"] == 3
     moves = events(ws, "proxy.moved")
     assert [(e["proxy_id"], e["details"]["from_proxy_id"], e["cause"]) for e in moves] == [
-        (2, 1, "proxy 1 replaced by proxy 2")] * 3
+        (2, 1, "proxy 1 replaced by proxy 2")
+    ] * 3
     assert moves[0]["details"]["bot_id"] == pc1 and moves[0]["details"]["lifecycle_state"] == "active"
     assert not events(ws, "account.state")  # no state changed
     [summary] = events(ws, "proxy.replaced")
@@ -103,7 +119,9 @@ def test_replace_human_output(igctl, ws):
     add_proxies(igctl, 2)
     account(ws, "a1", 1)
     assert igctl("proxy", "replace", "1", "2").stdout.splitlines() == [
-        "  a1: proxy 1 → proxy 2 (warming_up)", "1 account moved off proxy 1."]
+        "  a1: proxy 1 → proxy 2 (warming_up)",
+        "1 account moved off proxy 1.",
+    ]
 
 
 def test_replace_dry_run_changes_nothing(igctl, ws):
@@ -114,7 +132,8 @@ def test_replace_dry_run_changes_nothing(igctl, ws):
     out = igctl.json("proxy", "replace", "1", "2", "--dry-run")
     assert out["dry_run"] is True and [m["username"] for m in out["moved"]] == ["a1", "a2"]
     assert igctl("proxy", "replace", "1", "2", "--dry-run").stdout.splitlines()[-1] == (
-        "2 accounts would move off proxy 1 (dry run: nothing changed).")
+        "2 accounts would move off proxy 1 (dry run: nothing changed)."
+    )
     assert snapshot(ws) == before
 
 
@@ -244,12 +263,14 @@ def test_rebalance_refuses_when_one_account_has_no_place_and_moves_nothing(igctl
     # one short: a2 could go to 2 or 3, a1 only to 3
     igctl("proxy", "set-status", "2", "inactive")
     message = _refused(igctl, ws, "proxy", "rebalance", "--from", "1")
-    assert message == ("Error: no room for 1 account of proxy 1 (a2) on active proxies that may serve their "
-                       "model; nothing moved")
+    assert message == (
+        "Error: no room for 1 account of proxy 1 (a2) on active proxies that may serve their model; nothing moved"
+    )
     assert _refused(igctl, ws, "proxy", "rebalance", "--from", "1", "--dry-run") == message
     assert _refused(igctl, ws, "proxy", "rebalance", "--from", "1", "--location", "DE") == (
         "Error: no room for 2 accounts of proxy 1 (a1, a2) on active proxies in DE that may serve their model; "
-        "nothing moved")
+        "nothing moved"
+    )
 
 
 def test_rebalance_never_puts_a_model_account_on_another_models_proxy(igctl, ws):
@@ -258,7 +279,8 @@ def test_rebalance_never_puts_a_model_account_on_another_models_proxy(igctl, ws)
     account(ws, "a1", 1, state="active", model_id=alice)
     account(ws, "b1", 2, state="active", model_id=bella)
     assert _refused(igctl, ws, "proxy", "rebalance", "--from", "1") == (
-        "Error: no room for 1 account of proxy 1 (a1) on active proxies that may serve their model; nothing moved")
+        "Error: no room for 1 account of proxy 1 (a1) on active proxies that may serve their model; nothing moved"
+    )
 
 
 def test_rebalance_dry_run_and_bad_input(igctl, ws):

@@ -8,10 +8,10 @@ import csv
 import json
 
 import pytest
-
 import report_scenario
-from igctl.engine.views import reports
 from warmup_helpers import snapshot
+
+from igctl.engine.views import reports
 
 STATES = ["imported", "proxy_assigned", "warming_up", "human_review", "ready", "active", "cleanup", "retired"]
 
@@ -24,8 +24,16 @@ def scenario(ws, clock, write):
 def test_report_json_has_the_known_figures(igctl, ws, scenario):
     r = igctl.json("report")
     assert list(r["accounts_by_state"]) == STATES
-    assert r["accounts_by_state"] == {"imported": 2, "proxy_assigned": 0, "warming_up": 0, "human_review": 1,
-                                      "ready": 2, "active": 2, "cleanup": 0, "retired": 1}  # fmt: skip
+    assert r["accounts_by_state"] == {
+        "imported": 2,
+        "proxy_assigned": 0,
+        "warming_up": 0,
+        "human_review": 1,
+        "ready": 2,
+        "active": 2,
+        "cleanup": 0,
+        "retired": 1,
+    }
 
     steps = r["warmup_steps"]
     assert list(steps) == ["1", "2", "3", "4", "5"]
@@ -42,10 +50,19 @@ def test_report_json_has_the_known_figures(igctl, ws, scenario):
         assert steps[n]["median_seconds"] == steps[n]["p90_seconds"] == 100.0
 
     assert r["proxies"] == {
-        "total": 3, "in_use": 2, "slots": 9, "used_slots": 5, "free_slots": 1, "utilization": round(5 / 9, 4),
-        "active": 2, "inactive": 1, "in_error": 0, "monthly_cost": 30.0, "active_accounts": 2,
+        "total": 3,
+        "in_use": 2,
+        "slots": 9,
+        "used_slots": 5,
+        "free_slots": 1,
+        "utilization": round(5 / 9, 4),
+        "active": 2,
+        "inactive": 1,
+        "in_error": 0,
+        "monthly_cost": 30.0,
+        "active_accounts": 2,
         "cost_per_active_account": 15.0,
-    }  # fmt: skip
+    }
 
     bots = {b["name"]: b for b in r["bots"]}
     b1, b2 = bots["b1"], bots["b2"]
@@ -60,10 +77,20 @@ def test_report_json_has_the_known_figures(igctl, ws, scenario):
 
     (alice,) = r["models"]
     assert alice == {
-        "id": scenario["model_id"], "name": "alice", "display_name": "alice", "accounts": 2, "active_accounts": 2,
-        "tasks_completed": 1, "tasks_failed": 1, "tasks_open": 1, "success_rate": 0.5, "accounts_measured": 2,
-        "followers_start": 300, "followers_now": 340, "follower_growth": 40,
-    }  # fmt: skip
+        "id": scenario["model_id"],
+        "name": "alice",
+        "display_name": "alice",
+        "accounts": 2,
+        "active_accounts": 2,
+        "tasks_completed": 1,
+        "tasks_failed": 1,
+        "tasks_open": 1,
+        "success_rate": 0.5,
+        "accounts_measured": 2,
+        "followers_start": 300,
+        "followers_now": 340,
+        "follower_growth": 40,
+    }
 
     assert r["errors"] == {"action_blocked": 1, "challenge": 1, "rate_limited": 1, "ui_not_found": 1}
     assert r["errors_by_step"] == {
@@ -74,7 +101,12 @@ def test_report_json_has_the_known_figures(igctl, ws, scenario):
 
     c = r["conversion"]
     assert [(f["stage"], f["accounts"]) for f in c["funnel"]] == [
-        ("imported", 8), ("proxy_assigned", 6), ("warming_up", 6), ("ready", 5), ("active", 2)]
+        ("imported", 8),
+        ("proxy_assigned", 6),
+        ("warming_up", 6),
+        ("ready", 5),
+        ("active", 2),
+    ]
     assert [f["rate_from_previous"] for f in c["funnel"]] == [1.0, 0.75, 1.0, round(5 / 6, 4), 0.4]
     assert [f["rate_from_imported"] for f in c["funnel"]] == [1.0, 0.75, 0.75, 0.625, 0.25]
     assert (c["cohort"], c["went_to_review"], c["retired"]) == (8, 1, 1)
@@ -100,16 +132,23 @@ def test_daily_series_in_the_html_data(ws, scenario):
 
 def test_daily_series_uses_the_workspace_calendar_day(ws_path, igctl, clock, write):
     """An attempt settled at 23:30 UTC belongs to the next day in Europe/Berlin."""
-    (ws_path / "igctl.yaml").write_text((ws_path / "igctl.yaml").read_text().replace("timezone: UTC", "timezone: Europe/Berlin"))
+    (ws_path / "igctl.yaml").write_text(
+        (ws_path / "igctl.yaml").read_text().replace("timezone: UTC", "timezone: Europe/Berlin")
+    )
     from igctl.engine.store.workspace import Workspace
 
     ws = Workspace.open(ws_path)
     db = ws.db()
     with db.write():
-        a = db.execute("INSERT INTO accounts (username, password_enc, created_at, updated_at) VALUES ('x', 'e', '2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z')").lastrowid  # noqa: E501
+        a = db.execute(
+            "INSERT INTO accounts (username, password_enc, created_at, updated_at) VALUES ('x', 'e', '2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z')"
+        ).lastrowid  # noqa: E501
         for done in ("2026-03-02T22:59:00.000Z", "2026-03-02T23:30:00.000Z"):
-            db.execute("INSERT INTO step_log (account_id, kind, step_number, step_name, started_at, completed_at, status)"
-                       " VALUES (?, 'warmup', 1, 'change_pfp', ?, ?, 'completed')", [a, done, done])  # fmt: skip
+            db.execute(
+                "INSERT INTO step_log (account_id, kind, step_number, step_name, started_at, completed_at, status)"
+                " VALUES (?, 'warmup', 1, 'change_pfp', ?, ?, 'completed')",
+                [a, done, done],
+            )
     d = reports.build_report(ws)["daily"]
     assert d["days"] == ["2026-03-02", "2026-03-03"] and d["completed"] == [1, 1]
     ws.close()
@@ -123,7 +162,13 @@ def test_model_scope(igctl, ws, scenario):
     assert (one["completed"], one["failed"], one["median_seconds"], one["p90_seconds"]) == (2, 0, 90.0, 120.0)
     # p1 holds u1, u2 (and u3)
     p = r["proxies"]
-    assert (p["total"], p["slots"], p["used_slots"], p["utilization"], p["cost_per_active_account"]) == (1, 3, 3, 1.0, 6.25)
+    assert (p["total"], p["slots"], p["used_slots"], p["utilization"], p["cost_per_active_account"]) == (
+        1,
+        3,
+        3,
+        1.0,
+        6.25,
+    )
     assert [b["name"] for b in r["bots"]] == ["b1"]
     assert [m["name"] for m in r["models"]] == ["alice"]
     assert [f["accounts"] for f in r["conversion"]["funnel"]] == [2, 2, 2, 2, 2]
@@ -171,8 +216,17 @@ def test_csv_export_writes_one_file_per_table(igctl, ws, scenario, tmp_path):
     target = tmp_path / "export" / "today"
     out = igctl("report", "--csv", target).stdout
     names = {p.name for p in target.iterdir()}
-    assert names == {"accounts_by_state.csv", "warmup_steps.csv", "conversion.csv", "proxies.csv", "bots.csv",
-                     "models.csv", "errors.csv", "errors_by_step.csv", "daily.csv"}  # fmt: skip
+    assert names == {
+        "accounts_by_state.csv",
+        "warmup_steps.csv",
+        "conversion.csv",
+        "proxies.csv",
+        "bots.csv",
+        "models.csv",
+        "errors.csv",
+        "errors_by_step.csv",
+        "daily.csv",
+    }
     assert f"wrote {target / 'bots.csv'}" in out
     with open(target / "warmup_steps.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -180,8 +234,15 @@ def test_csv_export_writes_one_file_per_table(igctl, ws, scenario, tmp_path):
     assert (rows[0]["completed"], rows[0]["failed"], rows[0]["median_seconds"]) == ("5", "2", "180.0")
     with open(target / "conversion.csv", newline="") as fh:
         conv = {r["stage"]: r["accounts"] for r in csv.DictReader(fh)}
-    assert conv == {"imported": "8", "proxy_assigned": "6", "warming_up": "6", "ready": "5", "active": "2",
-                    "went_to_review": "1", "retired": "1"}  # fmt: skip
+    assert conv == {
+        "imported": "8",
+        "proxy_assigned": "6",
+        "warming_up": "6",
+        "ready": "5",
+        "active": "2",
+        "went_to_review": "1",
+        "retired": "1",
+    }
     # --csv with --json: the files, and pure JSON on stdout
     r = json.loads(igctl("report", "--csv", tmp_path / "again", "--json").stdout)
     assert r["accounts_by_state"]["active"] == 2 and (tmp_path / "again" / "daily.csv").exists()
@@ -202,8 +263,14 @@ def test_empty_workspace_report(igctl, ws_path):
         (["--model", "nobody"], "Error: no model named nobody"),
         (["--since", "yesterday"], "Error: not a date"),
         (["--until", "2026-13-01"], "Error: not a date"),
-        (["--since", "2026-03-05", "--until", "2026-03-05"], "Error: the start of the period must be before its end (--since, --until)"),
-        (["--since", "2026-03-06", "--until", "2026-03-05"], "Error: the start of the period must be before its end (--since, --until)"),
+        (
+            ["--since", "2026-03-05", "--until", "2026-03-05"],
+            "Error: the start of the period must be before its end (--since, --until)",
+        ),
+        (
+            ["--since", "2026-03-06", "--until", "2026-03-05"],
+            "Error: the start of the period must be before its end (--since, --until)",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(igctl, ws, scenario, args, message, tmp_path):
@@ -216,7 +283,10 @@ def test_bad_input_is_one_line_and_changes_nothing(igctl, ws, scenario, args, me
 
 def test_bad_output_targets(igctl, ws_path, tmp_path):
     (tmp_path / "a-file").write_text("x")
-    assert igctl.error("report", "--csv", tmp_path / "a-file") == f"Error: --csv wants a folder; {tmp_path / 'a-file'} is a file"
+    assert (
+        igctl.error("report", "--csv", tmp_path / "a-file")
+        == f"Error: --csv wants a folder; {tmp_path / 'a-file'} is a file"
+    )
     assert igctl.error("report", "--html", tmp_path / "missing" / "r.html").startswith("Error: --html: folder")
     assert not (tmp_path / "missing").exists()
     assert igctl.error("report", "--html", tmp_path).startswith("Error: --html wants a file name")

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from warmup_helpers import (
+    account,
+    add_accounts,
+    add_bot,
+    add_proxies,
+    by_name,
+    fleet,
+    open_tasks,
+    seed_templates,
+    snapshot,
+)
 
 from igctl.engine.domain import proxies
 from igctl.engine.flows import botwork
-from warmup_helpers import account, add_accounts, add_bot, add_proxies, by_name, fleet, open_tasks, seed_templates, snapshot
 
 
 @pytest.fixture
@@ -18,7 +28,9 @@ def stuck(igctl, ws):
     bot = add_bot(ws, "phone")
     for _ in range(2):
         t = botwork.claim_next(ws, bot)
-        botwork.fail(ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge")
+        botwork.fail(
+            ws, t["task_id"], bot, error_message=f"challenge on {t['account']['username']}", error_kind="challenge"
+        )
     return bot
 
 
@@ -55,7 +67,13 @@ def test_review_list_has_every_kind_of_item(igctl, ws, stuck, clock):
     clock.set("2026-03-02T10:11:00")
     items = igctl.json("review", "list")
     assert kinds(items) == [
-        "bad_proxy", "bot_offline", "content_missing", "human_review", "no_proxy", "proxy_error", "retrying"
+        "bad_proxy",
+        "bot_offline",
+        "content_missing",
+        "human_review",
+        "no_proxy",
+        "proxy_error",
+        "retrying",
     ]
     by = {i["kind"]: i for i in items}
     assert by["proxy_error"]["proxy_id"] == bad and by["proxy_error"]["account_count"] == 1
@@ -85,7 +103,9 @@ def test_nothing_needs_attention(igctl, ws):
 def test_review_retry_puts_the_step_back_due_now_with_fresh_attempts(igctl, ws, stuck, clock):
     clock.set("2026-03-02T15:00:00")
     done = igctl.json("review", "retry", "acct00001")
-    assert [(d["username"], d["step_name"], d["due_at"]) for d in done] == [("acct00001", "change_pfp", "2026-03-02T15:00:00.000Z")]
+    assert [(d["username"], d["step_name"], d["due_at"]) for d in done] == [
+        ("acct00001", "change_pfp", "2026-03-02T15:00:00.000Z")
+    ]
     acc = by_name(ws, "acct00001")
     assert (acc["lifecycle_state"], acc["requires_human_review"], acc["retry_count"]) == ("warming_up", 0, 0)
     [t] = open_tasks(ws, acc["id"])
@@ -96,8 +116,14 @@ def test_review_retry_puts_the_step_back_due_now_with_fresh_attempts(igctl, ws, 
     botwork.complete(ws, other["task_id"], stuck)
     again = botwork.claim_next(ws, stuck)
     assert again["task_id"] == t["id"] and again["attempt"] == 1
-    moved = ws.db().query("SELECT * FROM events WHERE kind = 'account.state' AND account_id = ? ORDER BY id", [acc["id"]])
-    assert (moved[-1]["old_state"], moved[-1]["new_state"], moved[-1]["cause"]) == ("human_review", "warming_up", "review retry")
+    moved = ws.db().query(
+        "SELECT * FROM events WHERE kind = 'account.state' AND account_id = ? ORDER BY id", [acc["id"]]
+    )
+    assert (moved[-1]["old_state"], moved[-1]["new_state"], moved[-1]["cause"]) == (
+        "human_review",
+        "warming_up",
+        "review retry",
+    )
     assert moved[-1]["actor"].startswith("user")
 
 
@@ -115,7 +141,9 @@ def test_review_resolve_records_the_step_as_done_by_hand_and_moves_on(igctl, ws,
     assert d["next_task"]["due_at"] == "2026-03-03T00:00:00.000Z"
     acc = by_name(ws, "acct00002")
     assert (acc["lifecycle_state"], acc["warmup_step"], acc["requires_human_review"]) == ("warming_up", 2, 0)
-    log = ws.db().query("SELECT status, bot_id, bot_session_id FROM step_log WHERE account_id = ? ORDER BY id", [acc["id"]])
+    log = ws.db().query(
+        "SELECT status, bot_id, bot_session_id FROM step_log WHERE account_id = ? ORDER BY id", [acc["id"]]
+    )
     assert [r["status"] for r in log] == ["requires_review", "completed"]
     assert log[-1]["bot_id"] is None and log[-1]["bot_session_id"].startswith("human:")
     [e] = ws.db().query("SELECT * FROM events WHERE kind = 'account.review_resolved'")
@@ -125,8 +153,11 @@ def test_review_resolve_records_the_step_as_done_by_hand_and_moves_on(igctl, ws,
 
 
 def test_resolving_the_last_step_makes_the_account_ready(igctl, ws_path, ws):
-    text = (ws_path / "igctl.yaml").read_text().replace(
-        "steps: [change_pfp, change_bio, post_highlight, post_story, post_post]", "steps: [change_pfp]")
+    text = (
+        (ws_path / "igctl.yaml")
+        .read_text()
+        .replace("steps: [change_pfp, change_bio, post_highlight, post_story, post_post]", "steps: [change_pfp]")
+    )
     (ws_path / "igctl.yaml").write_text(text)
     seed_templates(ws)
     fleet(ws, 1)
@@ -146,7 +177,10 @@ def test_resolving_the_last_step_makes_the_account_ready(igctl, ws_path, ws):
         (["retry", "acct00001", "nobody"], "Error: no account named nobody"),
         (["retry", "acct00001", "acct00003"], "Error: not in human review: acct00003 (warming_up)"),
         (["resolve", "acct00003", "--note", "x"], "Error: not in human review: acct00003 (warming_up)"),
-        (["resolve", "acct00001", "--note", "   "], "Error: a note saying what was done is required to resolve a review (--note TEXT)"),
+        (
+            ["resolve", "acct00001", "--note", "   "],
+            "Error: a note saying what was done is required to resolve a review (--note TEXT)",
+        ),
     ],
 )
 def test_refused_review_commands_change_nothing(igctl, ws, stuck, args, message):

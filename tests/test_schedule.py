@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from igctl.engine.domain import schedule
-UTC = timezone.utc
+
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -18,7 +19,14 @@ def local(text: str, tz=BERLIN) -> datetime:
 
 def week_slots(sched, hours, tz, account_id=1, monday="2026-03-02"):
     start = local(f"{monday}T00:00", tz)
-    return schedule.slots_between(sched, hours, tz, account_id, start - timedelta(microseconds=1), start + timedelta(days=7) - timedelta(microseconds=1))
+    return schedule.slots_between(
+        sched,
+        hours,
+        tz,
+        account_id,
+        start - timedelta(microseconds=1),
+        start + timedelta(days=7) - timedelta(microseconds=1),
+    )
 
 
 def test_per_week_counts_calendar_weeks_monday_to_sunday():
@@ -77,7 +85,9 @@ def test_bounds_are_exclusive_after_inclusive_until():
     assert schedule.next_after({"story": {"per_day": 1}}, None, BERLIN, 1, first) == slots[1].at
 
 
-@pytest.mark.parametrize("monday", ["2026-03-23", "2026-10-19"])  # the weeks of the DST changes (Sun 29 Mar, Sun 25 Oct)
+@pytest.mark.parametrize(
+    "monday", ["2026-03-23", "2026-10-19"]
+)  # the weeks of the DST changes (Sun 29 Mar, Sun 25 Oct)
 def test_dst_weeks_keep_counts_and_active_hours(monday):
     slots = week_slots({"story": {"per_day": 3}, "post": {"per_week": 5}}, "09:00-21:00", BERLIN, monday=monday)
     assert schedule.count_by_kind(slots) == {"story": 21, "post": 5}

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from igctl.engine.domain import content
-from igctl.engine.domain import proxies
-from igctl.engine.flows import botwork
-from igctl.engine.flows import warmup
-from igctl.engine.queue import tasks
-from igctl.engine.flows import tick as engine_tick
-from igctl.engine.store.errors import Conflict, Forbidden, InvalidInput, NotFound
 from warmup_helpers import account, add_accounts, add_bot, add_proxies, fleet, open_tasks, seed_templates, snapshot
+
+from igctl.engine.domain import content, proxies
+from igctl.engine.flows import botwork, warmup
+from igctl.engine.flows import tick as engine_tick
+from igctl.engine.queue import tasks
+from igctl.engine.store.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 T0 = "2026-03-02T10:00:00Z"  # the fixtures' frozen now (a UTC workspace)
 
@@ -55,8 +53,13 @@ def events(ws, kind):
 def test_claim_hands_out_the_task_payload_with_decrypted_credentials(ws, warm, bot):
     t = botwork.claim_next(ws, bot)
     assert t["kind"] == "warmup" and t["step_number"] == 1 and t["step_name"] == "change_pfp"
-    assert t["account"] == {"id": warm[0], "username": "acct00001", "password": "pw-acct-1",
-                            "email": "acct1@example.com", "email_password": "mailpw-acct-1"}  # fmt: skip
+    assert t["account"] == {
+        "id": warm[0],
+        "username": "acct00001",
+        "password": "pw-acct-1",
+        "email": "acct1@example.com",
+        "email_password": "mailpw-acct-1",
+    }
     assert t["proxy"]["password"] == "secret1" and t["proxy"]["username"] == "user1" and t["proxy"]["port"] == 8080
     assert t["slot"] == 1
     assert t["lease_expires_at"] == iso("2026-03-02T10:20:00Z")
@@ -98,8 +101,18 @@ def test_oldest_due_task_first(ws, bot):
 def test_one_claimed_task_per_account(ws, warm, bot):
     db = ws.db()
     with db.write():  # a second due task of the first account
-        tasks.enqueue(db, ws.events, account_id=warm[0], kind="warmup", step_name="change_bio", step_number=2,
-                      key="extra", due_at=ws.instant(T0), now=ws.instant(T0), actor="test")  # fmt: skip
+        tasks.enqueue(
+            db,
+            ws.events,
+            account_id=warm[0],
+            kind="warmup",
+            step_name="change_bio",
+            step_number=2,
+            key="extra",
+            due_at=ws.instant(T0),
+            now=ws.instant(T0),
+            actor="test",
+        )
     got = [botwork.claim_next(ws, bot)["account"]["id"] for _ in range(3)]
     assert sorted(got) == sorted(warm)  # the second task of warm[0] waits
     assert botwork.claim_next(ws, bot) is None
@@ -117,6 +130,7 @@ def test_accounts_on_a_proxy_that_is_not_active_get_no_task(ws, warm, bot, statu
 
 def test_retired_accounts_and_accounts_in_another_state_get_no_task(ws, warm, bot):
     from igctl.engine.domain import accounts
+
     accounts.retire(ws, ["acct00001"], reason="banned", actor="test")
     db = ws.db()
     with db.write():  # arrange: an account whose state does not run warm-up tasks
@@ -132,8 +146,18 @@ def test_stale_tasks_are_not_handed_out(ws, bot):
     db = ws.db()
     now = ws.instant(T0)
     with db.write():
-        tasks.enqueue(db, ws.events, account_id=a, kind="story", step_name="story", key="slot-1", due_at=now, now=now,
-                      stale_at=ws.instant("2026-03-02T10:00:01Z"), actor="test")  # fmt: skip
+        tasks.enqueue(
+            db,
+            ws.events,
+            account_id=a,
+            kind="story",
+            step_name="story",
+            key="slot-1",
+            due_at=now,
+            now=now,
+            stale_at=ws.instant("2026-03-02T10:00:01Z"),
+            actor="test",
+        )
     assert botwork.claim_next(ws, bot, now="2026-03-02T10:00:01Z") is None  # stale at that instant
     assert botwork.claim_next(ws, bot, now="2026-03-02T10:00:00.999Z")["kind"] == "story"
 
@@ -168,6 +192,7 @@ def test_a_bot_with_no_free_slot_gets_no_task_of_an_unbound_account(ws, warm):
 
 def test_slots_freed_by_retirement_are_reused_lowest_first(ws, warm):
     from igctl.engine.domain import accounts
+
     b = add_bot(ws, "b", slots=2)
     first = botwork.claim_next(ws, b)
     botwork.claim_next(ws, b)
@@ -178,6 +203,7 @@ def test_slots_freed_by_retirement_are_reused_lowest_first(ws, warm):
 
 def test_revoked_and_unknown_bots_are_refused(ws, warm, bot):
     from igctl.engine.domain import bots
+
     with pytest.raises(NotFound):
         botwork.claim_next(ws, 999)
     bots.revoke(ws, "phone1", actor="test")
@@ -197,8 +223,18 @@ def test_a_step_whose_content_type_has_no_item_waits_and_the_next_task_goes_out(
     now = ws.instant(T0)
     with db.write():
         warmup.start(ws, db, account(ws, a), now, "test")
-        tasks.enqueue(db, ws.events, account_id=b, kind="warmup", step_name="change_bio", step_number=2, key="bio-b",
-                      due_at=now, now=now, actor="test")  # fmt: skip
+        tasks.enqueue(
+            db,
+            ws.events,
+            account_id=b,
+            kind="warmup",
+            step_name="change_bio",
+            step_number=2,
+            key="bio-b",
+            due_at=now,
+            now=now,
+            actor="test",
+        )
         db.execute("UPDATE accounts SET lifecycle_state = 'warming_up' WHERE id = ?", [b])
     t = botwork.claim_next(ws, bot)
     assert (t["account"]["id"], t["step_name"]) == (b, "change_bio")
@@ -271,7 +307,9 @@ def test_heartbeat_extends_the_holders_leases_but_not_an_expired_one(ws, warm, b
     t = botwork.claim_next(ws, bot)
     answer = botwork.heartbeat(ws, bot, status="working", app_version="1.2", now="2026-03-02T10:15:00Z")
     assert answer["server_time"] == iso("2026-03-02T10:15:00Z") and answer["leases_extended"] == 1
-    assert ws.db().scalar("SELECT lease_expires_at FROM tasks WHERE id = ?", [t["task_id"]]) == iso("2026-03-02T10:35:00Z")
+    assert ws.db().scalar("SELECT lease_expires_at FROM tasks WHERE id = ?", [t["task_id"]]) == iso(
+        "2026-03-02T10:35:00Z"
+    )
     b = ws.db().one("SELECT * FROM bots WHERE id = ?", [bot])
     assert (b["last_seen_at"], b["status"], b["app_version"]) == (iso("2026-03-02T10:15:00Z"), "working", "1.2")
     assert botwork.heartbeat(ws, bot, now="2026-03-02T10:35:00Z")["leases_extended"] == 0  # ran out at 10:35
@@ -281,14 +319,19 @@ def test_heartbeat_extends_the_holders_leases_but_not_an_expired_one(ws, warm, b
 # -- completion --------------------------------------------------------------------------------
 def test_completion_queues_the_next_step_for_the_next_calendar_day(ws, warm, bot):
     t = botwork.claim_next(ws, bot)
-    answer = botwork.complete(ws, t["task_id"], bot, execution_time_ms=5400, instagram_response={"ok": True},
-                            now="2026-03-02T10:05:00Z")  # fmt: skip
+    answer = botwork.complete(
+        ws, t["task_id"], bot, execution_time_ms=5400, instagram_response={"ok": True}, now="2026-03-02T10:05:00Z"
+    )
     assert answer["status"] == "completed" and answer["account_state"] == "warming_up"
     assert answer["next_task"]["step_number"] == 2 and answer["next_task"]["due_at"] == iso("2026-03-03T00:00:00Z")
     acc = account(ws, warm[0])
     assert acc["warmup_step"] == 2 and acc["last_bot_action_by"] == "phone1"
     log = ws.db().one("SELECT * FROM step_log WHERE task_id = ?", [t["task_id"]])
-    assert (log["status"], log["execution_time_ms"], json.loads(log["instagram_response_json"])) == ("completed", 5400, {"ok": True})
+    assert (log["status"], log["execution_time_ms"], json.loads(log["instagram_response_json"])) == (
+        "completed",
+        5400,
+        {"ok": True},
+    )
 
 
 def test_a_repeated_completion_gets_the_same_answer_and_changes_nothing(ws, warm, bot):
@@ -339,8 +382,17 @@ def test_complete_and_fail_are_generic_over_the_kind(ws, bot):
     now = ws.instant(T0)
     with db.write():
         for step in ("reset_pfp", "delete_posts"):
-            tasks.enqueue(db, ws.events, account_id=a, kind="cleanup", step_name=step, key=f"cleanup:{a}:{step}",
-                          due_at=now, now=now, actor="test")  # fmt: skip
+            tasks.enqueue(
+                db,
+                ws.events,
+                account_id=a,
+                kind="cleanup",
+                step_name=step,
+                key=f"cleanup:{a}:{step}",
+                due_at=now,
+                now=now,
+                actor="test",
+            )
     t = botwork.claim_next(ws, bot)
     assert (t["kind"], t["step_name"]) == ("cleanup", "reset_pfp")
     assert botwork.complete(ws, t["task_id"], bot)["next_task"] is None
@@ -352,6 +404,7 @@ def test_complete_and_fail_are_generic_over_the_kind(ws, bot):
 
 def test_a_task_of_an_account_retired_while_claimed_cannot_be_completed(ws, warm, bot):
     from igctl.engine.domain import accounts
+
     t = botwork.claim_next(ws, bot)
     accounts.retire(ws, [t["account"]["username"]], reason="banned", actor="test")
     with pytest.raises(Conflict):
@@ -362,13 +415,22 @@ def test_a_task_of_an_account_retired_while_claimed_cannot_be_completed(ws, warm
 def test_failures_back_off_30_then_60_then_review_with_the_error_kept(ws, solo, bot):
     warm = solo
     t = botwork.claim_next(ws, bot)
-    r1 = botwork.fail(ws, t["task_id"], bot, error_message="button not found", error_kind="ui_not_found",
-                    error_details={"screen": "profile"}, now="2026-03-02T10:01:00Z")  # fmt: skip
+    r1 = botwork.fail(
+        ws,
+        t["task_id"],
+        bot,
+        error_message="button not found",
+        error_kind="ui_not_found",
+        error_details={"screen": "profile"},
+        now="2026-03-02T10:01:00Z",
+    )
     assert (r1["status"], r1["retry_at"]) == ("retry_scheduled", iso("2026-03-02T10:31:00Z"))
     assert botwork.claim_next(ws, bot, now="2026-03-02T10:30:59Z") is None  # not yet
     t2 = botwork.claim_next(ws, bot, now="2026-03-02T10:31:00Z")
     assert t2["task_id"] == t["task_id"]
-    r2 = botwork.fail(ws, t["task_id"], bot, error_message="again", error_kind="action_blocked", now="2026-03-02T10:32:00Z")
+    r2 = botwork.fail(
+        ws, t["task_id"], bot, error_message="again", error_kind="action_blocked", now="2026-03-02T10:32:00Z"
+    )
     assert r2["retry_at"] == iso("2026-03-02T11:32:00Z")
     botwork.claim_next(ws, bot, now="2026-03-02T11:32:00Z")
     r3 = botwork.fail(ws, t["task_id"], bot, error_message="third time", now="2026-03-02T11:33:00Z")
@@ -376,8 +438,14 @@ def test_failures_back_off_30_then_60_then_review_with_the_error_kept(ws, solo, 
     acc = account(ws, warm[0])
     assert acc["requires_human_review"] == 1 and acc["retry_count"] == 3
     assert acc["last_error_message"] == "third time" and acc["last_error_at"] == iso("2026-03-02T11:33:00Z")
-    log = ws.db().query("SELECT status, error_kind, retry_count FROM step_log WHERE task_id = ? ORDER BY id", [t["task_id"]])
-    assert [tuple(r) for r in log] == [("failed", "ui_not_found", 0), ("failed", "action_blocked", 1), ("requires_review", "other", 2)]
+    log = ws.db().query(
+        "SELECT status, error_kind, retry_count FROM step_log WHERE task_id = ? ORDER BY id", [t["task_id"]]
+    )
+    assert [tuple(r) for r in log] == [
+        ("failed", "ui_not_found", 0),
+        ("failed", "action_blocked", 1),
+        ("requires_review", "other", 2),
+    ]
     [moved] = [e for e in events(ws, "account.state") if e["new_state"] == "human_review"]
     assert moved["old_state"] == "warming_up" and moved["actor"] == "bot:phone1" and "other" in moved["cause"]
 
@@ -401,12 +469,21 @@ def test_failures_that_go_to_review_at_once(ws, warm, bot, report):
 
 def test_rate_limited_honours_retry_after_seconds(ws, solo, bot):
     t = botwork.claim_next(ws, bot)
-    answer = botwork.fail(ws, t["task_id"], bot, error_message="slow down", error_kind="rate_limited",
-                        retry_after_seconds=7200, now="2026-03-02T10:00:00Z")  # fmt: skip
+    answer = botwork.fail(
+        ws,
+        t["task_id"],
+        bot,
+        error_message="slow down",
+        error_kind="rate_limited",
+        retry_after_seconds=7200,
+        now="2026-03-02T10:00:00Z",
+    )
     assert answer["retry_at"] == iso("2026-03-02T12:00:00Z")
     assert botwork.claim_next(ws, bot, now="2026-03-02T11:59:59Z") is None
     t = botwork.claim_next(ws, bot, now="2026-03-02T12:00:00Z")
-    answer = botwork.fail(ws, t["task_id"], bot, error_message="slow down", error_kind="rate_limited", now="2026-03-02T12:00:00Z")
+    answer = botwork.fail(
+        ws, t["task_id"], bot, error_message="slow down", error_kind="rate_limited", now="2026-03-02T12:00:00Z"
+    )
     assert answer["retry_at"] == iso("2026-03-02T13:00:00Z")  # no retry_after: the backoff (2nd attempt: 60 min)
 
 
@@ -453,7 +530,9 @@ def test_proxy_errors_from_two_accounts_mark_the_proxy_error(ws, warm, bot):
     botwork.claim_next(ws, bot, now="2026-03-02T10:30:00Z")  # another account's task first
     again = botwork.claim_next(ws, bot, now="2026-03-02T10:30:00Z")
     assert again["account"]["id"] != t["account"]["id"]
-    botwork.fail(ws, again["task_id"], bot, error_message="tunnel failed", error_kind="proxy_error", now="2026-03-02T10:31:00Z")
+    botwork.fail(
+        ws, again["task_id"], bot, error_message="tunnel failed", error_kind="proxy_error", now="2026-03-02T10:31:00Z"
+    )
     row = ws.db().one("SELECT status FROM proxies WHERE id = ?", [proxy_id])
     assert row["status"] == "error"
     [change] = events(ws, "proxy.status")[-1:]
@@ -468,5 +547,7 @@ def test_proxy_errors_from_one_account_do_not_mark_the_proxy(ws, bot):
     engine_tick.tick(ws)
     for minute in ("00", "30"):
         t = botwork.claim_next(ws, bot, now=f"2026-03-02T10:{minute}:00Z")
-        botwork.fail(ws, t["task_id"], bot, error_message="tunnel", error_kind="proxy_error", now=f"2026-03-02T10:{minute}:00Z")
+        botwork.fail(
+            ws, t["task_id"], bot, error_message="tunnel", error_kind="proxy_error", now=f"2026-03-02T10:{minute}:00Z"
+        )
     assert ws.db().scalar("SELECT status FROM proxies WHERE id = ?", [p]) == "active"

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from warmup_helpers import (
+    account,
+    add_accounts,
+    add_bot,
+    add_proxies,
+    by_name,
+    fleet,
+    open_tasks,
+    seed_templates,
+    snapshot,
+)
+
 from igctl.engine.flows import botwork
 from igctl.engine.queue import tasks
 from igctl.engine.store.workspace import Workspace
-from warmup_helpers import account, add_accounts, add_bot, add_proxies, by_name, fleet, open_tasks, seed_templates, snapshot
 
 
 def configure(ws_path, **replacements):
@@ -33,9 +44,18 @@ def test_tick_starts_warmups_and_a_second_tick_does_nothing(igctl, ws):
     assert result["warmups_started"] == 4 and result["started"] == [f"acct0000{i}" for i in range(1, 5)]
     for a in ids:
         acc = account(ws, a)
-        assert (acc["lifecycle_state"], acc["warmup_step"], acc["warmup_started_at"]) == ("warming_up", 1, "2026-03-02T10:00:00.000Z")
+        assert (acc["lifecycle_state"], acc["warmup_step"], acc["warmup_started_at"]) == (
+            "warming_up",
+            1,
+            "2026-03-02T10:00:00.000Z",
+        )
         [t] = open_tasks(ws, a)
-        assert (t["kind"], t["step_number"], t["step_name"], t["due_at"]) == ("warmup", 1, "change_pfp", "2026-03-02T10:00:00.000Z")
+        assert (t["kind"], t["step_number"], t["step_name"], t["due_at"]) == (
+            "warmup",
+            1,
+            "change_pfp",
+            "2026-03-02T10:00:00.000Z",
+        )
     moves = ws.db().query("SELECT * FROM events WHERE kind = 'account.state' AND new_state = 'warming_up'")
     assert len(moves) == 4 and {m["actor"] for m in moves} == {"tick"}
     [cmd] = ws.db().query("SELECT * FROM events WHERE kind = 'command'")
@@ -121,8 +141,18 @@ def test_tick_drops_stale_tasks(igctl, ws, clock):
     db = ws.db()
     now = ws.instant("2026-03-02T10:00:00Z")
     with db.write():
-        tasks.enqueue(db, ws.events, account_id=a, kind="post", step_name="post", key="post-slot", due_at=now, now=now,
-                      stale_at=ws.instant("2026-03-02T16:00:00Z"), actor="test")  # fmt: skip
+        tasks.enqueue(
+            db,
+            ws.events,
+            account_id=a,
+            kind="post",
+            step_name="post",
+            key="post-slot",
+            due_at=now,
+            now=now,
+            stale_at=ws.instant("2026-03-02T16:00:00Z"),
+            actor="test",
+        )
     clock.set("2026-03-02T15:59:59")
     assert tick_json(igctl)["tasks_dropped"] == 0
     clock.set("2026-03-02T16:00:00")
@@ -198,9 +228,20 @@ def test_pipeline_shows_each_account_in_warm_up_and_counts_per_step(igctl, ws, c
     assert rows["acct00003"]["step_status"] == "human_review" and rows["acct00003"]["last_error"] == "checkpoint"
     assert rows["acct00004"]["step_status"] == "due" and rows["acct00004"]["bot"] is None
     steps = {s["step_number"]: s for s in view["steps"]}
-    assert steps[1]["accounts"] == 3 and steps[1]["due"] == 1 and steps[1]["retry_wait"] == 1 and steps[1]["human_review"] == 1
+    assert (
+        steps[1]["accounts"] == 3
+        and steps[1]["due"] == 1
+        and steps[1]["retry_wait"] == 1
+        and steps[1]["human_review"] == 1
+    )
     assert steps[2]["accounts"] == 1 and steps[2]["waiting"] == 1
-    assert [s["step_name"] for s in view["steps"]] == ["change_pfp", "change_bio", "post_highlight", "post_story", "post_post"]
+    assert [s["step_name"] for s in view["steps"]] == [
+        "change_pfp",
+        "change_bio",
+        "post_highlight",
+        "post_story",
+        "post_post",
+    ]
     table = igctl("warmup", "pipeline").stdout
     assert "acct00003" in table and "human_review" in table
     csv_text = igctl("warmup", "pipeline", "--csv").stdout
@@ -219,10 +260,19 @@ def test_plan_shows_the_dates_of_the_remaining_steps(igctl, ws_path):
     botwork.complete(ws, t["task_id"], bot)  # Monday 10:00 Berlin
     view = igctl.json("warmup", "plan", "acct00001")
     assert [(s["step_number"], s["status"]) for s in view["steps"]] == [
-        (1, "completed"), (2, "waiting"), (3, "planned"), (4, "planned"), (5, "planned")]  # fmt: skip
+        (1, "completed"),
+        (2, "waiting"),
+        (3, "planned"),
+        (4, "planned"),
+        (5, "planned"),
+    ]
     # Berlin midnight of Tuesday to Friday, in UTC
     assert [s["due_at"] for s in view["steps"][1:]] == [
-        "2026-03-02T23:00:00.000Z", "2026-03-03T23:00:00.000Z", "2026-03-04T23:00:00.000Z", "2026-03-05T23:00:00.000Z"]  # fmt: skip
+        "2026-03-02T23:00:00.000Z",
+        "2026-03-03T23:00:00.000Z",
+        "2026-03-04T23:00:00.000Z",
+        "2026-03-05T23:00:00.000Z",
+    ]
     text = igctl("warmup", "plan", "acct00001").stdout
     assert "2026-03-06 00:00" in text and "post_post" in text and "Europe/Berlin" in text
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
+from warmup_helpers import add_bot, add_proxies, seed_templates
+
 from igctl.engine.domain import accounts
 from igctl.engine.flows import botwork
 from igctl.engine.flows import tick as engine_tick
 from igctl.engine.store.clock import from_db
 from igctl.engine.store.workspace import Workspace
-from warmup_helpers import add_bot, add_proxies, seed_templates
 
 MONDAY = date(2026, 3, 2)
 
@@ -31,7 +32,9 @@ def work(ws, bots: list[int], fail_first: set[str], now: str) -> Counter:
             busy = True
             key = (t["account"]["username"], t["step_number"])
             if t["account"]["username"] in fail_first and t["attempt"] == 1:
-                botwork.fail(ws, t["task_id"], bot, error_message="button not found", error_kind="ui_not_found", now=now)
+                botwork.fail(
+                    ws, t["task_id"], bot, error_message="button not found", error_kind="ui_not_found", now=now
+                )
                 done["failed"] += 1
             else:
                 botwork.complete(ws, t["task_id"], bot, execution_time_ms=4000, now=now)
@@ -41,7 +44,8 @@ def work(ws, bots: list[int], fail_first: set[str], now: str) -> Counter:
 
 def test_fifty_accounts_warm_up_in_five_calendar_days(ws_path, clock, write):
     (ws_path / "igctl.yaml").write_text(
-        (ws_path / "igctl.yaml").read_text().replace("timezone: UTC", "timezone: Europe/Berlin"))
+        (ws_path / "igctl.yaml").read_text().replace("timezone: UTC", "timezone: Europe/Berlin")
+    )
     ws = Workspace.open(ws_path)
     seed_templates(ws)
     add_proxies(ws, 17)

@@ -26,8 +26,11 @@ def set_config(ws_path: Path, **watch) -> None:
     cfg = ws_path / "igctl.yaml"
     text = cfg.read_text()
     for key, value in watch.items():
-        old = {"settle_seconds": "settle_seconds: 1", "scan_interval_seconds": "scan_interval_seconds: 10",
-               "max_file_mb": "max_file_mb: 200"}[key]
+        old = {
+            "settle_seconds": "settle_seconds: 1",
+            "scan_interval_seconds": "scan_interval_seconds: 10",
+            "max_file_mb": "max_file_mb: 200",
+        }[key]
         assert old in text
         text = text.replace(old, f"{key}: {value}")
     cfg.write_text(text)
@@ -66,7 +69,9 @@ def count(ws_path: Path, table: str, where: str = "1") -> int:
 
 def snapshot_of_db(ws_path: Path) -> dict:
     db = db_of(ws_path)
-    return {t: db.query(f"SELECT * FROM {t} ORDER BY 1").__len__() for t in ("accounts", "proxies", "events", "inbox_files")}
+    return {
+        t: db.query(f"SELECT * FROM {t} ORDER BY 1").__len__() for t in ("accounts", "proxies", "events", "inbox_files")
+    }
 
 
 def listing(folder: Path) -> list[str]:
@@ -77,8 +82,12 @@ def all_text_under(ws_path: Path) -> str:
     """Every byte igctl wrote into the workspace (database, logs, notes), as text, to search
     for leaked secrets. The dropped files themselves are the operator's originals, kept as they
     came (docs/watch.md)."""
-    kept = {p for d in ("processed", "failed") for p in (ws_path / "inbox" / d).iterdir()
-            if not p.name.endswith((".result.json", ".error.txt"))}
+    kept = {
+        p
+        for d in ("processed", "failed")
+        for p in (ws_path / "inbox" / d).iterdir()
+        if not p.name.endswith((".result.json", ".error.txt"))
+    }
     chunks = []
     for p in ws_path.rglob("*"):
         if p.is_file() and p.name != "secret.key" and p not in kept:
@@ -193,7 +202,9 @@ def test_proxies_are_handled_before_accounts_so_the_accounts_get_them(wsp, igctl
     assert [(r["kind"], r["outcome"]) for r in results] == [("proxies", "processed"), ("accounts", "processed")]
     assert results[1]["proxies_assigned"] == 2
     assert count(wsp, "accounts", "proxy_id IS NOT NULL") == 2
-    assert {r[0] for r in db_of(wsp).query("SELECT DISTINCT actor FROM events WHERE kind = 'account.state'")} == {"watch"}
+    assert {r[0] for r in db_of(wsp).query("SELECT DISTINCT actor FROM events WHERE kind = 'account.state'")} == {
+        "watch"
+    }
 
 
 def test_json_output_is_a_list_and_nothing_else(wsp, igctl):
@@ -231,7 +242,10 @@ def test_the_same_content_under_another_name_is_not_imported_twice(wsp, igctl):
     before = snapshot_of_db(wsp)
     drop(wsp, "accounts", "second.txt", ACCOUNTS)
     out = igctl("watch", "--once").stdout
-    assert out.strip() == "accounts/second.txt: repeat of accounts/first.txt, not imported again -> inbox/processed/second.txt"
+    assert (
+        out.strip()
+        == "accounts/second.txt: repeat of accounts/first.txt, not imported again -> inbox/processed/second.txt"
+    )
     after = snapshot_of_db(wsp)
     assert after["accounts"] == before["accounts"] == 2
     assert after["inbox_files"] == 1
@@ -257,8 +271,9 @@ def test_crash_between_commit_and_move_is_recovered_without_a_second_import(wsp,
     assert r["outcome"] == "repeat" and r["moved_to"] == "inbox/processed/batch.txt"
     assert listing(wsp / "inbox" / "accounts") == []
     assert listing(processed) == ["batch.txt", "batch.txt.result.json"]
-    assert [tuple(x) for x in db_of(wsp).query("SELECT id, username, created_at FROM accounts ORDER BY id")] == \
-        [tuple(x) for x in accounts_before]
+    assert [tuple(x) for x in db_of(wsp).query("SELECT id, username, created_at FROM accounts ORDER BY id")] == [
+        tuple(x) for x in accounts_before
+    ]
 
 
 def test_name_clash_in_processed_never_overwrites(wsp, igctl):
@@ -328,7 +343,12 @@ def test_an_empty_file_fails(wsp, igctl):
     results = igctl.json("watch", "--once")
     assert [(r["file"], r["outcome"]) for r in results] == [("comments.txt", "failed"), ("empty.txt", "failed")]
     assert "no data lines" in results[0]["error"]
-    assert listing(wsp / "inbox" / "failed") == ["comments.txt", "comments.txt.error.txt", "empty.txt", "empty.txt.error.txt"]
+    assert listing(wsp / "inbox" / "failed") == [
+        "comments.txt",
+        "comments.txt.error.txt",
+        "empty.txt",
+        "empty.txt.error.txt",
+    ]
 
 
 def test_a_failed_file_moved_back_is_tried_again(wsp, igctl):
@@ -388,7 +408,9 @@ def test_a_file_still_being_written_is_not_touched(ws_path, igctl):
 
     # once the writer stops, the file is handled after exactly settle_seconds of quiet
     waits.clear()
-    results = inbox.run_once(ws, max_wait=5, monotonic=lambda: now[0], sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)))
+    results = inbox.run_once(
+        ws, max_wait=5, monotonic=lambda: now[0], sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s))
+    )
     assert [r["outcome"] for r in results] == ["processed"] and waits == [1]
     assert count(ws_path, "accounts") == 1 + 5
     ws.close()

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+import writer_calls
+from warmup_helpers import add_bot, fleet, seed_templates
 
 from igctl.engine.flows import botwork
 from igctl.engine.queue import tasks
@@ -23,14 +25,16 @@ from igctl.engine.store import writer as writer_module
 from igctl.engine.store.errors import Conflict, NotFound
 from igctl.engine.store.writer import Writer
 from igctl.engine.store.writer_process import WriterLost
-import writer_calls
-from warmup_helpers import add_bot, fleet, seed_templates
 
 REAL_PYTHON = sys.executable
 
 
 def mirrored(ws) -> list[dict]:
-    return [json.loads(line) for f in sorted((ws.path / "logs").glob("events-*.jsonl")) for line in f.read_text().splitlines()]
+    return [
+        json.loads(line)
+        for f in sorted((ws.path / "logs").glob("events-*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
 
 
 def note(ws, kind: str, fail: bool = False) -> int:
@@ -68,9 +72,8 @@ def test_a_failing_savepoint_takes_back_its_rows_and_its_log_lines_only(ws):
 
 
 def test_a_savepoint_needs_a_transaction(ws):
-    with pytest.raises(AssertionError):
-        with ws.db().savepoint():
-            pass
+    with pytest.raises(AssertionError), ws.db().savepoint():
+        pass
 
 
 # -- the writer -----------------------------------------------------------------------------------
@@ -158,8 +161,17 @@ def test_many_threads_through_one_writer_claim_each_task_once(ws, process):
     now = ws.instant("2026-03-02T10:00:00Z")
     with db.write():
         for a in ids:
-            tasks.enqueue(db, ws.events, account_id=a, kind="cleanup", step_name="reset_pfp", key=f"cleanup:{a}",
-                          due_at=now, now=now, actor="test")  # fmt: skip
+            tasks.enqueue(
+                db,
+                ws.events,
+                account_id=a,
+                kind="cleanup",
+                step_name="reset_pfp",
+                key=f"cleanup:{a}",
+                due_at=now,
+                now=now,
+                actor="test",
+            )
     bots = [add_bot(ws, f"phone{n}") for n in range(8)]
     ws.cipher  # noqa: B018 - loaded once, before the threads
     writer = Writer(ws, process=process).start()
@@ -423,7 +435,10 @@ def test_in_process_mode_an_argument_is_the_workspace_only_when_it_was_the_works
     from igctl.engine.store.writer_process import WS
 
     assert in_process.call(writer_calls.echo, ws, ws, "<the workspace>", 7) == [
-        ("Workspace", None), ("str", "<the workspace>"), ("int", 7)]  # fmt: skip
+        ("Workspace", None),
+        ("str", "<the workspace>"),
+        ("int", 7),
+    ]
     assert in_process.call(writer_calls.echo, ws, WS) == [("Workspace", None)]
 
 
@@ -446,11 +461,13 @@ def test_in_process_mode_a_call_the_child_cannot_find_fails_alone(ws, in_process
     held = threading.Thread(target=caller, args=("held", writer_calls.hold, ws, str(started), str(release)))
     held.start()
     wait_until(started.exists)  # the next two queue behind it: one group
-    threads = [threading.Thread(target=caller, args=("lost", parent_only.stamp, ws)),
-               threading.Thread(target=caller, args=("good", writer_calls.where_and_when, ws))]  # fmt: skip
+    threads = [
+        threading.Thread(target=caller, args=("lost", parent_only.stamp, ws)),
+        threading.Thread(target=caller, args=("good", writer_calls.where_and_when, ws)),
+    ]
     for th in threads:
         th.start()
-        wait_until(lambda: in_process._queue.qsize() == threads.index(th) + 1)
+        wait_until(lambda th=th: in_process._queue.qsize() == threads.index(th) + 1)
     release.touch()
     for th in [held, *threads]:
         th.join(10)
@@ -484,7 +501,9 @@ def test_in_process_mode_only_module_level_functions_can_be_sent(ws, in_process)
     assert in_process.calls == 0
 
 
-def test_in_process_mode_a_child_that_dies_fails_the_calls_it_held_and_another_takes_its_place(ws, in_process, caplog, tmp_path):
+def test_in_process_mode_a_child_that_dies_fails_the_calls_it_held_and_another_takes_its_place(
+    ws, in_process, caplog, tmp_path
+):
     pid, started = in_process.pid, tmp_path / "started"
     outcome: list = []
 
@@ -504,8 +523,14 @@ def test_in_process_mode_a_child_that_dies_fails_the_calls_it_held_and_another_t
     new = in_process.call(writer_calls.where_and_when, ws)[0]
     assert new == in_process.pid and new not in (pid, os.getpid())  # a new child runs the writes
     assert process_state(pid) is None  # the dead one was reaped
-    assert in_process.status() == {"mode": "process", "processes": 2, "server_pid": os.getpid(), "writer_pid": new,
-                                   "restarts": 1, "degraded": False}  # fmt: skip
+    assert in_process.status() == {
+        "mode": "process",
+        "processes": 2,
+        "server_pid": os.getpid(),
+        "writer_pid": new,
+        "restarts": 1,
+        "degraded": False,
+    }
     assert f"the writer process {pid} ended: writer process {new} started in its place" in caplog.text
 
 
@@ -517,7 +542,9 @@ def test_in_process_mode_a_child_that_died_idle_costs_no_call(ws, in_process):
     assert process_state(pid) is None and in_process.restarts == 1
 
 
-def test_in_process_mode_without_a_child_that_starts_is_degraded_and_tries_again(ws, clock, in_process, monkeypatch, caplog):
+def test_in_process_mode_without_a_child_that_starts_is_degraded_and_tries_again(
+    ws, clock, in_process, monkeypatch, caplog
+):
     """No new child will start (here: the interpreter is missing): the writes run in this
     process, and the status says so, until a later try starts one."""
     pid = in_process.pid
@@ -541,7 +568,9 @@ def test_in_process_mode_without_a_child_that_starts_is_degraded_and_tries_again
 def test_in_process_mode_stop_waits_for_the_groups_in_flight(ws, in_process, tmp_path):
     started, release = tmp_path / "started", tmp_path / "release"
     outcome: dict = {}
-    held = threading.Thread(target=lambda: outcome.update(held=in_process.call(writer_calls.hold, ws, str(started), str(release))))
+    held = threading.Thread(
+        target=lambda: outcome.update(held=in_process.call(writer_calls.hold, ws, str(started), str(release)))
+    )
     held.start()
     wait_until(started.exists)
     child = in_process.pid

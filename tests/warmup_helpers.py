@@ -4,9 +4,7 @@ where a test needs a state directly (arranging, not transitioning)."""
 
 from __future__ import annotations
 
-from igctl.engine.domain import bots
-from igctl.engine.domain import content
-from igctl.engine.domain import proxies
+from igctl.engine.domain import bots, content, proxies
 from igctl.engine.store.clock import to_db
 from igctl.engine.store.workspace import Workspace
 
@@ -100,7 +98,8 @@ def by_name(ws: Workspace, username: str):
 
 def open_tasks(ws: Workspace, account_id: int) -> list:
     return ws.db().query(
-        "SELECT * FROM tasks WHERE account_id = ? AND status IN ('queued', 'claimed', 'review') ORDER BY id", [account_id]
+        "SELECT * FROM tasks WHERE account_id = ? AND status IN ('queued', 'claimed', 'review') ORDER BY id",
+        [account_id],
     )
 
 

@@ -34,8 +34,8 @@ def broken(ws, kind: str):
 def hold(ws, started: str, release: str) -> str:
     """Keeps the writer process busy: marks `started`, then waits for the file `release` (a test
     kills the child meanwhile, or creates the file)."""
-    from pathlib import Path
     import time
+    from pathlib import Path
 
     Path(started).touch()
     deadline = time.monotonic() + 30

@@ -24,11 +24,7 @@ from importlib import resources
 from bottle import Bottle, HTTPError, HTTPResponse, request, response
 
 from igctl import __version__
-from igctl.engine.domain import botaccess
-from igctl.engine.domain import bots
-from igctl.engine.domain import content
-from igctl.engine.domain import evidence
-from igctl.engine.domain import metrics
+from igctl.engine.domain import botaccess, bots, content, evidence, metrics
 from igctl.engine.flows import botwork
 from igctl.engine.store.errors import Forbidden, IgctlError, InvalidInput, NotFound, TooLarge, Unauthorized
 from igctl.engine.store.writer import Writer
@@ -174,8 +170,10 @@ def idempotency_key() -> str | None:
     if key is None:
         return None
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not all(" " <= c <= "~" for c in key):
-        raise InvalidInput(f"the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters",
-                           detail={"length": len(key)})  # fmt: skip
+        raise InvalidInput(
+            f"the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters",
+            detail={"length": len(key)},
+        )
     return key
 
 
@@ -189,7 +187,12 @@ def api_content(chosen: dict) -> dict:
     return {
         "texts": chosen.get("texts", {}),
         "images": [
-            {"content_id": i["content_id"], "type": i.get("type"), "url": IMAGE_URL.format(i["content_id"]), "sha256": i["sha256"]}
+            {
+                "content_id": i["content_id"],
+                "type": i.get("type"),
+                "url": IMAGE_URL.format(i["content_id"]),
+                "sha256": i["sha256"],
+            }
             for i in chosen.get("images", [])
         ],
     }
@@ -301,7 +304,9 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         def apply(self, callback, route):
             if not route.rule.startswith("/api/bot/"):
                 return callback
-            operation = spec["paths"].get(re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", route.rule), {}).get(route.method.lower(), {})
+            operation = (
+                spec["paths"].get(re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", route.rule), {}).get(route.method.lower(), {})
+            )
             allowed = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
 
             def wrapper(*args, **kwargs):
@@ -309,7 +314,11 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
                 if unknown:
                     raise InvalidInput(
                         f"unknown query parameter {unknown[0][:100]!r}"
-                        + (f" (this route takes {', '.join(sorted(allowed))})" if allowed else " (this route takes none)"),
+                        + (
+                            f" (this route takes {', '.join(sorted(allowed))})"
+                            if allowed
+                            else " (this route takes none)"
+                        ),
                         detail={"unknown": [name[:100] for name in unknown[:20]]},
                     )
                 return callback(*args, **kwargs)
@@ -336,8 +345,10 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         """A path or body bot_id must be the token's own bot."""
         bot = the_bot()
         if bot_id != bot["id"]:
-            raise Forbidden(f"this token belongs to bot {bot['name']} (id {bot['id']}), not to bot {bot_id}",
-                            detail={"bot_id": bot_id})  # fmt: skip
+            raise Forbidden(
+                f"this token belongs to bot {bot['name']} (id {bot['id']}), not to bot {bot_id}",
+                detail={"bot_id": bot_id},
+            )
         return bot_id
 
     # -- open routes -------------------------------------------------------------------
@@ -395,18 +406,30 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
     def step_complete():
         body = bodies.parse(bodies.StepComplete, read_json(max_body))
         return write(
-            botwork.complete, ws, body.task_id, own_bot(body.bot_id), execution_time_ms=body.execution_time_ms,
-            content_used=body.content_used, instagram_response=body.instagram_response,
-        )  # fmt: skip
+            botwork.complete,
+            ws,
+            body.task_id,
+            own_bot(body.bot_id),
+            execution_time_ms=body.execution_time_ms,
+            content_used=body.content_used,
+            instagram_response=body.instagram_response,
+        )
 
     @app.post("/api/bot/step-failed")
     def step_failed():
         body = bodies.parse(bodies.StepFailed, read_json(max_body))
         return write(
-            botwork.fail, ws, body.task_id, own_bot(body.bot_id), error_message=body.error_message, error_kind=body.error_kind,
-            error_details=body.error_details, requires_review=body.requires_review, retryable=body.retryable,
+            botwork.fail,
+            ws,
+            body.task_id,
+            own_bot(body.bot_id),
+            error_message=body.error_message,
+            error_kind=body.error_kind,
+            error_details=body.error_details,
+            requires_review=body.requires_review,
+            retryable=body.retryable,
             retry_after_seconds=body.retry_after_seconds,
-        )  # fmt: skip
+        )
 
     @app.post("/api/bot/tasks/<task_id:int>/screenshot")
     def screenshot(task_id):
@@ -414,8 +437,10 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         data = read_body(max_body)
         declared = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
         if declared and declared not in SCREENSHOT_TYPES:
-            raise evidence.NotAnImage(f"a screenshot must be image/png or image/jpeg, not {declared[:100]}",
-                                      detail={"content_type": declared[:200]})  # fmt: skip
+            raise evidence.NotAnImage(
+                f"a screenshot must be image/png or image/jpeg, not {declared[:100]}",
+                detail={"content_type": declared[:200]},
+            )
         kept = write(evidence.add_screenshot, ws, task_id, the_bot()["id"], data)
         response.status = 201
         return kept
@@ -450,9 +475,14 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         own_bot(bot_id)
         body = bodies.parse(bodies.Heartbeat, read_json(max_body, optional=True))
         return write(
-            botwork.heartbeat, ws, bot_id, status=body.status, current_task_id=body.current_task_id, app_version=body.app_version,
+            botwork.heartbeat,
+            ws,
+            bot_id,
+            status=body.status,
+            current_task_id=body.current_task_id,
+            app_version=body.app_version,
             system_info=body.system_info,
-        )  # fmt: skip
+        )
 
     app.config["igctl.read_json"] = lambda: read_json(max_body)
     return app

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from igctl.engine.store.errors import InvalidInput
 from igctl.engine.flows.botwork import ERROR_KINDS
+from igctl.engine.store.errors import InvalidInput
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER range
 

@@ -22,8 +22,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
@@ -41,8 +41,14 @@ server_log = logging.getLogger("igctl.server")
 
 # headers only a trusted reverse proxy may set: dropped, as no proxy is trusted (REMOTE_ADDR is
 # the peer; bottle would otherwise build URLs from a client's X-Forwarded-Host)
-_PROXY_HEADERS = (b"X-Forwarded-For", b"X-Forwarded-Host", b"X-Forwarded-Proto", b"X-Forwarded-Port",
-                  b"X-Forwarded-By", b"Forwarded")  # fmt: skip
+_PROXY_HEADERS = (
+    b"X-Forwarded-For",
+    b"X-Forwarded-Host",
+    b"X-Forwarded-Proto",
+    b"X-Forwarded-Port",
+    b"X-Forwarded-By",
+    b"Forwarded",
+)
 _REASONS = {"431": "Request Header Fields Too Large"}
 
 
@@ -105,8 +111,10 @@ class _Request(cheroot_server.HTTPRequest):
                 return None
         except cheroot_errors.MaxSizeExceeded:
             self.close_connection = True
-            self.simple_response("431 Request Header Fields Too Large",
-                                 f"the headers are over the limit of {self.server.max_request_header_size} bytes")  # fmt: skip
+            self.simple_response(
+                "431 Request Header Fields Too Large",
+                f"the headers are over the limit of {self.server.max_request_header_size} bytes",
+            )
             return None
         for name in _PROXY_HEADERS:
             self.inheaders.pop(name, None)
@@ -118,7 +126,7 @@ class _Request(cheroot_server.HTTPRequest):
             return super().respond()
         limit = self.server.max_request_body_size
         chunked = cheroot_server.ChunkedRFile(self.conn.rfile, limit)
-        body = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+        body = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - handed to the app, closed below
         try:
             try:
                 while data := chunked.read(64 * 1024):
@@ -159,9 +167,14 @@ class _JsonRequest(_Request):
         code, _, reason = status.partition(" ")
         if code in ("413", "414") and self.response_protocol != "HTTP/1.1":
             code, reason = "400", "Bad Request"  # as cheroot: HTTP/1.0 has neither
-        body = json.dumps({"error": (reason or _REASONS.get(code, "error")).lower(), "detail": str(msg)}).encode("utf-8")
-        head = [f"{self.server.protocol} {code} {reason}\r\n", f"Content-Length: {len(body)}\r\n",
-                "Content-Type: application/json\r\n"]  # fmt: skip
+        body = json.dumps({"error": (reason or _REASONS.get(code, "error")).lower(), "detail": str(msg)}).encode(
+            "utf-8"
+        )
+        head = [
+            f"{self.server.protocol} {code} {reason}\r\n",
+            f"Content-Length: {len(body)}\r\n",
+            "Content-Type: application/json\r\n",
+        ]
         if code in ("400", "413", "414", "431") or code.startswith("5"):
             self.close_connection = True
             if self.response_protocol == "HTTP/1.1":
@@ -188,12 +201,22 @@ class _Server(wsgi.Server):
         server_log.log(level, "%s", msg, exc_info=traceback)
 
 
-def build_server(app, host: str, port: int, threads: int, *, max_body_bytes: int, ident: str, json_errors: bool) -> Bound:
+def build_server(
+    app, host: str, port: int, threads: int, *, max_body_bytes: int, ident: str, json_errors: bool
+) -> Bound:
     """A cheroot server for `app`, bound (port 0: a free port) with its worker threads started,
     not yet serving. OSError when the address cannot be bound."""
     # server_name: the Server header (and SERVER_NAME of a request without a Host header)
-    server = _Server((host, port), app, numthreads=threads, max=threads, request_queue_size=BACKLOG,
-                     timeout=IDLE_TIMEOUT, shutdown_timeout=5, server_name=ident)  # fmt: skip
+    server = _Server(
+        (host, port),
+        app,
+        numthreads=threads,
+        max=threads,
+        request_queue_size=BACKLOG,
+        timeout=IDLE_TIMEOUT,
+        shutdown_timeout=5,
+        server_name=ident,
+    )
     server.max_request_header_size = MAX_HEADER_BYTES
     server.max_request_body_size = max_body_bytes
     server.ConnectionClass = _JsonConnection if json_errors else _Connection
@@ -212,8 +235,15 @@ def make_server(ws, host: str, port: int, threads: int, *, throttle: AuthThrottl
     max_body = int(ws.config.server.max_body_mb * 1024 * 1024)
     # Up to 4x our limit the app answers 413 in JSON itself; beyond, cheroot refuses the body
     # (at once for a Content-Length, as soon as a chunked body passes it) without reading it all.
-    bound = build_server(app, host, port, threads, max_body_bytes=max(4 * max_body, max_body + 1024 * 1024),
-                         ident="igctl", json_errors=True)  # fmt: skip
+    bound = build_server(
+        app,
+        host,
+        port,
+        threads,
+        max_body_bytes=max(4 * max_body, max_body + 1024 * 1024),
+        ident="igctl",
+        json_errors=True,
+    )
     # the bots' writes: grouped, in a process of their own (engine/writer.py); SQLite's own
     # automatic checkpoints keep the WAL small (docs/reliability.md, defect 13)
     bound.services = [writer]
@@ -234,8 +264,13 @@ def handle_signals(bound: Bound) -> dict:
     return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
 
 
-def run(bound: Bound, *, drain_seconds: float = DRAIN_SECONDS, install_signals: bool = True,
-        on_ready: Callable[[], None] | None = None) -> None:
+def run(
+    bound: Bound,
+    *,
+    drain_seconds: float = DRAIN_SECONDS,
+    install_signals: bool = True,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Serve until SIGTERM or SIGINT (or KeyboardInterrupt, or `bound.stop()`), then stop
     cleanly (see module). `on_ready` runs first, inside the same guard, so a signal that comes
     while it announces the server still stops it cleanly."""

@@ -10,10 +10,13 @@ import io
 import json
 import logging
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import click
+
 from igctl.commands._options import WS_KEY, workspace_option  # noqa: F401  (re-exported)
+
 
 def open_workspace():
     from igctl.engine.store.workspace import Workspace

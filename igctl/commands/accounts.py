@@ -21,7 +21,7 @@ from igctl.commands._common import (
 )
 from igctl.engine.domain import accounts as engine
 from igctl.engine.store.clock import show
-from igctl.engine.store.errors import IgctlError, InvalidInput
+from igctl.engine.store.errors import IgctlError
 from igctl.engine.store.migrations import STATES
 
 
@@ -144,7 +144,18 @@ def list_(state, model, proxy_id, limit, json_, csv_):
     ]
     print_rows(
         table,
-        ["id", "username", "lifecycle_state", "warmup_step", "proxy_id", "model", "review", "retry_count", "last_error_message", "created_at"],
+        [
+            "id",
+            "username",
+            "lifecycle_state",
+            "warmup_step",
+            "proxy_id",
+            "model",
+            "review",
+            "retry_count",
+            "last_error_message",
+            "created_at",
+        ],
         headers={
             "lifecycle_state": "state",
             "warmup_step": "step",
@@ -180,7 +191,9 @@ TIME_FIELDS = {
 
 @accounts.command("show")
 @click.argument("username")
-@click.option("--reveal", is_flag=True, help="Also show the password, e-mail password and extras (the reveal is logged).")
+@click.option(
+    "--reveal", is_flag=True, help="Also show the password, e-mail password and extras (the reveal is logged)."
+)
 @json_option
 @workspace_option
 def show_(username, reveal, json_):
@@ -201,7 +214,9 @@ def show_(username, reveal, json_):
         fields[key] = value
     proxy = data["proxy"]
     if proxy:
-        fields["proxy"] = f"{proxy['host']}:{proxy['port']} ({proxy['status']}{', ' + proxy['location'] if proxy['location'] else ''})"
+        fields["proxy"] = (
+            f"{proxy['host']}:{proxy['port']} ({proxy['status']}{', ' + proxy['location'] if proxy['location'] else ''})"
+        )
     print_mapping(fields)
     click.echo("\nOpen tasks:")
     print_rows(
@@ -212,7 +227,12 @@ def show_(username, reveal, json_):
     click.echo("\nStep log:")
     print_rows(
         [
-            {**s, "started_at": show(s["started_at"], ws.tz), "completed_at": show(s["completed_at"], ws.tz), "error_message": _short(s["error_message"])}
+            {
+                **s,
+                "started_at": show(s["started_at"], ws.tz),
+                "completed_at": show(s["completed_at"], ws.tz),
+                "error_message": _short(s["error_message"]),
+            }
             for s in data["step_log"]
         ],
         ["step_number", "step_name", "kind", "status", "started_at", "completed_at", "retry_count", "error_message"],
@@ -230,7 +250,9 @@ def show_(username, reveal, json_):
 # -- retire ----------------------------------------------------------------------------------
 @accounts.command("retire")
 @click.argument("usernames", nargs=-1, required=True, metavar="USERNAME...")
-@click.option("--reason", required=True, metavar="TEXT", help="Why (banned, disabled, given up…); kept with the account.")
+@click.option(
+    "--reason", required=True, metavar="TEXT", help="Why (banned, disabled, given up…); kept with the account."
+)
 @json_option
 @workspace_option
 def retire_(usernames, reason, json_):

@@ -63,11 +63,28 @@ def list_(json_, csv_):
     ]
     print_rows(
         table,
-        ["id", "name", "state", "last_seen_at", "done_today", "failed_today", "claimed_tasks", "bound_accounts", "slots", "free_slots"],
-        headers={"last_seen_at": "last seen", "done_today": "done today", "failed_today": "failed today",
-                 "claimed_tasks": "claimed", "bound_accounts": "accounts", "free_slots": "free"},
+        [
+            "id",
+            "name",
+            "state",
+            "last_seen_at",
+            "done_today",
+            "failed_today",
+            "claimed_tasks",
+            "bound_accounts",
+            "slots",
+            "free_slots",
+        ],
+        headers={
+            "last_seen_at": "last seen",
+            "done_today": "done today",
+            "failed_today": "failed today",
+            "claimed_tasks": "claimed",
+            "bound_accounts": "accounts",
+            "free_slots": "free",
+        },
         empty="(no bots; add one with `igctl bot add NAME`)",
-    )  # fmt: skip
+    )
 
 
 @bot.command("revoke")

@@ -12,10 +12,15 @@ from igctl.engine.store.errors import InvalidInput
 
 @click.group("dashboard", invoke_without_command=True)
 @click.option("--host", default=None, help="Address to bind (default: dashboard.host in igctl.yaml, 127.0.0.1).")
-@click.option("--port", type=click.IntRange(0, 65535), default=None,
-              help="Port to bind; 0 picks a free one (default: dashboard.port in igctl.yaml, 8701).")  # fmt: skip
-@click.option("--secure-cookie", is_flag=True,
-              help="Mark the session cookie Secure (when a TLS reverse proxy is in front of it).")  # fmt: skip
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port to bind; 0 picks a free one (default: dashboard.port in igctl.yaml, 8701).",
+)
+@click.option(
+    "--secure-cookie", is_flag=True, help="Mark the session cookie Secure (when a TLS reverse proxy is in front of it)."
+)
 @workspace_option
 @click.pass_context
 def dashboard(ctx, host, port, secure_cookie):
@@ -28,6 +33,7 @@ def dashboard(ctx, host, port, secure_cookie):
         return
     from igctl.dashboard import serve
     from igctl.engine.domain import operators
+
     ws = open_workspace()
     if not operators.has_password(ws):
         raise InvalidInput("no dashboard password is set: run `igctl dashboard set-password` first")
@@ -67,13 +73,17 @@ def set_password():
     """Set the operator password of the dashboard: asked twice (read as two lines from standard
     input when it is not a terminal), never taken from an argument. Ends every open session."""
     from igctl.engine.domain import operators
+
     first, second = _read_twice()
     if first != second:
         raise InvalidInput("the two passwords differ; nothing was changed")
     with changing("dashboard set-password") as change:
         result = operators.set_password(change.ws, first, actor=actor())
     verb = "changed" if result["replaced"] else "set"
-    click.echo(f"Dashboard password {verb}" + (f"; {result['sessions_ended']} session(s) ended." if result["sessions_ended"] else "."))
+    click.echo(
+        f"Dashboard password {verb}"
+        + (f"; {result['sessions_ended']} session(s) ended." if result["sessions_ended"] else ".")
+    )
 
 
 COMMANDS = [dashboard]

@@ -12,17 +12,37 @@ from igctl.commands._common import actor, print_json
 
 @click.command("demo")
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--accounts", type=click.IntRange(3, 3000), default=30, show_default=True,
-              help="Accounts to generate and import.")
-@click.option("--days", type=click.IntRange(1, 28), default=7, show_default=True,
-              help="Days of posting once the accounts are assigned to the models.")
-@click.option("--bots", type=click.IntRange(1, 32), default=3, show_default=True,
-              help="Simulated phones working the queue over HTTP.")
-@click.option("--failure-rate", type=click.FloatRange(0, 0.5), default=0.05, show_default=True,
-              help="Share of tasks the simulated phones report as failed (retried by the queue).")
+@click.option(
+    "--accounts", type=click.IntRange(3, 3000), default=30, show_default=True, help="Accounts to generate and import."
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 28),
+    default=7,
+    show_default=True,
+    help="Days of posting once the accounts are assigned to the models.",
+)
+@click.option(
+    "--bots",
+    type=click.IntRange(1, 32),
+    default=3,
+    show_default=True,
+    help="Simulated phones working the queue over HTTP.",
+)
+@click.option(
+    "--failure-rate",
+    type=click.FloatRange(0, 0.5),
+    default=0.05,
+    show_default=True,
+    help="Share of tasks the simulated phones report as failed (retried by the queue).",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated data and the failures.")
-@click.option("json_", "--json", is_flag=True,
-              help="Print the result (workspace, HTML report path, task counts, timeline, report) as JSON only.")
+@click.option(
+    "json_",
+    "--json",
+    is_flag=True,
+    help="Print the result (workspace, HTML report path, task counts, timeline, report) as JSON only.",
+)
 def demo(path, accounts, days, bots, failure_rate, seed, json_):
     """A throw-away workspace taken through the whole lifecycle by simulated bots.
 
@@ -41,19 +61,22 @@ def demo(path, accounts, days, bots, failure_rate, seed, json_):
         if not json_:
             click.echo(line)
 
-    result = run_demo(path, accounts=accounts, days=days, bots=bots, failure_rate=failure_rate, seed=seed,
-                      actor=actor(), say=say)  # fmt: skip
+    result = run_demo(
+        path, accounts=accounts, days=days, bots=bots, failure_rate=failure_rate, seed=seed, actor=actor(), say=say
+    )
     seconds = round(time.monotonic() - started, 1)
     if json_:
         print_json({**result, "seconds": seconds})
         return
     from igctl.commands.report import print_report_tables
-    from igctl.engine.views import reports
     from igctl.engine.store.workspace import Workspace
+    from igctl.engine.views import reports
 
     t = result["tasks"]
-    click.echo(f"\nSimulated phones: {t['claimed']} tasks claimed, {t['completed']} completed, {t['failed']} failed, "
-               f"{t['images']} images fetched over HTTP ({seconds} s).")  # fmt: skip
+    click.echo(
+        f"\nSimulated phones: {t['claimed']} tasks claimed, {t['completed']} completed, {t['failed']} failed, "
+        f"{t['images']} images fetched over HTTP ({seconds} s)."
+    )
     click.echo()
     ws = Workspace.open(result["workspace"])
     try:

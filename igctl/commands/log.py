@@ -8,8 +8,7 @@ import time
 import click
 
 from igctl.commands._common import open_workspace, output_options, print_rows, workspace_option
-from igctl.engine.domain import accounts
-from igctl.engine.domain import bots
+from igctl.engine.domain import accounts, bots
 from igctl.engine.store import events
 from igctl.engine.store.clock import show
 from igctl.engine.store.timeparse import operator_instant

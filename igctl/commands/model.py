@@ -17,9 +17,9 @@ from igctl.commands._common import (
     workspace_option,
 )
 from igctl.engine.flows import models
-from igctl.engine.views import models as model_views
 from igctl.engine.store.clock import show as show_time
 from igctl.engine.store.errors import InvalidInput
+from igctl.engine.views import models as model_views
 
 
 @click.group("model")
@@ -30,15 +30,21 @@ def model():
 
 @model.command("create")
 @click.argument("name")
-@click.option("--strategy", "strategy_file", type=click.Path(dir_okay=False),
-              help="A strategy YAML file to use (default: the commented example, i.e. every default).")
+@click.option(
+    "--strategy",
+    "strategy_file",
+    type=click.Path(dir_okay=False),
+    help="A strategy YAML file to use (default: the commented example, i.e. every default).",
+)
 @json_option
 @workspace_option
 def create(name, strategy_file, json_):
     """Create model NAME: models/<slug>.yaml and content/<slug>/ (pfp, post, story, highlight,
     any, texts.yaml)."""
     with changing("model create", model=name) as change:
-        result = model_views.model_summary(change.ws, models.create(change.ws, name, strategy_file=strategy_file, actor=actor()))
+        result = model_views.model_summary(
+            change.ws, models.create(change.ws, name, strategy_file=strategy_file, actor=actor())
+        )
     if json_:
         print_json(result)
         return
@@ -75,8 +81,20 @@ def sync(name, json_):
             click.echo(f"  skipped {item['path']}: {item['reason']}")
 
 
-LIST_COLUMNS = ["name", "active", "onboarding", "cleanup", "human_review", "proxies", "tasks_done_7d",
-                "tasks_failed_7d", "content_images", "content_texts", "followers_total", "followers_change_7d"]  # fmt: skip
+LIST_COLUMNS = [
+    "name",
+    "active",
+    "onboarding",
+    "cleanup",
+    "human_review",
+    "proxies",
+    "tasks_done_7d",
+    "tasks_failed_7d",
+    "content_images",
+    "content_texts",
+    "followers_total",
+    "followers_change_7d",
+]
 
 
 @model.command("list")
@@ -92,10 +110,20 @@ def list_(archived, json_, csv_):
         print_rows(rows, json_=json_, csv_=csv_)
         return
     table = [{**r, "name": r["name"] + (" (archived)" if r["archived_at"] else "")} for r in rows]
-    print_rows(table, LIST_COLUMNS, empty="(no models: igctl model create NAME)",
-               headers={"tasks_done_7d": "done 7d", "tasks_failed_7d": "failed 7d", "content_images": "images",
-                        "content_texts": "texts", "followers_total": "followers", "followers_change_7d": "7d change",
-                        "human_review": "review"})  # fmt: skip
+    print_rows(
+        table,
+        LIST_COLUMNS,
+        empty="(no models: igctl model create NAME)",
+        headers={
+            "tasks_done_7d": "done 7d",
+            "tasks_failed_7d": "failed 7d",
+            "content_images": "images",
+            "content_texts": "texts",
+            "followers_total": "followers",
+            "followers_change_7d": "7d change",
+            "human_review": "review",
+        },
+    )
 
 
 @model.command("delete")
@@ -128,8 +156,9 @@ def delete(name, yes, json_):
 @click.option("--location", help="Only accounts whose proxy is in this location.")
 @click.option("--max-retries", type=int, help="Only accounts with at most K failed warm-up attempts.")
 @click.option("--min-followers", type=int, help="Only accounts whose bots reported at least F followers.")
-@click.option("--reassign", is_flag=True,
-              help="Named accounts active in another model go through cleanup, then join this one.")
+@click.option(
+    "--reassign", is_flag=True, help="Named accounts active in another model go through cleanup, then join this one."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be assigned and change nothing.")
 @json_option
 @workspace_option
@@ -138,9 +167,16 @@ def assign(name, usernames, count, location, max_retries, min_followers, reassig
     with the reason; onboarding starts at once."""
     with changing("model assign", dry_run=dry_run, model=name) as change:
         result = models.assign(
-            change.ws, name, usernames=list(usernames) or None, count=count, location=location, max_retries=max_retries,
-            min_followers=min_followers, reassign=reassign, actor=actor(),
-        )  # fmt: skip
+            change.ws,
+            name,
+            usernames=list(usernames) or None,
+            count=count,
+            location=location,
+            max_retries=max_retries,
+            min_followers=min_followers,
+            reassign=reassign,
+            actor=actor(),
+        )
         change.note(assigned=len(result["assigned"]), dry_run=dry_run)
     if json_:
         print_json(result)
@@ -148,8 +184,10 @@ def assign(name, usernames, count, location, max_retries, min_followers, reassig
     if dry_run:
         click.echo("Dry run: nothing was changed.")
     verb = "would be assigned" if dry_run else "assigned"
-    click.echo(f"{len(result['assigned'])} account(s) {verb} to {result['model']}" +
-               (": " + ", ".join(result["assigned"]) if result["assigned"] else ""))
+    click.echo(
+        f"{len(result['assigned'])} account(s) {verb} to {result['model']}"
+        + (": " + ", ".join(result["assigned"]) if result["assigned"] else "")
+    )
     if result["reassigning"]:
         click.echo("through cleanup first, then joining: " + ", ".join(result["reassigning"]))
     if count is not None and len(result["assigned"]) < count:
@@ -171,14 +209,21 @@ def unassign(name, usernames, json_):
     if json_:
         print_json(result)
         return
-    click.echo(f"{len(result['cleanup'])} account(s) of {result['model']} sent to cleanup: " + ", ".join(result["cleanup"]))
+    click.echo(
+        f"{len(result['cleanup'])} account(s) of {result['model']} sent to cleanup: " + ", ".join(result["cleanup"])
+    )
 
 
 @model.command("show")
 @click.argument("name")
-@click.option("--view", type=click.Choice(model_views.VIEWS), default="overview", show_default=True,
-              help="overview: its accounts; available: ready accounts it may take; pipeline: warm-up, onboarding "
-                   "and cleanup; proxies: its proxies and free ones; attention: what needs a person.")  # fmt: skip
+@click.option(
+    "--view",
+    type=click.Choice(model_views.VIEWS),
+    default="overview",
+    show_default=True,
+    help="overview: its accounts; available: ready accounts it may take; pipeline: warm-up, onboarding "
+    "and cleanup; proxies: its proxies and free ones; attention: what needs a person.",
+)
 @click.option("--location", help="available: only accounts whose proxy is in this location.")
 @click.option("--max-retries", type=int, help="available: mark accounts with more failed warm-up attempts.")
 @click.option("--min-followers", type=int, help="available: mark accounts with fewer reported followers.")
@@ -187,8 +232,9 @@ def unassign(name, usernames, json_):
 def show(name, view, location, max_retries, min_followers, json_, csv_):
     """The model accounts page of NAME, one view at a time (default: overview)."""
     ws = open_workspace()
-    summary, data = model_views.show(ws, name, view, location=location, max_retries=max_retries,
-                                       min_followers=min_followers)  # fmt: skip
+    summary, data = model_views.show(
+        ws, name, view, location=location, max_retries=max_retries, min_followers=min_followers
+    )
     if json_:
         print_json(data)
         return
@@ -196,29 +242,50 @@ def show(name, view, location, max_retries, min_followers, json_, csv_):
         print_rows(_flat(view, data), csv_=True)
         return
     tz = ws.tz
-    click.echo(f"{summary['display_name']} ({summary['name']})" + (" — archived" if summary["archived_at"] else "")
-               + f": {summary['active']} active, {summary['onboarding']} onboarding, {summary['cleanup']} in cleanup, "
-               f"{summary['human_review']} in review")  # fmt: skip
+    click.echo(
+        f"{summary['display_name']} ({summary['name']})"
+        + (" — archived" if summary["archived_at"] else "")
+        + f": {summary['active']} active, {summary['onboarding']} onboarding, {summary['cleanup']} in cleanup, "
+        f"{summary['human_review']} in review"
+    )
     click.echo("")
     if view == "overview":
-        rows = [{**r, "task": " ".join(x for x in (r["task_kind"], r["task_step"], r["task_status"]) if x),
-                 "due": show_time(r["task_due_at"], tz), "last action": show_time(r["last_bot_action_at"], tz)} for r in data]
-        print_rows(rows, ["username", "phase", "proxy_id", "bot", "task", "due", "last action", "followers",
-                          "followers_change_7d"], headers={"followers_change_7d": "7d change"},
-                   empty="(no accounts: igctl model assign NAME --count N)")  # fmt: skip
+        rows = [
+            {
+                **r,
+                "task": " ".join(x for x in (r["task_kind"], r["task_step"], r["task_status"]) if x),
+                "due": show_time(r["task_due_at"], tz),
+                "last action": show_time(r["last_bot_action_at"], tz),
+            }
+            for r in data
+        ]
+        print_rows(
+            rows,
+            ["username", "phase", "proxy_id", "bot", "task", "due", "last action", "followers", "followers_change_7d"],
+            headers={"followers_change_7d": "7d change"},
+            empty="(no accounts: igctl model assign NAME --count N)",
+        )
     elif view == "available":
         rows = [{**r, "eligible": "yes" if r["eligible"] else f"no: {r['reason']}"} for r in data]
-        print_rows(rows, ["username", "proxy_id", "proxy_location", "warmup_hours", "warmup_retries", "followers",
-                          "eligible"], empty="(no ready accounts)")  # fmt: skip
+        print_rows(
+            rows,
+            ["username", "proxy_id", "proxy_location", "warmup_hours", "warmup_retries", "followers", "eligible"],
+            empty="(no ready accounts)",
+        )
     elif view == "pipeline":
         click.echo("Warm-up (fleet-wide):")
         rows = [{**r, "due": show_time(r["due_at"], tz)} for r in data["warmup"]["accounts"]]
-        print_rows(rows, ["username", "step_number", "step_name", "step_status", "due", "attempts", "proxy_location",
-                          "last_error"], empty="(none in warm-up)")  # fmt: skip
+        print_rows(
+            rows,
+            ["username", "step_number", "step_name", "step_status", "due", "attempts", "proxy_location", "last_error"],
+            empty="(none in warm-up)",
+        )
         for section in ("onboarding", "cleanup"):
             click.echo(f"\n{section.capitalize()}:")
-            rows = [{**r, "step": f"{r['step_number']}/{r['steps']} {r['step_name']}", "due": show_time(r["due_at"], tz)}
-                    for r in data[section]]  # fmt: skip
+            rows = [
+                {**r, "step": f"{r['step_number']}/{r['steps']} {r['step_name']}", "due": show_time(r["due_at"], tz)}
+                for r in data[section]
+            ]
             print_rows(rows, ["username", "step", "status", "due", "attempts", "last_error"], empty="(none)")
     elif view == "proxies":
         click.echo("This model's proxies:")
@@ -237,10 +304,13 @@ def _flat(view: str, data) -> list[dict]:
     """The rows of a view for CSV: multi-part views get a `section` column (and every column of
     every part)."""
     if view == "pipeline":
-        rows = ([{"section": "warmup", **r} for r in data["warmup"]["accounts"]]
-                + [{"section": s, **r} for s in ("onboarding", "cleanup") for r in data[s]])  # fmt: skip
+        rows = [{"section": "warmup", **r} for r in data["warmup"]["accounts"]] + [
+            {"section": s, **r} for s in ("onboarding", "cleanup") for r in data[s]
+        ]
     elif view == "proxies":
-        rows = [{"section": part, **p} for part in ("model_proxies", "free_proxies", "proxy_models") for p in data[part]]
+        rows = [
+            {"section": part, **p} for part in ("model_proxies", "free_proxies", "proxy_models") for p in data[part]
+        ]
     else:
         return data
     keys = list(dict.fromkeys(k for r in rows for k in r))

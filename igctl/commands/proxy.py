@@ -18,8 +18,7 @@ from igctl.commands._common import (
     show_progress,
     workspace_option,
 )
-from igctl.engine.domain import proxies
-from igctl.engine.domain import proxy_health
+from igctl.engine.domain import proxies, proxy_health
 from igctl.engine.store.clock import show
 
 
@@ -33,16 +32,22 @@ def proxy():
 @click.option("--provider", metavar="P", help="Who sells the proxy (free text).")
 @click.option("--location", metavar="L", help="Where it exits, e.g. DE (used by --location filters).")
 @click.option("--cost", type=float, metavar="C", help="Monthly cost (a number, at least 0).")
-@click.option("--max-accounts", "max_accounts", type=int, metavar="N",
-              help="How many accounts it may hold: 1, 2 or 3 (default: proxies.default_max_accounts).")
+@click.option(
+    "--max-accounts",
+    "max_accounts",
+    type=int,
+    metavar="N",
+    help="How many accounts it may hold: 1, 2 or 3 (default: proxies.default_max_accounts).",
+)
 @json_option
 @workspace_option
 def add(spec, provider, location, cost, max_accounts, json_):
     """Add one proxy. SPEC is host:port, host:port:user:pass, user:pass@host:port or
     scheme://user:pass@host:port (schemes http, https, socks5, socks5h; IPv6 hosts in brackets)."""
     with changing("proxy add") as change:
-        row = proxies.add(change.ws, spec, provider=provider, location=location, cost=cost,
-                          max_accounts=max_accounts, actor=actor())
+        row = proxies.add(
+            change.ws, spec, provider=provider, location=location, cost=cost, max_accounts=max_accounts, actor=actor()
+        )
     if json_:
         print_json(row)
     else:
@@ -64,8 +69,10 @@ def import_(file, provider, location, cost, json_):
     if json_:
         print_json(result)
         return
-    click.echo(f"Imported {result['imported']} proxies from {file}; "
-               f"{len(result['duplicates'])} duplicates and {len(result['invalid'])} invalid lines skipped.")
+    click.echo(
+        f"Imported {result['imported']} proxies from {file}; "
+        f"{len(result['duplicates'])} duplicates and {len(result['invalid'])} invalid lines skipped."
+    )
     for d in result["duplicates"]:
         click.echo(f"  line {d['line']}: duplicate {d['proxy']} ({d['reason']})")
     for bad in result["invalid"]:
@@ -87,14 +94,34 @@ def list_(free, model, location, status, json_, csv_):
         print_rows(rows, json_=json_, csv_=csv_)
         return
     table = [
-        {**r, "proxy": _label(r), "use": f"{r['account_count']}/{r['max_accounts']}",
-         "last_tested_at": show(r["last_tested_at"], ws.tz), "test": _test_word(r["last_test_ok"]),
-         "latency": "" if r["last_latency_ms"] is None else f"{r['last_latency_ms']} ms"}
+        {
+            **r,
+            "proxy": _label(r),
+            "use": f"{r['account_count']}/{r['max_accounts']}",
+            "last_tested_at": show(r["last_tested_at"], ws.tz),
+            "test": _test_word(r["last_test_ok"]),
+            "latency": "" if r["last_latency_ms"] is None else f"{r['last_latency_ms']} ms",
+        }
         for r in rows
     ]
-    print_rows(table, ["id", "proxy", "provider", "location", "status", "use", "model", "last_tested_at", "test",
-                       "latency", "last_exit_ip"],
-               headers={"last_tested_at": "last tested", "last_exit_ip": "exit IP"}, empty="(no proxies)")
+    print_rows(
+        table,
+        [
+            "id",
+            "proxy",
+            "provider",
+            "location",
+            "status",
+            "use",
+            "model",
+            "last_tested_at",
+            "test",
+            "latency",
+            "last_exit_ip",
+        ],
+        headers={"last_tested_at": "last tested", "last_exit_ip": "exit IP"},
+        empty="(no proxies)",
+    )
 
 
 def _test_word(ok) -> str:
@@ -169,8 +196,12 @@ def remove(proxy_id):
 @proxy.command("test")
 @click.argument("proxy_ids", metavar="[PROXY_ID]...", nargs=-1, type=int)
 @click.option("all_", "--all", is_flag=True, help="Test every proxy.")
-@click.option("--concurrency", type=int, metavar="N",
-              help="How many proxies to test at once, 1–256 (default: proxies.test_concurrency).")
+@click.option(
+    "--concurrency",
+    type=int,
+    metavar="N",
+    help="How many proxies to test at once, 1–256 (default: proxies.test_concurrency).",
+)
 @json_option
 @workspace_option
 def test(proxy_ids, all_, concurrency, json_):
@@ -187,7 +218,12 @@ def test(proxy_ids, all_, concurrency, json_):
 
     try:
         result = proxy_health.check_proxies(
-            ws, list(proxy_ids), all_=all_, concurrency=concurrency, actor=actor(), progress=progress,
+            ws,
+            list(proxy_ids),
+            all_=all_,
+            concurrency=concurrency,
+            actor=actor(),
+            progress=progress,
             command=command("proxy test"),
         )
     finally:
@@ -197,18 +233,28 @@ def test(proxy_ids, all_, concurrency, json_):
         print_json(result)
         return
     rows = [
-        {**r, "result": "ok" if r["ok"] else "FAILED",
-         "latency": "" if r["latency_ms"] is None else f"{r['latency_ms']} ms",
-         "exit_ip": (r["exit_ip"] or "") + (f" (was {r['previous_exit_ip']})" if r["exit_ip_changed"] else ""),
-         "status": r["status"] if r["status"] == r["old_status"] else f"{r['old_status']} → {r['status']}",
-         "error": r["error"] or r["note"] or ""}
+        {
+            **r,
+            "result": "ok" if r["ok"] else "FAILED",
+            "latency": "" if r["latency_ms"] is None else f"{r['latency_ms']} ms",
+            "exit_ip": (r["exit_ip"] or "") + (f" (was {r['previous_exit_ip']})" if r["exit_ip_changed"] else ""),
+            "status": r["status"] if r["status"] == r["old_status"] else f"{r['old_status']} → {r['status']}",
+            "error": r["error"] or r["note"] or "",
+        }
         for r in result["results"]
     ]
-    print_rows(rows, ["proxy_id", "proxy", "result", "latency", "exit_ip", "status", "error"],
-               headers={"proxy_id": "id", "exit_ip": "exit IP"}, empty="(no proxies to test)")
+    print_rows(
+        rows,
+        ["proxy_id", "proxy", "result", "latency", "exit_ip", "status", "error"],
+        headers={"proxy_id": "id", "exit_ip": "exit IP"},
+        empty="(no proxies to test)",
+    )
     line = f"Tested {result['tested']} proxies: {result['passed']} passed, {result['failed']} failed."
-    for key, words in (("quarantined", "set to error"), ("recovered", "back to active"),
-                       ("exit_ip_changed", "exit IP changed")):
+    for key, words in (
+        ("quarantined", "set to error"),
+        ("recovered", "back to active"),
+        ("exit_ip_changed", "exit IP changed"),
+    ):
         if result[key]:
             line += f" {words.capitalize()}: {', '.join(map(str, result[key]))}."
     click.echo(line)
@@ -226,8 +272,10 @@ def _moves_output(result: dict, json_: bool, verb: str) -> None:
     for m in moved:
         click.echo(f"  {m['username']}: proxy {m['from_proxy_id']} → proxy {m['to_proxy_id']} ({m['lifecycle_state']})")
     n = len(moved)
-    click.echo(f"{n} account{'s' if n != 1 else ''} {would} off proxy {result['from_proxy_id']}"
-               + (" (dry run: nothing changed)." if result["dry_run"] else "."))
+    click.echo(
+        f"{n} account{'s' if n != 1 else ''} {would} off proxy {result['from_proxy_id']}"
+        + (" (dry run: nothing changed)." if result["dry_run"] else ".")
+    )
 
 
 @proxy.command("replace")
@@ -245,8 +293,12 @@ def replace(old, new, dry_run, json_):
 
 
 @proxy.command("rebalance")
-@click.option("from_", "--from", "-f", type=int, required=True, metavar="OLD", help="The proxy to move the accounts off.")
-@click.option("--location", metavar="L", help="Only use proxies in location L (default: any, same location as OLD first).")
+@click.option(
+    "from_", "--from", "-f", type=int, required=True, metavar="OLD", help="The proxy to move the accounts off."
+)
+@click.option(
+    "--location", metavar="L", help="Only use proxies in location L (default: any, same location as OLD first)."
+)
 @click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
 @json_option
 @workspace_option

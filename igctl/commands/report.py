@@ -9,10 +9,10 @@ import click
 
 from igctl import report_html
 from igctl.commands._common import csv_cell, open_workspace, print_json, print_rows, workspace_option
-from igctl.engine.views import reports
 from igctl.engine.store.clock import show
 from igctl.engine.store.errors import InvalidInput
 from igctl.engine.store.timeparse import operator_instant
+from igctl.engine.views import reports
 
 
 @click.command("report")
@@ -20,10 +20,15 @@ from igctl.engine.store.timeparse import operator_instant
 @click.option("--since", metavar="DATE", help="Activity from this date or date-time on (workspace time zone).")
 @click.option("--until", metavar="DATE", help="Activity before this date or date-time.")
 @click.option("json_", "--json", is_flag=True, help="Print the report as JSON on stdout and nothing else.")
-@click.option("csv_dir", "--csv", metavar="DIR",
-              help="Also write one CSV file per table into DIR (created when missing).")
-@click.option("html_file", "--html", metavar="FILE",
-              help="Also write a self-contained HTML page with charts to FILE (opens offline).")
+@click.option(
+    "csv_dir", "--csv", metavar="DIR", help="Also write one CSV file per table into DIR (created when missing)."
+)
+@click.option(
+    "html_file",
+    "--html",
+    metavar="FILE",
+    help="Also write a self-contained HTML page with charts to FILE (opens offline).",
+)
 @workspace_option
 def report(model, since, until, json_, csv_dir, html_file):
     """Analytics: accounts per state, warm-up success and duration per step, the conversion
@@ -101,27 +106,47 @@ def print_report_tables(data: dict, tables: dict, tz) -> None:
     what = [f"model {scope['model']}"] if scope["model"] else []
     what += [f"since {show(scope['since'], tz)}"] if scope["since"] else []
     what += [f"until {show(scope['until'], tz)}"] if scope["until"] else []
-    click.echo(f"Report of {show(data['generated_at'], tz)} ({data['timezone']})" + (f", {', '.join(what)}" if what else ""))
+    click.echo(
+        f"Report of {show(data['generated_at'], tz)} ({data['timezone']})" + (f", {', '.join(what)}" if what else "")
+    )
 
     _heading("Accounts by state")
     print_rows(tables["accounts_by_state"], ["state", "accounts"])
 
     _heading("Conversion (accounts that ever reached each stage)")
     print_rows(
-        [{**r, "rate_from_previous": _pct(r["rate_from_previous"]), "rate_from_imported": _pct(r["rate_from_imported"])}
-         for r in tables["conversion"]],
+        [
+            {
+                **r,
+                "rate_from_previous": _pct(r["rate_from_previous"]),
+                "rate_from_imported": _pct(r["rate_from_imported"]),
+            }
+            for r in tables["conversion"]
+        ],
         ["stage", "accounts", "rate_from_previous", "rate_from_imported"],
         headers={"rate_from_previous": "of previous", "rate_from_imported": "of imported"},
-    )  # fmt: skip
+    )
 
     _heading("Warm-up steps")
     print_rows(
-        [{**r, "success_rate": _pct(r["success_rate"]), "median_seconds": _num(r["median_seconds"]),
-          "p90_seconds": _num(r["p90_seconds"])} for r in tables["warmup_steps"]],
+        [
+            {
+                **r,
+                "success_rate": _pct(r["success_rate"]),
+                "median_seconds": _num(r["median_seconds"]),
+                "p90_seconds": _num(r["p90_seconds"]),
+            }
+            for r in tables["warmup_steps"]
+        ],
         ["step", "step_name", "completed", "failed", "success_rate", "median_seconds", "p90_seconds"],
-        headers={"step_name": "name", "failed": "failed attempts", "success_rate": "success", "median_seconds": "median s",
-                 "p90_seconds": "p90 s"},
-    )  # fmt: skip
+        headers={
+            "step_name": "name",
+            "failed": "failed attempts",
+            "success_rate": "success",
+            "median_seconds": "median s",
+            "p90_seconds": "p90 s",
+        },
+    )
 
     p = data["proxies"]
     _heading("Proxies")
@@ -135,21 +160,33 @@ def print_report_tables(data: dict, tables: dict, tz) -> None:
 
     _heading("Bots")
     print_rows(
-        [{**b, "failure_rate": _pct(b["failure_rate"]), "median_execution_ms": _num(b["median_execution_ms"]),
-          "last_seen_at": show(b["last_seen_at"], tz) or "never"} for b in data["bots"]],
+        [
+            {
+                **b,
+                "failure_rate": _pct(b["failure_rate"]),
+                "median_execution_ms": _num(b["median_execution_ms"]),
+                "last_seen_at": show(b["last_seen_at"], tz) or "never",
+            }
+            for b in data["bots"]
+        ],
         ["name", "completed", "failed", "failure_rate", "median_execution_ms", "last_seen_at"],
         headers={"failure_rate": "failure rate", "median_execution_ms": "median ms", "last_seen_at": "last seen"},
         empty="(no bots)",
-    )  # fmt: skip
+    )
 
     _heading("Models")
     print_rows(
         [{**m, "follower_growth": _num(m["follower_growth"])} for m in data["models"]],
         ["name", "accounts", "active_accounts", "tasks_completed", "tasks_failed", "tasks_open", "follower_growth"],
-        headers={"active_accounts": "active", "tasks_completed": "tasks done", "tasks_failed": "failed",
-                 "tasks_open": "open", "follower_growth": "follower growth"},
+        headers={
+            "active_accounts": "active",
+            "tasks_completed": "tasks done",
+            "tasks_failed": "failed",
+            "tasks_open": "open",
+            "follower_growth": "follower growth",
+        },
         empty="(no models)",
-    )  # fmt: skip
+    )
 
     _heading("Errors (failed attempts) by kind")
     print_rows(tables["errors"], ["error_kind", "failed_attempts"], empty="(no errors)")

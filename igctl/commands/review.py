@@ -15,8 +15,8 @@ from igctl.commands._common import (
     workspace_option,
 )
 from igctl.engine.flows import review as engine_review
-from igctl.engine.views import attention
 from igctl.engine.store.clock import show
+from igctl.engine.views import attention
 
 
 def _waited(seconds):
@@ -49,10 +49,15 @@ def list_(json_, csv_):
         print_rows(items, json_=json_, csv_=csv_)
         return
     rows = [
-        {**i, "who": i["username"] or i["bot"] or i["model"] or "", "since": show(i["since"], ws.tz),
-         "waited": _waited(i["waited_seconds"]), "step": i["step_name"] or ""}
+        {
+            **i,
+            "who": i["username"] or i["bot"] or i["model"] or "",
+            "since": show(i["since"], ws.tz),
+            "waited": _waited(i["waited_seconds"]),
+            "step": i["step_name"] or "",
+        }
         for i in items
-    ]  # fmt: skip
+    ]
     print_rows(rows, ["kind", "who", "step", "since", "waited", "message"], empty="Nothing needs attention.")
 
 
@@ -81,7 +86,9 @@ def retry(usernames, all_, json_):
 
 @review.command("resolve")
 @click.argument("usernames", nargs=-1, metavar="USERNAME…")
-@click.option("--note", required=True, metavar="TEXT", help="What was done by hand (kept in the step log and the event log).")
+@click.option(
+    "--note", required=True, metavar="TEXT", help="What was done by hand (kept in the step log and the event log)."
+)
 @click.option("all_", "--all", is_flag=True, help="Every account in human review.")
 @json_option
 @workspace_option

@@ -9,6 +9,8 @@ import click
 
 from igctl.commands._common import actor, json_option, open_workspace, print_json, workspace_option
 from igctl.engine.store import secrets as engine_secrets
+
+
 @click.group("secrets")
 def secrets():
     """The key that encrypts every stored password."""
@@ -29,7 +31,12 @@ def rotate(json_):
 
 @secrets.command("unseal")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the original bytes to this file (default: standard output).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the original bytes to this file (default: standard output).",
+)
 @workspace_option
 def unseal(path, output):
     """Print the original of a sealed file (a dropped import file kept in inbox/processed/ or

@@ -10,7 +10,9 @@ from igctl.engine.store.workspace import init_workspace
 
 @click.command("init")
 @click.argument("path", type=click.Path(file_okay=False))
-@click.option("--timezone", "timezone", metavar="TZ", help="IANA time zone of the workspace (default UTC), e.g. Europe/Berlin.")
+@click.option(
+    "--timezone", "timezone", metavar="TZ", help="IANA time zone of the workspace (default UTC), e.g. Europe/Berlin."
+)
 def init(path, timezone):
     """Create a new workspace in PATH (a new or empty folder)."""
     ws = init_workspace(path, timezone, actor=actor())

@@ -88,7 +88,17 @@ def pipeline(json_, csv_):
     click.echo("")
     print_rows(
         view["steps"],
-        ["step_number", "step_name", "accounts", "waiting", "due", "retry_wait", "in_progress", "human_review", "missing"],
+        [
+            "step_number",
+            "step_name",
+            "accounts",
+            "waiting",
+            "due",
+            "retry_wait",
+            "in_progress",
+            "human_review",
+            "missing",
+        ],
         headers={"step_number": "step", "step_name": "name"},
     )
 
@@ -115,15 +125,20 @@ def plan(username, json_, csv_):
     if csv_:
         print_rows(view["steps"], csv_=True)
         return
-    click.echo(f"{view['username']} ({view['lifecycle_state']}), spacing {view['spacing']}, times in {view['timezone']}")
+    click.echo(
+        f"{view['username']} ({view['lifecycle_state']}), spacing {view['spacing']}, times in {view['timezone']}"
+    )
     if view["note"]:
         click.echo(view["note"])
-    rows = [{**s, "due_at": show(s["due_at"], ws.tz), "completed_at": show(s["completed_at"], ws.tz)} for s in view["steps"]]
+    rows = [
+        {**s, "due_at": show(s["due_at"], ws.tz), "completed_at": show(s["completed_at"], ws.tz)} for s in view["steps"]
+    ]
     print_rows(
-        rows, ["step_number", "step_name", "status", "due_at", "completed_at", "attempts"],
+        rows,
+        ["step_number", "step_name", "status", "due_at", "completed_at", "attempts"],
         headers={"step_number": "step", "step_name": "name", "due_at": "due", "completed_at": "completed"},
         empty="(no steps)",
-    )  # fmt: skip
+    )
 
 
 COMMANDS = [warmup]

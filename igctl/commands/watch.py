@@ -9,6 +9,8 @@ import click
 
 from igctl.commands._common import json_option, open_workspace, print_json, workspace_option
 from igctl.engine.flows import inbox
+
+
 def _line(result: dict) -> str:
     label = f"{result['kind']}/{result['file']}"
     outcome = result["outcome"]
@@ -68,7 +70,9 @@ def watch(once, max_wait, json_):
         )
 
     watcher = inbox.Watcher(ws, on_result=show, on_warning=lambda m: click.echo(f"Warning: {m}", err=True))
-    previous = {sig: signal.signal(sig, lambda signum, frame: watcher.stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: watcher.stop()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         watcher.run(on_ready=ready)
     finally:

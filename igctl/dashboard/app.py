@@ -24,22 +24,15 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from bottle import Bottle, HTTPResponse, SimpleTemplate, redirect, request, response, static_file
 
 from igctl import __version__
-from igctl.engine.domain import accounts
-from igctl.engine.domain import bots
-from igctl.engine.flows import models
-from igctl.engine.flows import review
-from igctl.engine.views import attention
-from igctl.engine.views import dashboard
-from igctl.engine.views import models as model_views
-from igctl.engine.domain import operators
-from igctl.engine.domain import plan
-from igctl.engine.domain import proxies
-from igctl.engine.views import reports
+from igctl.engine.domain import accounts, bots, operators, plan, proxies
+from igctl.engine.flows import models, review
 from igctl.engine.store.changes import Command, operator_change
 from igctl.engine.store.clock import show as show_time
 from igctl.engine.store.errors import IgctlError, InvalidInput, Unauthorized
 from igctl.engine.store.migrations import STATES
 from igctl.engine.store.timeparse import operator_instant
+from igctl.engine.views import attention, dashboard, reports
+from igctl.engine.views import models as model_views
 
 log = logging.getLogger("igctl.dashboard")
 access_log = logging.getLogger("igctl.dashboard.access")
@@ -53,17 +46,23 @@ FLASH_COOKIE = "igctl_flash"
 OPEN_PATHS = ("/login", "/static/", "/health")
 LOGIN_FAILURES_ALLOWED = 10
 LOGIN_WINDOW_SECONDS = 60.0
-PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'")  # fmt: skip
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+)
 # The HTML report is self-contained: its chart library and data are inline.
-REPORT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+REPORT_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
 
 
 class LoginThrottle:
     """At most `allowed` wrong passwords per address within `window` seconds, then 429. Real
     (monotonic) time, not the workspace clock, as the bot API's throttle."""
 
-    def __init__(self, allowed: int = LOGIN_FAILURES_ALLOWED, window: float = LOGIN_WINDOW_SECONDS, clock=time.monotonic):
+    def __init__(
+        self, allowed: int = LOGIN_FAILURES_ALLOWED, window: float = LOGIN_WINDOW_SECONDS, clock=time.monotonic
+    ):
         self.allowed, self.window, self.clock = allowed, window, clock
         self._failures: dict[str, list[float]] = {}
 
@@ -118,10 +117,17 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         response.status = status
         response.content_type = "text/html; charset=utf-8"
         base = {
-            "session": sess, "operator": sess["operator"] if sess else None, "csrf": sess["csrf"] if sess else "",
-            "flash": request.environ.get("igctl.flash"), "path": request.path, "show": lambda v: show_time(v, ws.tz),
-            "tz": str(ws.tz), "version": __version__, "q": quote, "nav": values.pop("nav", None),
-        }  # fmt: skip
+            "session": sess,
+            "operator": sess["operator"] if sess else None,
+            "csrf": sess["csrf"] if sess else "",
+            "flash": request.environ.get("igctl.flash"),
+            "path": request.path,
+            "show": lambda v: show_time(v, ws.tz),
+            "tz": str(ws.tz),
+            "version": __version__,
+            "q": quote,
+            "nav": values.pop("nav", None),
+        }
         return tpl.render(**base, **values)
 
     def actor() -> str:
@@ -136,7 +142,9 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         return request.environ.get("REMOTE_ADDR") or "-"
 
     def cookie(name: str, value: str, max_age: int | None = None) -> None:
-        response.set_cookie(name, value, path="/", httponly=True, samesite="lax", secure=secure_cookies, max_age=max_age)
+        response.set_cookie(
+            name, value, path="/", httponly=True, samesite="lax", secure=secure_cookies, max_age=max_age
+        )
 
     def done(message: str, target: str) -> None:
         """After a change: a message for the next page, and a redirect to it (POST → GET)."""
@@ -151,7 +159,9 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         ref = urlsplit(request.headers.get("Referer") or "")
         if ref.netloc and ref.netloc != request.urlparts.netloc:
             return "/"
-        return local_path(ref.path + ("?" + ref.query if ref.query else ""), request.path if request.method == "GET" else "/")
+        return local_path(
+            ref.path + ("?" + ref.query if ref.query else ""), request.path if request.method == "GET" else "/"
+        )
 
     # -- hooks: headers and an access line for every request ----------------------------------
     @app.hook("before_request")
@@ -173,9 +183,14 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         if request.environ.get("igctl.flash") and request.method == "GET" and "Set-Cookie" not in response.headers:
             response.delete_cookie(FLASH_COOKIE, path="/")
         sess = request.environ.get("igctl.session")
-        access_log.info("%s %s %s %.1fms operator=%s", request.method, request.path, response.status_code,
-                        (time.perf_counter() - request.environ.get("igctl.started", time.perf_counter())) * 1000,
-                        sess["operator"] if sess else "-")  # fmt: skip
+        access_log.info(
+            "%s %s %s %.1fms operator=%s",
+            request.method,
+            request.path,
+            response.status_code,
+            (time.perf_counter() - request.environ.get("igctl.started", time.perf_counter())) * 1000,
+            sess["operator"] if sess else "-",
+        )
 
     # -- plugins ------------------------------------------------------------------------------
     def error_pages(callback):
@@ -188,8 +203,13 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                 return render("error", status=exc.http_status, title="Not done", message=exc.message, back=_back())
             except Exception:  # a bug: logged with its traceback, never shown to the browser
                 log.error("unhandled error on %s %s\n%s", request.method, request.path, traceback.format_exc())
-                return render("error", status=500, title="Internal error",
-                              message="Something went wrong on the server; the error is in its log.", back="/")  # fmt: skip
+                return render(
+                    "error",
+                    status=500,
+                    title="Internal error",
+                    message="Something went wrong on the server; the error is in its log.",
+                    back="/",
+                )
 
         return wrapper
 
@@ -205,9 +225,14 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                     if token:
                         query["expired"] = "1"
                     redirect("/login?" + urlencode(query), 303)
-                return render("error", status=401, title="Session expired",
-                              message="Your session has expired or you are not logged in. Nothing was changed: "
-                                      "log in again and repeat the action.", back="/login")  # fmt: skip
+                return render(
+                    "error",
+                    status=401,
+                    title="Session expired",
+                    message="Your session has expired or you are not logged in. Nothing was changed: "
+                    "log in again and repeat the action.",
+                    back="/login",
+                )
             request.environ["igctl.session"] = sess
             return callback(*args, **kwargs)
 
@@ -218,9 +243,14 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
             if request.method == "POST" and request.path != "/login":
                 sess = request.environ.get("igctl.session")
                 if sess is None or not operators.check_csrf(sess, request.forms.get("csrf_token")):
-                    return render("error", status=403, title="Form refused",
-                                  message="This form had no valid CSRF token (it was old, or sent from another site). "
-                                          "Nothing was changed: reload the page and try again.", back=request.path)  # fmt: skip
+                    return render(
+                        "error",
+                        status=403,
+                        title="Form refused",
+                        message="This form had no valid CSRF token (it was old, or sent from another site). "
+                        "Nothing was changed: reload the page and try again.",
+                        back=request.path,
+                    )
             return callback(*args, **kwargs)
 
         return wrapper
@@ -232,9 +262,13 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
 
     def default_error(err) -> str:
         messages = {404: "There is no such page.", 405: "This page does not take that method."}
-        return render("error", status=err.status_code, title=err.status_line,
-                      message=messages.get(err.status_code, "Something went wrong on the server; the error is in its log."),
-                      back="/")  # fmt: skip
+        return render(
+            "error",
+            status=err.status_code,
+            title=err.status_line,
+            message=messages.get(err.status_code, "Something went wrong on the server; the error is in its log."),
+            back="/",
+        )
 
     app.default_error_handler = default_error
 
@@ -256,8 +290,15 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
             note = "Your session has expired: log in again."
         elif request.query.get("out"):
             note = "You are logged out."
-        return render("login", title="Log in", login_token=token, next=local_path(request.query.getunicode("next")),
-                      note=note, error=None, has_password=operators.has_password(ws))  # fmt: skip
+        return render(
+            "login",
+            title="Log in",
+            login_token=token,
+            next=local_path(request.query.getunicode("next")),
+            note=note,
+            error=None,
+            has_password=operators.has_password(ws),
+        )
 
     @app.post("/login")
     def login_post():
@@ -266,21 +307,39 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         given = f.get("login_token") or ""
         target = local_path(f.get("next"))
         if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
-            return render("error", status=403, title="Form refused",
-                          message="The login form had no valid token (it was old, or sent from another site). "
-                                  "Nothing was changed: open the login page again.", back="/login")  # fmt: skip
+            return render(
+                "error",
+                status=403,
+                title="Form refused",
+                message="The login form had no valid token (it was old, or sent from another site). "
+                "Nothing was changed: open the login page again.",
+                back="/login",
+            )
         if throttle.blocked(address()):
             response.set_header("Retry-After", str(int(LOGIN_WINDOW_SECONDS)))
-            return render("error", status=429, title="Too many attempts",
-                          message="Too many wrong passwords from this address: wait a minute and try again.", back="/login")  # fmt: skip
+            return render(
+                "error",
+                status=429,
+                title="Too many attempts",
+                message="Too many wrong passwords from this address: wait a minute and try again.",
+                back="/login",
+            )
         try:
             opened = operators.login(ws, f.get("password") or "", operator=f.get("operator"), address=address())
         except Unauthorized as exc:
             throttle.failed(address())
             token = secrets.token_urlsafe(24)
             cookie(LOGIN_COOKIE, token, max_age=3600)
-            return render("login", status=401, title="Log in", login_token=token, next=target, note=None,
-                          error=f"{exc.message.capitalize()}. Nothing was changed.", has_password=operators.has_password(ws))  # fmt: skip
+            return render(
+                "login",
+                status=401,
+                title="Log in",
+                login_token=token,
+                next=target,
+                note=None,
+                error=f"{exc.message.capitalize()}. Nothing was changed.",
+                has_password=operators.has_password(ws),
+            )
         cookie(SESSION_COOKIE, opened["token"], max_age=operators.SESSION_HOURS * 3600)
         response.delete_cookie(LOGIN_COOKIE, path="/")
         redirect(target, 303)
@@ -294,25 +353,42 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     # -- models ---------------------------------------------------------------------------------
     @app.get("/")
     def home():
-        return render("home", title="Models", nav="models", models=model_views.list_models(ws),
-                      fleet=dashboard.fleet(ws), short=dashboard.content_short(ws))  # fmt: skip
+        return render(
+            "home",
+            title="Models",
+            nav="models",
+            models=model_views.list_models(ws),
+            fleet=dashboard.fleet(ws),
+            short=dashboard.content_short(ws),
+        )
 
     @app.get("/models/<model_id:int>/accounts")
     def model_accounts(model_id):
         row = dashboard.model_by_id(ws, model_id)
         q = request.query.decode()
         view = q.get("view") or "overview"
-        filters = {"location": (q.get("location") or "").strip() or None,
-                   "max_retries": _int(q.get("max_retries"), "max retries"),
-                   "min_followers": _int(q.get("min_followers"), "min followers")}  # fmt: skip
+        filters = {
+            "location": (q.get("location") or "").strip() or None,
+            "max_retries": _int(q.get("max_retries"), "max retries"),
+            "min_followers": _int(q.get("min_followers"), "min followers"),
+        }
         if view != "available":
             filters = {"location": None, "max_retries": None, "min_followers": None}
         summary, data = model_views.show(ws, row["name"], view, **filters)
         extra = {}
         if view == "proxies":
             extra["ready_or_unplaced"] = [a["username"] for a in accounts.list_accounts(ws, state="imported")]
-        return render("model", title=summary["display_name"], nav="models", summary=summary, view=view, data=data,
-                      views=model_views.VIEWS, filters=filters, **extra)  # fmt: skip
+        return render(
+            "model",
+            title=summary["display_name"],
+            nav="models",
+            summary=summary,
+            view=view,
+            data=data,
+            views=model_views.VIEWS,
+            filters=filters,
+            **extra,
+        )
 
     @app.post("/models/<model_id:int>/assign")
     def model_assign(model_id):
@@ -323,8 +399,10 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         with change("model assign", model=row["name"], usernames=usernames or None, count=count) as c:
             result = models.assign(ws, row["name"], usernames=usernames or None, count=count, actor=actor())
             c.note(assigned=len(result["assigned"]))
-        parts = [f"{len(result['assigned'])} account(s) assigned to {result['model']}"
-                 + (": " + ", ".join(result["assigned"]) if result["assigned"] else ".")]  # fmt: skip
+        parts = [
+            f"{len(result['assigned'])} account(s) assigned to {result['model']}"
+            + (": " + ", ".join(result["assigned"]) if result["assigned"] else ".")
+        ]
         parts += [f"skipped {s['username']}: {s['reason']}" for s in result["skipped"]]
         done("; ".join(parts), f"/models/{model_id}/accounts?view=overview")
 
@@ -332,8 +410,14 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
     @app.get("/accounts")
     def accounts_list():
         state = request.query.get("state") or None
-        return render("accounts", title="Accounts", nav="accounts", rows=accounts.list_accounts(ws, state=state),
-                      state=state, states=STATES)  # fmt: skip
+        return render(
+            "accounts",
+            title="Accounts",
+            nav="accounts",
+            rows=accounts.list_accounts(ws, state=state),
+            state=state,
+            states=STATES,
+        )
 
     @app.get("/accounts/<username>")
     def account_page(username):
@@ -366,8 +450,11 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
             raise InvalidInput("choose a bot to move the account to")
         with change("accounts move", username=username, bot=bot):
             moved = bots.move_account(ws, username, bot, actor=actor())
-        text = (f"{moved['username']} moved to bot {moved['bot']} slot {moved['slot']}." if moved["changed"]
-                else f"{moved['username']} is already on bot {moved['bot']}.")  # fmt: skip
+        text = (
+            f"{moved['username']} moved to bot {moved['bot']} slot {moved['slot']}."
+            if moved["changed"]
+            else f"{moved['username']} is already on bot {moved['bot']}."
+        )
         done(text, f"/accounts/{quote(username)}")
 
     # -- review ---------------------------------------------------------------------------------------
@@ -385,8 +472,10 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         with change("review retry") as c:
             result = review.retry(ws, names, actor=actor())
             c.note(usernames=[d["username"] for d in result])
-        done("Queued again, due now: " + ", ".join(f"{d['username']} ({d['step_name']})" for d in result) + ".",
-             f.get("next") or "/review")  # fmt: skip
+        done(
+            "Queued again, due now: " + ", ".join(f"{d['username']} ({d['step_name']})" for d in result) + ".",
+            f.get("next") or "/review",
+        )
 
     @app.post("/review/resolve")
     def review_resolve():
@@ -396,23 +485,38 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         with change("review resolve", note=note) as c:
             result = review.resolve(ws, names, note=note, actor=actor())
             c.note(usernames=[d["username"] for d in result])
-        done("Recorded as done by hand: " + ", ".join(f"{d['username']} ({d['step_name']}) → {d['account_state']}"
-                                                      for d in result) + ".", f.get("next") or "/review")  # fmt: skip
+        done(
+            "Recorded as done by hand: "
+            + ", ".join(f"{d['username']} ({d['step_name']}) → {d['account_state']}" for d in result)
+            + ".",
+            f.get("next") or "/review",
+        )
 
     # -- proxies and bots -----------------------------------------------------------------------------
     @app.get("/proxies")
     def proxies_page():
-        return render("proxies", title="Proxies", nav="proxies", rows=proxies.list_proxies(ws), statuses=proxies.STATUSES,
-                      unplaced=[a["username"] for a in accounts.list_accounts(ws, state="imported")])  # fmt: skip
+        return render(
+            "proxies",
+            title="Proxies",
+            nav="proxies",
+            rows=proxies.list_proxies(ws),
+            statuses=proxies.STATUSES,
+            unplaced=[a["username"] for a in accounts.list_accounts(ws, state="imported")],
+        )
 
     @app.post("/proxies/<proxy_id:int>/status")
     def proxy_status(proxy_id):
         f = forms()
         status = (f.get("status") or "").strip()
         with change("proxy set-status", proxy_id=proxy_id, status=status):
-            result = proxies.set_status(ws, proxy_id, status, actor=actor(), cause=(f.get("reason") or "").strip() or None,
-                                        acknowledge=True)  # fmt: skip
-        text = f"Proxy {proxy_id}: {result['old_status']} → {status}." if result["changed"] else f"Proxy {proxy_id} is already {status}."
+            result = proxies.set_status(
+                ws, proxy_id, status, actor=actor(), cause=(f.get("reason") or "").strip() or None, acknowledge=True
+            )
+        text = (
+            f"Proxy {proxy_id}: {result['old_status']} → {status}."
+            if result["changed"]
+            else f"Proxy {proxy_id} is already {status}."
+        )
         done(text, f.get("next") or "/proxies")
 
     @app.post("/proxies/assign")
@@ -424,14 +528,20 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         proxy_id = _int(f.get("proxy_id"), "proxy id")
         with change("proxy assign", username=username, proxy_id=proxy_id):
             result = proxies.assign(ws, username, proxy_id, actor=actor())
-        done(f"{result['username']} is on proxy {result['proxy_id']}; state {result['lifecycle_state']}.", f.get("next") or "/proxies")
+        done(
+            f"{result['username']} is on proxy {result['proxy_id']}; state {result['lifecycle_state']}.",
+            f.get("next") or "/proxies",
+        )
 
     @app.post("/proxies/auto-assign")
     def proxy_auto_assign():
         f = forms()
         with change("proxy auto-assign"):
             result = proxies.auto_assign(ws, actor=actor())
-        done(f"{result['assigned']} account(s) got a proxy; {result['left_without_proxy']} left without one.", f.get("next") or "/proxies")
+        done(
+            f"{result['assigned']} account(s) got a proxy; {result['left_without_proxy']} left without one.",
+            f.get("next") or "/proxies",
+        )
 
     @app.get("/bots")
     def bots_page():
@@ -443,18 +553,27 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         model = (q.get("model") or "").strip() or None
         since = (q.get("since") or "").strip() or None
         until = (q.get("until") or "").strip() or None
-        return {"model": model, "since": operator_instant(since, ws.tz) if since else None,
-                "until": operator_instant(until, ws.tz) if until else None, "_given": {"model": model or "",
-                "since": since or "", "until": until or ""}}  # fmt: skip
+        return {
+            "model": model,
+            "since": operator_instant(since, ws.tz) if since else None,
+            "until": operator_instant(until, ws.tz) if until else None,
+            "_given": {"model": model or "", "since": since or "", "until": until or ""},
+        }
 
     @app.get("/report")
     def report_page():
         args = _report_args()
         given = args.pop("_given")
         data = reports.build_report(ws, daily=False, **args)
-        return render("report", title="Report", nav="report", r=data, given=given,
-                      charts="/report/charts?" + urlencode({k: v for k, v in given.items() if v}),
-                      model_names=[m["name"] for m in model_views.list_models(ws)])  # fmt: skip
+        return render(
+            "report",
+            title="Report",
+            nav="report",
+            r=data,
+            given=given,
+            charts="/report/charts?" + urlencode({k: v for k, v in given.items() if v}),
+            model_names=[m["name"] for m in model_views.list_models(ws)],
+        )
 
     @app.get("/report/charts")
     def report_charts():
@@ -491,7 +610,9 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                 while chunk := upload.file.read(1 << 20):
                     written += len(chunk)
                     if written > max_upload:
-                        raise InvalidInput(f"{upload.filename} is over the limit of {ws.config.import_.max_file_mb:g} MB (import.max_file_mb)")
+                        raise InvalidInput(
+                            f"{upload.filename} is over the limit of {ws.config.import_.max_file_mb:g} MB (import.max_file_mb)"
+                        )
                     out.write(chunk)
             if kind == "accounts":
                 assign = not f.get("no_assign")
@@ -504,9 +625,14 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
                 except ValueError:
                     raise InvalidInput("the monthly cost must be a number") from None
                 with change("proxy import", file=upload.filename):
-                    result = proxies.import_file(ws, path, provider=(f.get("provider") or "").strip() or None,
-                                                 location=(f.get("location") or "").strip() or None, cost=cost_value,
-                                                 actor=actor())  # fmt: skip
+                    result = proxies.import_file(
+                        ws,
+                        path,
+                        provider=(f.get("provider") or "").strip() or None,
+                        location=(f.get("location") or "").strip() or None,
+                        cost=cost_value,
+                        actor=actor(),
+                    )
             result["file"] = upload.filename
         finally:
             shutil.rmtree(folder, ignore_errors=True)

@@ -20,8 +20,9 @@ def make_server(ws, host: str, port: int, *, threads: int = THREADS, secure_cook
     max_upload = int(ws.config.import_.max_file_mb * 1024 * 1024)  # MB means MiB, as for `import`
     # an upload is at most import.max_file_mb plus its form around it; the server's own refusals
     # (a body over that, malformed requests) stay plain text here: a browser shows them as they are
-    return build_server(app, host, port, threads, max_body_bytes=max_upload + 1024 * 1024,
-                        ident="igctl-dashboard", json_errors=False)  # fmt: skip
+    return build_server(
+        app, host, port, threads, max_body_bytes=max_upload + 1024 * 1024, ident="igctl-dashboard", json_errors=False
+    )
 
 
 def warn_if_exposed(host: str, out=sys.stderr) -> bool:

@@ -52,5 +52,5 @@ def render(report: dict, *, title: str = "igctl report") -> str:
         at, marker = min(found)
         out.append(rest[:at])
         out.append(values[marker])
-        rest = rest[at + len(marker):]
+        rest = rest[at + len(marker) :]
     return "".join(out)

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from warmup_helpers import add_accounts, add_proxies, seed_templates
+
 from igctl.engine.flows import warmup
 from igctl.engine.queue import tasks
-from warmup_helpers import add_accounts, add_proxies, seed_templates
 
 # how many accounts of 5,000 are in each state; warming_up and cleanup accounts have a due task
 MIX = {
-    "imported": 400, "proxy_assigned": 450, "warming_up": 2100, "human_review": 250,
-    "ready": 600, "active": 300, "cleanup": 500, "retired": 400,
-}  # fmt: skip
+    "imported": 400,
+    "proxy_assigned": 450,
+    "warming_up": 2100,
+    "human_review": 250,
+    "ready": 600,
+    "active": 300,
+    "cleanup": 500,
+    "retired": 400,
+}
 
 
 def fleet_in_every_state(ws, now: datetime) -> dict[str, list[int]]:
@@ -38,6 +45,15 @@ def fleet_in_every_state(ws, now: datetime) -> dict[str, list[int]]:
         for a in ids["warming_up"]:
             warmup.queue_step(ws, db, a, 1, now, now, "test")
         for a in ids["cleanup"]:
-            tasks.enqueue(db, ws.events, account_id=a, kind="cleanup", step_name="reset_pfp", key=f"cleanup:{a}:reset_pfp",
-                          due_at=now, now=now, actor="test")  # fmt: skip
+            tasks.enqueue(
+                db,
+                ws.events,
+                account_id=a,
+                kind="cleanup",
+                step_name="reset_pfp",
+                key=f"cleanup:{a}:reset_pfp",
+                due_at=now,
+                now=now,
+                actor="test",
+            )
     return ids

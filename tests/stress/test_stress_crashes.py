@@ -29,12 +29,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-
 from botserver_helpers import LiveServer
+from warmup_helpers import add_accounts, add_proxies, fleet, seed_templates
+
 from igctl.botclient import ApiError, BotClient, ConnectionFailed
 from igctl.engine.domain import bots
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import add_accounts, add_proxies, fleet, seed_templates
 
 pytestmark = pytest.mark.stress
 
@@ -56,8 +56,13 @@ def integrity(db_path) -> str:
 
 def start_server(ws_path, now: str, threads: int = 8):
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path), "IGCTL_NOW": now}
-    proc = subprocess.Popen([sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", str(threads)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", str(threads)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     line = proc.stdout.readline()
     m = re.search(r"on (http://[^ ]+) \(", line)
     assert m, line
@@ -179,8 +184,12 @@ def table_rows(db_path) -> dict:
 
 def run_tick(ws_path, now: str) -> subprocess.Popen:
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path), "IGCTL_NOW": now}
-    return subprocess.Popen([sys.executable, "-m", "igctl", "warmup", "tick", "--json"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "igctl", "warmup", "tick", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_sigkill_of_warmup_tick_at_random_points_then_a_rerun_equals_one_uninterrupted_run(ws, ws_path, tmp_path):
@@ -191,6 +200,7 @@ def test_sigkill_of_warmup_tick_at_random_points_then_a_rerun_equals_one_uninter
     engine_tick.tick(ws)
     bot = bots.add(ws, "phone", actor="test")
     from igctl.engine.flows import botwork
+
     for _ in range(40):
         botwork.claim_next(ws, bot["id"])  # leases that the tick below finds expired
     add_proxies(ws, 200, start=1000)
@@ -253,16 +263,24 @@ def test_sigkill_of_watch_while_it_imports_and_moves_leaves_the_file_in_one_plac
     shutil.copytree(ws_path, probe)
     shutil.copyfile(source, probe / "inbox" / "accounts" / "drop.txt")
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "igctl", "watch", "--once"], env={**env, "IGCTL_WORKSPACE": str(probe)},
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "igctl", "watch", "--once"],
+        env={**env, "IGCTL_WORKSPACE": str(probe)},
+        check=True,
+        capture_output=True,
+    )
     duration = time.monotonic() - started
 
     rng = random.Random(11)
     outcomes = Counter()
     for n in range(6):
         shutil.copyfile(source, inbox / "accounts" / "drop.txt")
-        proc = subprocess.Popen([sys.executable, "-m", "igctl", "watch", "--once"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "igctl", "watch", "--once"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.1, duration * 1.1))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -279,7 +297,12 @@ def test_sigkill_of_watch_while_it_imports_and_moves_leaves_the_file_in_one_plac
         assert places() == ["processed"]
         conn = sqlite3.connect(ws_path / "igctl.db")
         assert conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == lines
-        assert conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'accounts.import' AND message NOT LIKE '%dry run%'").fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "SELECT COUNT(*) FROM events WHERE kind = 'accounts.import' AND message NOT LIKE '%dry run%'"
+            ).fetchone()[0]
+            == 1
+        )
         conn.close()
         # the copies that piled up in processed/ (repeats of the same content) are all kept
         kept = [p for p in (inbox / "processed").iterdir() if p.name.endswith("drop.txt")]
@@ -315,7 +338,9 @@ def one_task(ws, ws_path):
 
 def test_a_bot_killed_after_claiming_gets_its_task_again_after_the_lease_not_before(one_task, ws, clock):
     server, bot, other = one_task["server"], one_task["bot"], one_task["other"]
-    proc = subprocess.Popen([sys.executable, "-c", BOT_SCRIPT, server.url, bot["token"]], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BOT_SCRIPT, server.url, bot["token"]], stdout=subprocess.PIPE, text=True
+    )
     task_id = int(proc.stdout.readline())
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -343,13 +368,17 @@ def test_a_heartbeating_bot_keeps_its_task_for_three_lease_lengths(one_task, ws,
         elapsed += step
         clock.set(at(elapsed))
         engine_tick.tick(ws)  # cron runs meanwhile: it must not take the task away
-        status, _, beat = server.call("PUT", f"/api/bot/heartbeat/{bot['id']}", token=bot["token"], body={"current_task_id": task["task_id"]})
+        status, _, beat = server.call(
+            "PUT", f"/api/bot/heartbeat/{bot['id']}", token=bot["token"], body={"current_task_id": task["task_id"]}
+        )
         assert status == 200 and beat["leases_extended"] == 1, beat
         for who in (bot, other):
             status, _, _ = server.call("GET", f"/api/bot/next-task/{who['id']}", token=who["token"])
             assert status == 204  # no second hand-out, to anyone
     assert elapsed >= 3 * LEASE
-    status, _, done = server.call("POST", "/api/bot/step-complete", token=bot["token"], body={"task_id": task["task_id"], "bot_id": bot["id"]})
+    status, _, done = server.call(
+        "POST", "/api/bot/step-complete", token=bot["token"], body={"task_id": task["task_id"], "bot_id": bot["id"]}
+    )
     assert status == 200 and done["status"] == "completed"
     db = ws.db()
     assert db.scalar("SELECT attempts FROM tasks WHERE id = ?", [task["task_id"]]) == 1

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from warmup_helpers import add_accounts, add_proxies
 
 pytestmark = pytest.mark.stress
@@ -25,19 +24,35 @@ MB = 1024 * 1024
 # What each checked-in file must give, through each way in. "error": refused as a whole with a
 # one-line error that names the problem; an int: that many rows stored (a report).
 ACCOUNTS = {
-    "empty.txt": 0, "bom_only.txt": 0, "blank_lines_only.txt": 0,
-    "nul_bytes.txt": "not a text file", "png_renamed.txt": "not a text file",
-    "mixed_encodings.txt": "not valid UTF-8", "utf16.txt": "UTF-16",
-    "lookalikes.txt": 1, "csv_injection.txt": 0, "long_fields.txt": 1, "control_chars.txt": 1,
-    "separators_only.txt": 0, "proxies_bad.txt": 3,
-}  # fmt: skip
+    "empty.txt": 0,
+    "bom_only.txt": 0,
+    "blank_lines_only.txt": 0,
+    "nul_bytes.txt": "not a text file",
+    "png_renamed.txt": "not a text file",
+    "mixed_encodings.txt": "not valid UTF-8",
+    "utf16.txt": "UTF-16",
+    "lookalikes.txt": 1,
+    "csv_injection.txt": 0,
+    "long_fields.txt": 1,
+    "control_chars.txt": 1,
+    "separators_only.txt": 0,
+    "proxies_bad.txt": 3,
+}
 PROXIES = {
-    "empty.txt": 0, "bom_only.txt": 0, "blank_lines_only.txt": 0,
-    "nul_bytes.txt": "not a text file", "png_renamed.txt": "not a text file",
-    "mixed_encodings.txt": "not UTF-8", "utf16.txt": "not a text file",
-    "lookalikes.txt": 0, "csv_injection.txt": 0, "long_fields.txt": 0, "control_chars.txt": 0,
-    "separators_only.txt": 0, "proxies_bad.txt": 2,
-}  # fmt: skip
+    "empty.txt": 0,
+    "bom_only.txt": 0,
+    "blank_lines_only.txt": 0,
+    "nul_bytes.txt": "not a text file",
+    "png_renamed.txt": "not a text file",
+    "mixed_encodings.txt": "not UTF-8",
+    "utf16.txt": "not a text file",
+    "lookalikes.txt": 0,
+    "csv_injection.txt": 0,
+    "long_fields.txt": 0,
+    "control_chars.txt": 0,
+    "separators_only.txt": 0,
+    "proxies_bad.txt": 2,
+}
 
 
 def test_the_corpus_is_what_the_tables_describe():
@@ -109,8 +124,10 @@ def drop(ws_path, kind: str, name: str, source: Path) -> None:
 
 
 def inbox_files(ws_path) -> dict[str, set[str]]:
-    return {d: {p.name for p in (ws_path / "inbox" / d).iterdir() if not p.name.startswith(".")}
-            for d in ("accounts", "proxies", "processed", "failed")}  # fmt: skip
+    return {
+        d: {p.name for p in (ws_path / "inbox" / d).iterdir() if not p.name.startswith(".")}
+        for d in ("accounts", "proxies", "processed", "failed")
+    }
 
 
 @pytest.mark.parametrize("kind, expected", [("accounts", ACCOUNTS), ("proxies", PROXIES)])
@@ -143,8 +160,10 @@ def test_the_drop_folder_takes_every_file_and_loses_none(populated, ws_path, igc
         ignore = {"proxy_id", "proxy_assigned_at", "lifecycle_state", "updated_at"}
         cols = [c for c in ws.db().utils["accounts"].columns_dict if c not in ignore]
         old = {r["id"]: tuple(r[c] for c in cols) for r in ws.db().query("SELECT * FROM accounts")}
-        assert all(old[k] == tuple(dict(zip(ws.db().utils["accounts"].columns_dict, v))[c] for c in cols)
-                   for k, v in before.items())  # fmt: skip
+        assert all(
+            old[k] == tuple(dict(zip(ws.db().utils["accounts"].columns_dict, v, strict=True))[c] for c in cols)
+            for k, v in before.items()
+        )
     where = inbox_files(ws_path)
     assert where[kind] == set()  # each file moved to exactly one place, none lost
     for name in FILES:
@@ -192,7 +211,11 @@ def test_one_hundred_thousand_duplicates_store_one_account_and_report_the_rest(p
     report = igctl.json("accounts", "import", dup, "--no-assign")
     assert report["imported"] == 1
     assert len(report["duplicates"]) == len(report["duplicate_lines"]) == 99_999
-    assert report["duplicate_lines"][-1] == {"line": 100_000, "username": "Same_User", "reason": "also on line 1 of this file"}
+    assert report["duplicate_lines"][-1] == {
+        "line": 100_000,
+        "username": "Same_User",
+        "reason": "also on line 1 of this file",
+    }
     assert ws.db().scalar("SELECT COUNT(*) FROM accounts WHERE username = 'same_user'") == 1
     again = igctl.json("accounts", "import", dup, "--no-assign")  # all stored already now
     assert again["imported"] == 0

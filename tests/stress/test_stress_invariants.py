@@ -22,20 +22,23 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from warmup_helpers import seed_templates, snapshot
 
-from igctl.engine.domain import accounts
-from igctl.engine.domain import bots
-from igctl.engine.flows import botwork
-from igctl.engine.flows import models
-from igctl.engine.flows import review
-from igctl.engine.domain import proxies
-from igctl.engine.views import reports
+from igctl.engine.domain import accounts, bots, proxies
+from igctl.engine.domain.plan import Plan
+from igctl.engine.flows import botwork, models, review
 from igctl.engine.flows import tick as engine_tick
 from igctl.engine.store.errors import IgctlError
-from igctl.engine.domain.plan import Plan
 from igctl.engine.store.workspace import Workspace, init_workspace
-from warmup_helpers import seed_templates, snapshot
+from igctl.engine.views import reports
 
 pytestmark = pytest.mark.stress
 
@@ -179,8 +182,10 @@ class Fleet(RuleBasedStateMachine):
             REACHED["claim answered"] += 1
             db = self.ws.db()
             # handed out only for a usable account on an active proxy, never twice at once
-            status = db.scalar("SELECT p.status FROM proxies p JOIN accounts a ON a.proxy_id = p.id WHERE a.id = ?",
-                               [task["account"]["id"]])  # fmt: skip
+            status = db.scalar(
+                "SELECT p.status FROM proxies p JOIN accounts a ON a.proxy_id = p.id WHERE a.id = ?",
+                [task["account"]["id"]],
+            )
             assert status == "active"
             state = db.scalar("SELECT lifecycle_state FROM accounts WHERE id = ?", [task["account"]["id"]])
             assert state == botwork.KIND_STATE[task["kind"]]
@@ -228,8 +233,15 @@ class Fleet(RuleBasedStateMachine):
     @rule(data=st.data(), kind=st.sampled_from(KINDS), review_now=st.booleans())
     def fail(self, data, kind, review_now):
         task = data.draw(st.sampled_from(self.claimed()))
-        self.refused_changes_nothing(botwork.fail, self.ws, task["id"], task["bot_id"], error_message=f"simulated {kind}",
-                                     error_kind=kind, requires_review=review_now)  # fmt: skip
+        self.refused_changes_nothing(
+            botwork.fail,
+            self.ws,
+            task["id"],
+            task["bot_id"],
+            error_message=f"simulated {kind}",
+            error_kind=kind,
+            requires_review=review_now,
+        )
 
     @precondition(lambda self: self.claimed())
     @rule(data=st.data())
@@ -272,13 +284,17 @@ class Fleet(RuleBasedStateMachine):
     def assign_model_by_name(self, data):
         name = data.draw(st.sampled_from(self.models))
         who = data.draw(st.sampled_from(self.usernames))
-        self.refused_changes_nothing(models.assign, self.ws, name, usernames=[who], reassign=data.draw(st.booleans()), actor=ACTOR)
+        self.refused_changes_nothing(
+            models.assign, self.ws, name, usernames=[who], reassign=data.draw(st.booleans()), actor=ACTOR
+        )
 
     @precondition(lambda self: self.models and self.usernames)
     @rule(data=st.data())
     def unassign_model(self, data):
         name = data.draw(st.sampled_from(self.models))
-        self.refused_changes_nothing(models.unassign, self.ws, name, [data.draw(st.sampled_from(self.usernames))], actor=ACTOR)
+        self.refused_changes_nothing(
+            models.unassign, self.ws, name, [data.draw(st.sampled_from(self.usernames))], actor=ACTOR
+        )
 
     @precondition(lambda self: self.models)
     @rule(data=st.data())
@@ -288,8 +304,9 @@ class Fleet(RuleBasedStateMachine):
     @precondition(lambda self: self.usernames)
     @rule(data=st.data())
     def retire(self, data):
-        self.refused_changes_nothing(accounts.retire, self.ws, [data.draw(st.sampled_from(self.usernames))],
-                                     reason="banned", actor=ACTOR)  # fmt: skip
+        self.refused_changes_nothing(
+            accounts.retire, self.ws, [data.draw(st.sampled_from(self.usernames))], reason="banned", actor=ACTOR
+        )
 
     # -- invariants ------------------------------------------------------------------------
     @invariant()
@@ -356,7 +373,9 @@ class Fleet(RuleBasedStateMachine):
         db = self.ws.db()
         plan = Plan.of(self.ws)
         steps = len(plan.steps)
-        for row in db.query("SELECT id, username FROM accounts WHERE lifecycle_state = 'ready' OR warmup_completed_at IS NOT NULL"):
+        for row in db.query(
+            "SELECT id, username FROM accounts WHERE lifecycle_state = 'ready' OR warmup_completed_at IS NOT NULL"
+        ):
             done = db.scalar(
                 "SELECT COUNT(DISTINCT step_number) FROM tasks WHERE account_id = ? AND kind = 'warmup' AND status = 'completed'",
                 [row["id"]],
@@ -370,7 +389,9 @@ class Fleet(RuleBasedStateMachine):
                WHERE a.lifecycle_state = 'retired' AND t.status IN ('queued', 'claimed')"""
         )
         assert rows == []
-        held = self.ws.db().query("SELECT id FROM accounts WHERE lifecycle_state = 'retired' AND (proxy_id IS NOT NULL OR bot_id IS NOT NULL)")
+        held = self.ws.db().query(
+            "SELECT id FROM accounts WHERE lifecycle_state = 'retired' AND (proxy_id IS NOT NULL OR bot_id IS NOT NULL)"
+        )
         assert held == []  # its proxy slot and device slot are free
 
     @invariant()
@@ -383,23 +404,42 @@ class Fleet(RuleBasedStateMachine):
         assert report["proxies"]["total"] == db.scalar("SELECT COUNT(*) FROM proxies")
         in_use = db.scalar("SELECT COUNT(DISTINCT proxy_id) FROM accounts WHERE proxy_id IS NOT NULL")
         assert report["proxies"]["in_use"] == in_use
-        completed = dict(db.query(
-            "SELECT step_number, COUNT(*) FROM step_log WHERE kind = 'warmup' AND status = 'completed' GROUP BY 1"))  # fmt: skip
+        completed = dict(
+            db.query(
+                "SELECT step_number, COUNT(*) FROM step_log WHERE kind = 'warmup' AND status = 'completed' GROUP BY 1"
+            )
+        )
         for step, figures in report["warmup_steps"].items():
             assert figures["completed"] == completed.get(int(step), 0), (step, figures, completed)
 
 
 def test_engine_invariants_hold_under_random_sequences():
     REACHED.clear()
-    run_state_machine_as_test(Fleet, settings=settings(
-        max_examples=int(os.environ.get("IGCTL_STRESS_EXAMPLES", "80")),
-        stateful_step_count=60,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    ))  # fmt: skip
+    run_state_machine_as_test(
+        Fleet,
+        settings=settings(
+            max_examples=int(os.environ.get("IGCTL_STRESS_EXAMPLES", "80")),
+            stateful_step_count=60,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
     print("\nREACHED " + repr(sorted(REACHED.items())))
     # the sequences went through the whole lifecycle, or the invariants were checked in vain
-    for what in ("imported", "proxy_assigned", "warming_up", "human_review", "ready", "active", "cleanup", "retired",
-                 "task claimed", "task completed", "task queued", "task review", "task cancelled"):  # fmt: skip
+    for what in (
+        "imported",
+        "proxy_assigned",
+        "warming_up",
+        "human_review",
+        "ready",
+        "active",
+        "cleanup",
+        "retired",
+        "task claimed",
+        "task completed",
+        "task queued",
+        "task review",
+        "task cancelled",
+    ):
         assert REACHED[what] > 0, (what, REACHED)

@@ -22,13 +22,13 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from stress_fleet import MIX, fleet_in_every_state
 
 from igctl.botclient import ApiError, BotClient
 from igctl.engine.domain import bots
-from stress_fleet import MIX, fleet_in_every_state
 
 pytestmark = pytest.mark.stress
 
@@ -45,8 +45,13 @@ def percentile(values: list[float], p: float) -> float:
 
 def start_server(ws_path):
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path), "IGCTL_NOW": NOW}
-    proc = subprocess.Popen([sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", "16"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "igctl", "serve-bots", "--port", "0", "--threads", "16"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     m = re.search(r"on (http://[^ ]+) \(", proc.stdout.readline())
     assert m
     return proc, m.group(1)
@@ -118,14 +123,16 @@ def loop_beside(ws_path, args: list[str], stop: threading.Event, durations: list
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path), "IGCTL_NOW": NOW}
     while not stop.is_set():
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "igctl", *args], env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "igctl", *args], env=env, capture_output=True, text=True, timeout=300
+        )
         durations.append(time.monotonic() - started)
         if proc.returncode != 0:
             failures.append(proc.stderr[-500:])
 
 
 def test_thirty_two_bots_against_five_thousand_accounts_with_tick_and_report_beside(ws, ws_path, record_property):
-    now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     fleet = fleet_in_every_state(ws, now)
     assert sum(len(v) for v in fleet.values()) == 5000
     states = dict(ws.db().query("SELECT lifecycle_state, COUNT(*) FROM accounts GROUP BY 1"))
@@ -139,7 +146,9 @@ def test_thirty_two_bots_against_five_thousand_accounts_with_tick_and_report_bes
     report_times: list[float] = []
     beside_failures: list[str] = []
     beside = [
-        threading.Thread(target=loop_beside, args=(ws_path, ["warmup", "tick", "--json"], stop, tick_times, beside_failures)),
+        threading.Thread(
+            target=loop_beside, args=(ws_path, ["warmup", "tick", "--json"], stop, tick_times, beside_failures)
+        ),
         threading.Thread(target=loop_beside, args=(ws_path, ["report", "--json"], stop, report_times, beside_failures)),
     ]
     load = Load(url, tokens, SECONDS)
@@ -167,7 +176,7 @@ def test_thirty_two_bots_against_five_thousand_accounts_with_tick_and_report_bes
     # no account ever held two tasks at once: in event order, its claims and settlements alternate
     held: dict[int, int] = {}
     for e in db.query("""SELECT kind, account_id, task_id FROM events
-                         WHERE kind IN ('task.claimed', 'task.completed', 'task.failed') ORDER BY id"""):  # fmt: skip
+                         WHERE kind IN ('task.claimed', 'task.completed', 'task.failed') ORDER BY id"""):
         if e["kind"] == "task.claimed":
             assert e["account_id"] not in held, f"account {e['account_id']} holds two tasks"
             held[e["account_id"]] = e["task_id"]
@@ -176,7 +185,12 @@ def test_thirty_two_bots_against_five_thousand_accounts_with_tick_and_report_bes
     assert db.scalar("SELECT COUNT(*) FROM tasks WHERE status = 'claimed'") == len(held)
     # nothing lost: every claim answered is settled or still held
     for task_id in handed:
-        assert db.scalar("SELECT status FROM tasks WHERE id = ?", [task_id]) in ("completed", "queued", "review", "claimed")
+        assert db.scalar("SELECT status FROM tasks WHERE id = ?", [task_id]) in (
+            "completed",
+            "queued",
+            "review",
+            "claimed",
+        )
     assert db.scalar("PRAGMA integrity_check") == "ok"
 
     calls = [v for values in load.latency.values() for v in values]

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from botserver_helpers import LiveServer
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
+from warmup_helpers import fleet, seed_templates
 
-from botserver_helpers import LiveServer
 from igctl.botserver.app import AuthThrottle, openapi_document
 from igctl.engine.domain import bots
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import fleet, seed_templates
 
 pytestmark = pytest.mark.stress
 
@@ -29,8 +29,15 @@ def all_checks():
     checks = CHECKS.get_all()
     names = {c.__name__ for c in checks}
     # the brief: every check, and ignored_auth must be among them
-    assert {"ignored_auth", "not_a_server_error", "negative_data_rejection", "positive_data_acceptance",
-            "use_after_free", "unsupported_method", "missing_required_header"} <= names, names  # fmt: skip
+    assert {
+        "ignored_auth",
+        "not_a_server_error",
+        "negative_data_rejection",
+        "positive_data_acceptance",
+        "use_after_free",
+        "unsupported_method",
+        "missing_required_header",
+    } <= names, names
     return checks
 
 
@@ -66,15 +73,19 @@ def fuzz(server, headers: dict, mode: GenerationMode, own_bot: int | None) -> di
             # Half the positive calls reach the bot's own work. Never in negative mode: turning a
             # schema-violating id (say -1) into a valid one makes schemathesis report, rightly,
             # that "negative" data was accepted.
-            if (own_bot is not None and mode is GenerationMode.POSITIVE
-                    and isinstance(params.get("bot_id"), int) and params["bot_id"] % 2):
+            if (
+                own_bot is not None
+                and mode is GenerationMode.POSITIVE
+                and isinstance(params.get("bot_id"), int)
+                and params["bot_id"] % 2
+            ):
                 params["bot_id"] = own_bot
             # A case whose headers were generated negative (say, without Authorization) keeps
             # them as generated: putting our valid token back would make schemathesis report,
             # rightly, that "negative" data was accepted.
             send = {} if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER) else headers
             response = case.call_and_validate(base_url=server.url, headers=send, checks=checks)
-            statuses.setdefault(operation.label, set()).add(response.status_code)
+            statuses.setdefault(operation.label, set()).add(response.status_code)  # noqa: B023 - run() runs in this iteration
 
         run()
     return statuses

@@ -15,13 +15,13 @@ import sys
 import threading
 
 import pytest
-
 from botserver_helpers import LiveServer
+from warmup_helpers import fleet, seed_templates
+
 from igctl.botclient import ApiError, BotClient
 from igctl.engine.domain import bots
 from igctl.engine.flows import botwork
 from igctl.engine.flows import tick as engine_tick
-from warmup_helpers import fleet, seed_templates
 
 pytestmark = pytest.mark.stress
 
@@ -48,7 +48,11 @@ def test_no_secret_in_plaintext_anywhere_after_a_full_scenario(ws, ws_path, igct
     text, secrets = account_lines("cli", N)
     igctl("accounts", "import", write("accounts.txt", text), "--no-assign")
     proxy_secrets = [f"ProxyPw-{i}-zq" for i in range(6)]
-    igctl("proxy", "import", write("proxies.txt", "".join(f"10.9.0.{i + 1}:3128:puser{i}:{pw}\n" for i, pw in enumerate(proxy_secrets))))
+    igctl(
+        "proxy",
+        "import",
+        write("proxies.txt", "".join(f"10.9.0.{i + 1}:3128:puser{i}:{pw}\n" for i, pw in enumerate(proxy_secrets))),
+    )
     igctl("proxy", "add", "socks5://solo:ProxyPw-solo-zq@10.9.1.1:1080")
     proxy_secrets.append("ProxyPw-solo-zq")
     # the drop folder: an accounts file and a proxies file, and a bad one that goes to failed/
@@ -85,11 +89,18 @@ def test_no_secret_in_plaintext_anywhere_after_a_full_scenario(ws, ws_path, igct
     assert handed == 8
 
     # every --json output an operator can ask for, without --reveal
-    outputs = [igctl("accounts", "list", "--json").stdout, igctl("proxy", "list", "--json").stdout,
-               igctl("bot", "list", "--json").stdout, igctl("log", "--json").stdout, igctl("report", "--json").stdout,
-               igctl("review", "list", "--json").stdout, igctl("warmup", "pipeline", "--json").stdout,
-               igctl("accounts", "list", "--csv").stdout, igctl("proxy", "list", "--csv").stdout,
-               igctl("log", "--csv").stdout]  # fmt: skip
+    outputs = [
+        igctl("accounts", "list", "--json").stdout,
+        igctl("proxy", "list", "--json").stdout,
+        igctl("bot", "list", "--json").stdout,
+        igctl("log", "--json").stdout,
+        igctl("report", "--json").stdout,
+        igctl("review", "list", "--json").stdout,
+        igctl("warmup", "pipeline", "--json").stdout,
+        igctl("accounts", "list", "--csv").stdout,
+        igctl("proxy", "list", "--csv").stdout,
+        igctl("log", "--csv").stdout,
+    ]
     for username in ("cli_000", "cli_001", "drop_000"):
         outputs.append(igctl("accounts", "show", username, "--json").stdout)
     everything = "\n".join(outputs)
@@ -168,7 +179,10 @@ def test_a_long_running_process_encrypts_with_the_key_another_process_rotated_to
         proxies.add(ws, "10.1.1.1:80:u:before-rotation", actor="test")
         igctl("secrets", "rotate")
         proxies.add(long_running, "10.1.1.2:80:u:after-rotation", actor="test")
-        assert long_running.cipher.decrypt(long_running.db().scalar("SELECT password_enc FROM proxies WHERE id = 1")) == "before-rotation"
+        assert (
+            long_running.cipher.decrypt(long_running.db().scalar("SELECT password_enc FROM proxies WHERE id = 1"))
+            == "before-rotation"
+        )
     finally:
         long_running.close()
     ws.forget_cipher()
@@ -180,20 +194,35 @@ def test_a_world_readable_key_file_is_refused_by_every_way_in(ws_path, igctl):
     # tests/test_secrets.py covers 0640 for the engine and `secrets rotate`; here 0644 for the
     # commands an operator runs first and for a real serve-bots process
     os.chmod(ws_path / "secret.key", 0o644)
-    for args in (["accounts", "import", __file__, "--dry-run"], ["proxy", "add", "10.0.0.1:80:u:p"], ["secrets", "rotate"],
-                 ["watch", "--once"]):  # fmt: skip
+    for args in (
+        ["accounts", "import", __file__, "--dry-run"],
+        ["proxy", "add", "10.0.0.1:80:u:p"],
+        ["secrets", "rotate"],
+        ["watch", "--once"],
+    ):
         message = igctl.error(*args)
         assert "readable by others" in message and "chmod 600" in message, (args, message)
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path)}
-    proc = subprocess.run([sys.executable, "-m", "igctl", "serve-bots", "--port", "0"], env=env,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "igctl", "serve-bots", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1 and "readable by others" in proc.stderr and "Traceback" not in proc.stderr
     os.chmod(ws_path / "secret.key", 0o600)  # just inside: accepted
     igctl("proxy", "add", "10.0.0.1:80:u:p")
 
 
-FORMULAS = ["=cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
-            "\t=1+1", "\r=1+1"]  # fmt: skip
+FORMULAS = [
+    "=cmd|' /C calc'!A0",
+    "+1+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 def csv_cells(text: str) -> list[str]:

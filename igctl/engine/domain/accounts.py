@@ -11,9 +11,10 @@ import codecs
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..store.db import Database
 from ..store.errors import IllegalTransition, InvalidInput, NotFound
@@ -101,7 +102,7 @@ def _read_lines(path: Path, max_chars: int) -> Iterator[_Line]:
             # readline(limit) stops short of a newline only at the end of the file or the limit
             too_long = len(raw) == limit and not raw.endswith(b"\n")
             if number == 1 and raw.startswith(UTF8_BOM):
-                raw = raw[len(UTF8_BOM):]
+                raw = raw[len(UTF8_BOM) :]
             if too_long:
                 # Too long: validate the rest of it piece by piece, keep none of it.
                 decoder = codecs.getincrementaldecoder("utf-8")()
@@ -131,13 +132,17 @@ def _read_lines(path: Path, max_chars: int) -> Iterator[_Line]:
             yield _Line(number, None if len(text) > max_chars else text)
 
 
-def _check_bytes(path: Path, piece: bytes, number: int, decoder: codecs.IncrementalDecoder, final: bool = False) -> None:
+def _check_bytes(
+    path: Path, piece: bytes, number: int, decoder: codecs.IncrementalDecoder, final: bool = False
+) -> None:
     if b"\x00" in piece:
         raise InvalidInput(f"{path} is not a text file (NUL byte on line {number}); nothing was imported")
     try:
         decoder.decode(piece, final)
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not valid UTF-8 (line {number}); save it as UTF-8 — nothing was imported") from None
+        raise InvalidInput(
+            f"{path} is not valid UTF-8 (line {number}); save it as UTF-8 — nothing was imported"
+        ) from None
 
 
 def count_lines(path: str | Path) -> int:
@@ -269,7 +274,16 @@ def import_file(
     return report.result(dry_run)
 
 
-def _import(ws: Workspace, db: Database, path: Path, report: _Report, assign: bool, actor: str, progress: Callable[[int], None] | None, dry_run: bool) -> None:
+def _import(
+    ws: Workspace,
+    db: Database,
+    path: Path,
+    report: _Report,
+    assign: bool,
+    actor: str,
+    progress: Callable[[int], None] | None,
+    dry_run: bool,
+) -> None:
     cipher = ws.cipher
     now = ws.now()
     max_chars = ws.config.import_.max_line_chars
@@ -293,7 +307,11 @@ def _import(ws: Workspace, db: Database, path: Path, report: _Report, assign: bo
         for number, p in pending.values():
             found = stored.get(p.username.lower())
             if found is not None:
-                where = f"also on line {found['import_line']} of this file" if found["id"] >= first_new else "already stored"
+                where = (
+                    f"also on line {found['import_line']} of this file"
+                    if found["id"] >= first_new
+                    else "already stored"
+                )
                 report.duplicates.append((number, p.username, where))
                 continue
             rows.append(
@@ -355,7 +373,7 @@ def _import(ws: Workspace, db: Database, path: Path, report: _Report, assign: bo
                 break
         if len(head) >= DETECT_MAX_LINES:
             break
-    report.separator = detect_separator([l.text for l in head if l.text is not None and not _is_skipped(l.text)])
+    report.separator = detect_separator([ln.text for ln in head if ln.text is not None and not _is_skipped(ln.text)])
 
     def all_lines() -> Iterator[_Line]:
         yield from head
@@ -441,7 +459,12 @@ def _account_dict(row: AccountRow) -> dict[str, Any]:
 
 
 def list_accounts(
-    ws: Workspace, *, state: str | None = None, model: str | None = None, proxy_id: int | None = None, limit: int | None = None
+    ws: Workspace,
+    *,
+    state: str | None = None,
+    model: str | None = None,
+    proxy_id: int | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Accounts in id order, filtered by state, model name and proxy id."""
     db = ws.db()
@@ -517,7 +540,10 @@ def show_account(ws: Workspace, username: str, *, reveal: bool = False, actor: s
         out["extras"] = json.loads(cipher.decrypt(row["extras_enc"])) if row["extras_enc"] else []
     proxy = None
     if row["proxy_id"] is not None:
-        p = db.one("SELECT id, scheme, host, port, username, location, provider, status FROM proxies WHERE id = ?", [row["proxy_id"]])
+        p = db.one(
+            "SELECT id, scheme, host, port, username, location, provider, status FROM proxies WHERE id = ?",
+            [row["proxy_id"]],
+        )
         proxy = dict(p) if p is not None else None
     out["proxy"] = proxy
     out["open_tasks"] = [
@@ -528,12 +554,18 @@ def show_account(ws: Workspace, username: str, *, reveal: bool = False, actor: s
             [row["id"]],
         )
     ]
-    out["step_log"] = [_json_columns(r) for r in db.query("SELECT * FROM step_log WHERE account_id = ? ORDER BY id", [row["id"]])]
+    out["step_log"] = [
+        _json_columns(r) for r in db.query("SELECT * FROM step_log WHERE account_id = ? ORDER BY id", [row["id"]])
+    ]
     out["events"] = query_events(db, account_id=row["id"])
     return out
 
 
 # -- retiring --------------------------------------------------------------------------------
+def _cancelled_on_retiring(username: str) -> Callable[[int], str]:
+    return lambda task_id: f"task {task_id} of {username} cancelled: account retired"
+
+
 def retire(ws: Workspace, usernames: list[str], *, reason: str, actor: str) -> list[dict[str, Any]]:
     """Every named account → `retired`: proxy slot and device slot freed, queued and claimed
     tasks cancelled. All or nothing: an unknown or already retired account refuses the lot."""
@@ -554,19 +586,28 @@ def retire(ws: Workspace, usernames: list[str], *, reason: str, actor: str) -> l
                 seen.add(row["id"])
                 accounts.append(row)
         if missing:
-            raise NotFound(f"no account named {', '.join(missing)}" if len(missing) == 1 else f"no accounts named {', '.join(missing)}")
+            raise NotFound(
+                f"no account named {', '.join(missing)}"
+                if len(missing) == 1
+                else f"no accounts named {', '.join(missing)}"
+            )
         for row in accounts:
             if not lifecycle.can_move(row["lifecycle_state"], lifecycle.RETIRED):
                 raise IllegalTransition(f"account {row['username']} is already retired")
         now = ws.now()
         for row in accounts:
-            username = row["username"]
             from ..queue import tasks  # here, not at the top: listings need no queue code (start-up time)
 
             cancelled = tasks.cancel(
-                db, ws.events, old=[tasks.QUEUED, tasks.CLAIMED], where="account_id = ?", params=[row["id"]], at=now,
-                actor=actor, each=lambda task_id: f"task {task_id} of {username} cancelled: account retired",
-            )  # fmt: skip
+                db,
+                ws.events,
+                old=[tasks.QUEUED, tasks.CLAIMED],
+                where="account_id = ?",
+                params=[row["id"]],
+                at=now,
+                actor=actor,
+                each=_cancelled_on_retiring(row["username"]),
+            )
             freed = {"proxy_id": row["proxy_id"], "bot_id": row["bot_id"], "slot": row["slot"]}
             lifecycle.move(
                 db,

@@ -54,9 +54,15 @@ def bind(db: Database, events: EventLog, bot: BotRow, account: AccountRow, *, sl
         [bot["id"], slot, at, bot["name"], at, account["id"]],
     )
     events.record(
-        db, at, "account.bound", f"bot:{bot['name']}", account_id=account["id"], bot_id=bot["id"],
-        message=f"{account['username']} bound to bot {bot['name']}, slot {slot}", details={"slot": slot},
-    )  # fmt: skip
+        db,
+        at,
+        "account.bound",
+        f"bot:{bot['name']}",
+        account_id=account["id"],
+        bot_id=bot["id"],
+        message=f"{account['username']} bound to bot {bot['name']}, slot {slot}",
+        details={"slot": slot},
+    )
 
 
 def hash_token(token: str) -> str:
@@ -112,10 +118,14 @@ def add(ws: Workspace, name: str, *, slots: int | None = None, actor: str) -> di
         )
         bot_id = cur.lastrowid
         ws.events.record(
-            db, now, "bot.added", actor, bot_id=bot_id,
+            db,
+            now,
+            "bot.added",
+            actor,
+            bot_id=bot_id,
             message=f"bot {name} added ({'no slot limit' if slots is None else f'{slots} slots'})",
             details={"name": name, "slots": slots},
-        )  # fmt: skip
+        )
     return {"id": bot_id, "name": name, "token": token, "slots": slots}
 
 
@@ -225,15 +235,25 @@ def revoke(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
         db.execute("UPDATE accounts SET bot_id = NULL, slot = NULL, updated_at = ? WHERE bot_id = ?", [now, bot["id"]])
         for a in accounts:
             ws.events.record(
-                db, now, "account.unbound", actor, account_id=a["id"], bot_id=bot["id"], cause="bot revoked",
+                db,
+                now,
+                "account.unbound",
+                actor,
+                account_id=a["id"],
+                bot_id=bot["id"],
+                cause="bot revoked",
                 message=f"{a['username']} unbound from bot {bot['name']} (slot {a['slot']})",
                 details={"bot": bot["name"], "slot": a["slot"]},
-            )  # fmt: skip
+            )
         ws.events.record(
-            db, now, "bot.revoked", actor, bot_id=bot["id"],
+            db,
+            now,
+            "bot.revoked",
+            actor,
+            bot_id=bot["id"],
             message=f"bot {bot['name']} revoked: {len(held)} task(s) released, {len(accounts)} account(s) unbound",
             details={"name": bot["name"], "tasks_released": len(held), "accounts_unbound": len(accounts)},
-        )  # fmt: skip
+        )
     return {"name": bot["name"], "tasks_released": len(held), "accounts_unbound": len(accounts)}
 
 
@@ -253,21 +273,42 @@ def move_account(ws: Workspace, username: str, bot_name: str, *, actor: str) -> 
         if account["lifecycle_state"] == "retired":
             raise Conflict(f"account {account['username']} is retired; it is never handed to a bot again")
         if account["bot_id"] == bot["id"]:
-            return {"username": account["username"], "bot": bot["name"], "slot": account["slot"], "from_bot": bot["name"], "changed": False}
+            return {
+                "username": account["username"],
+                "bot": bot["name"],
+                "slot": account["slot"],
+                "from_bot": bot["name"],
+                "changed": False,
+            }
         claimed = db.one("SELECT id FROM tasks WHERE account_id = ? AND status = 'claimed'", [account["id"]])
         if claimed is not None:
-            raise Conflict(f"account {account['username']} has a task in progress (task {claimed['id']}); move it once that is done")
+            raise Conflict(
+                f"account {account['username']} has a task in progress (task {claimed['id']}); move it once that is done"
+            )
         slot = lowest_free_slot(db, bot)
         if slot is None:
             raise Conflict(f"bot {bot['name']} has no free slot ({bot['slots']} slots, all bound)")
         old_bot = by_id(db, account["bot_id"]) if account["bot_id"] is not None else None
-        db.execute("UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ? WHERE id = ?", [bot["id"], slot, now, account["id"]])
+        db.execute(
+            "UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ? WHERE id = ?",
+            [bot["id"], slot, now, account["id"]],
+        )
         ws.events.record(
-            db, now, "account.moved", actor, account_id=account["id"], bot_id=bot["id"],
+            db,
+            now,
+            "account.moved",
+            actor,
+            account_id=account["id"],
+            bot_id=bot["id"],
             message=f"{account['username']} moved to bot {bot['name']} slot {slot}"
             + (f" (was {old_bot['name']} slot {account['slot']})" if old_bot else ""),
-            details={"from_bot": old_bot["name"] if old_bot else None, "from_slot": account["slot"], "bot": bot["name"], "slot": slot},
-        )  # fmt: skip
+            details={
+                "from_bot": old_bot["name"] if old_bot else None,
+                "from_slot": account["slot"],
+                "bot": bot["name"],
+                "slot": slot,
+            },
+        )
     return {
         "username": account["username"],
         "bot": bot["name"],

@@ -37,7 +37,13 @@ IMAGE_TYPES = ("pfp", "post", "story", "highlight", "any")
 # Image types whose text pool (if the pool has one) gives the caption / title.
 CAPTION_TYPES = ("post", "story", "highlight")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic")
-IMAGE_MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".heic": "image/heic"}
+IMAGE_MIME = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".heic": "image/heic",
+}
 TEXTS_FILE = "texts.yaml"
 TEXT_FILE_EXTENSIONS = (".txt",)
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -65,7 +71,7 @@ def step_type(step_name: str) -> str | None:
     → None, the step needs no content."""
     for prefix in STEP_PREFIXES:
         if step_name.startswith(prefix) and len(step_name) > len(prefix):
-            return step_name[len(prefix):]
+            return step_name[len(prefix) :]
     if step_name in IMAGE_TYPES and step_name != "any":
         return step_name
     return None
@@ -172,7 +178,9 @@ def _parse_priorities(node: yaml.Node, label: str) -> dict[str, int]:
         if not isinstance(key_node, yaml.ScalarNode) or not str(key_node.value).strip():
             raise InvalidInput(f"{label}: line {line}: a priorities key must be an image path or a text")
         if not isinstance(value_node, yaml.ScalarNode) or value_node.tag != "tag:yaml.org,2002:int":
-            raise InvalidInput(f"{label}: line {_node_line(value_node)}: the priority of {key_node.value!r} must be a whole number")
+            raise InvalidInput(
+                f"{label}: line {_node_line(value_node)}: the priority of {key_node.value!r} must be a whole number"
+            )
         out[str(key_node.value).strip()] = int(value_node.value)
     return out
 
@@ -193,7 +201,9 @@ def parse_texts_file(text: str, label: str) -> tuple[dict[str, list[str]], dict[
         key = key_node.value
         line = _node_line(key_node)
         if not isinstance(key_node, yaml.ScalarNode) or not TYPE_NAME.match(str(key)):
-            raise InvalidInput(f"{label}: line {line}: {key!r} is not a content type (lower-case letters, digits and _)")
+            raise InvalidInput(
+                f"{label}: line {line}: {key!r} is not a content type (lower-case letters, digits and _)"
+            )
         if key in pools:
             raise InvalidInput(f"{label}: line {line}: {key} appears twice")
         if key in RESERVED_TEXT_KEYS:
@@ -210,7 +220,9 @@ def parse_texts_file(text: str, label: str) -> tuple[dict[str, list[str]], dict[
         for item in value_node.value:
             item_line = _node_line(item)
             if not isinstance(item, yaml.ScalarNode) or item.tag != "tag:yaml.org,2002:str":
-                raise InvalidInput(f"{label}: line {item_line}: every {key} entry must be a text (quote it if it looks like a number, a date or yes/no)")
+                raise InvalidInput(
+                    f"{label}: line {item_line}: every {key} entry must be a text (quote it if it looks like a number, a date or yes/no)"
+                )
             value = item.value.strip()
             problem = text_problem(key, value)
             if problem:
@@ -296,7 +308,9 @@ def _scan_pool(ws: Workspace, root: Path, model_id: int | None, name: str, slug:
     if folder.is_symlink() or folder.exists():
         real = folder.resolve()
         if not _inside(real, root) or real == root:
-            ps.refused.append({"path": rel_folder, "reason": "the folder points outside the workspace's content folder"})
+            ps.refused.append(
+                {"path": rel_folder, "reason": "the folder points outside the workspace's content folder"}
+            )
             return ps
     if not folder.is_dir():
         return ps
@@ -304,13 +318,23 @@ def _scan_pool(ws: Workspace, root: Path, model_id: int | None, name: str, slug:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith(".") or entry.name == TEXTS_FILE or (entry.name in IMAGE_TYPES and entry.is_dir()):
             continue
-        ps.skipped.append({"path": f"{rel_folder}/{entry.name}", "reason": f"not a content folder ({', '.join(IMAGE_TYPES)}) or {TEXTS_FILE}"})
+        ps.skipped.append(
+            {
+                "path": f"{rel_folder}/{entry.name}",
+                "reason": f"not a content folder ({', '.join(IMAGE_TYPES)}) or {TEXTS_FILE}",
+            }
+        )
     for content_type in IMAGE_TYPES:
         type_dir = folder / content_type
         if not type_dir.is_dir():
             continue
         if type_dir.is_symlink() and not _inside(type_dir.resolve(), root):
-            ps.refused.append({"path": f"{rel_folder}/{content_type}", "reason": "the folder points outside the workspace's content folder"})
+            ps.refused.append(
+                {
+                    "path": f"{rel_folder}/{content_type}",
+                    "reason": "the folder points outside the workspace's content folder",
+                }
+            )
             continue
         for dirpath, dirnames, filenames in os.walk(type_dir):
             here = Path(dirpath)
@@ -321,7 +345,9 @@ def _scan_pool(ws: Workspace, root: Path, model_id: int | None, name: str, slug:
                     if _inside(sub.resolve(), root):
                         ps.skipped.append({"path": rel, "reason": "a linked folder is not followed"})
                     else:
-                        ps.refused.append({"path": rel, "reason": "the link points outside the workspace's content folder"})
+                        ps.refused.append(
+                            {"path": rel, "reason": "the link points outside the workspace's content folder"}
+                        )
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
             for fname in sorted(filenames):
                 if fname.startswith("."):
@@ -329,7 +355,9 @@ def _scan_pool(ws: Workspace, root: Path, model_id: int | None, name: str, slug:
                 path = here / fname
                 rel = _rel(ws, path)
                 if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                    ps.skipped.append({"path": rel, "reason": f"not an image ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})"})
+                    ps.skipped.append(
+                        {"path": rel, "reason": f"not an image ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})"}
+                    )
                     continue
                 real = path.resolve()
                 if not _inside(real, root):
@@ -366,7 +394,9 @@ def _pool_sql(model_id: int | None) -> tuple[str, list]:
     return "model_id = ?", [model_id]
 
 
-def _register_image(db: Database, model_id: int | None, rel: str, sha: str, priority: int, content_type: str, now: str) -> str:
+def _register_image(
+    db: Database, model_id: int | None, rel: str, sha: str, priority: int, content_type: str, now: str
+) -> str:
     """Make `rel` with this hash the active row of its path. Returns what happened:
     'unchanged', 'added', 'restored' (a retired row of the same bytes back in use, keeping its
     usage history) or 'changed' (the old row retired, a new one added)."""
@@ -407,7 +437,9 @@ def _register_text(db: Database, model_id: int | None, content_type: str, text: 
     )
     if current is not None:
         if current["order_priority"] != priority:
-            db.execute("UPDATE content SET order_priority = ?, updated_at = ? WHERE id = ?", [priority, now, current["id"]])
+            db.execute(
+                "UPDATE content SET order_priority = ?, updated_at = ? WHERE id = ?", [priority, now, current["id"]]
+            )
         return "unchanged"
     previous = db.one(
         f"SELECT id FROM content WHERE {where} AND content_type = ? AND text_content = ? AND active = 0 ORDER BY id DESC LIMIT 1",
@@ -432,9 +464,16 @@ def _retire(db: Database, content_id: int, now: str) -> None:
 
 
 COUNT_KEYS = (
-    "images_added", "images_changed", "images_restored", "images_retired", "images_unchanged",
-    "texts_added", "texts_restored", "texts_retired", "texts_unchanged",
-)  # fmt: skip
+    "images_added",
+    "images_changed",
+    "images_restored",
+    "images_retired",
+    "images_unchanged",
+    "texts_added",
+    "texts_restored",
+    "texts_retired",
+    "texts_unchanged",
+)
 
 
 def apply(ws: Workspace, result: Scan, *, actor: str) -> dict[str, Any]:
@@ -449,7 +488,9 @@ def apply(ws: Workspace, result: Scan, *, actor: str) -> dict[str, Any]:
             for rel, (sha, priority, content_type) in ps.images.items():
                 outcome = _register_image(db, ps.model_id, rel, sha, priority, content_type, now)
                 counts[f"images_{outcome}"] += 1
-            for row in db.query(f"SELECT id, path FROM content WHERE {where} AND path IS NOT NULL AND active = 1", params):
+            for row in db.query(
+                f"SELECT id, path FROM content WHERE {where} AND path IS NOT NULL AND active = 1", params
+            ):
                 if row["path"] not in ps.images:
                     _retire(db, row["id"], now)
                     counts["images_retired"] += 1
@@ -460,7 +501,10 @@ def apply(ws: Workspace, result: Scan, *, actor: str) -> dict[str, Any]:
                     priority = ps.text_priorities.get(text, index)
                     outcome = _register_text(db, ps.model_id, content_type, text, priority, now)
                     counts[f"texts_{outcome}"] += 1
-            rows = db.query(f"SELECT id, content_type, text_content FROM content WHERE {where} AND text_content IS NOT NULL AND active = 1", params)
+            rows = db.query(
+                f"SELECT id, content_type, text_content FROM content WHERE {where} AND text_content IS NOT NULL AND active = 1",
+                params,
+            )
             for row in rows:
                 if (row["content_type"], row["text_content"]) not in wanted:
                     _retire(db, row["id"], now)
@@ -468,11 +512,17 @@ def apply(ws: Workspace, result: Scan, *, actor: str) -> dict[str, Any]:
             changed = any(counts[k] for k in COUNT_KEYS if not k.endswith("_unchanged"))
             if changed or ps.refused:
                 ws.events.record(
-                    db, now, "content.sync", actor, model_id=ps.model_id,
+                    db,
+                    now,
+                    "content.sync",
+                    actor,
+                    model_id=ps.model_id,
                     message=f"content of {ps.name} synced",
                     details={"model": ps.name, **counts, "refused": ps.refused},
-                )  # fmt: skip
-            pools.append({"model": ps.name, "folder": ps.folder, **counts, "refused": ps.refused, "skipped": ps.skipped})
+                )
+            pools.append(
+                {"model": ps.name, "folder": ps.folder, **counts, "refused": ps.refused, "skipped": ps.skipped}
+            )
     totals = {k: sum(p[k] for p in pools) for k in COUNT_KEYS}
     return {**totals, "refused": [r for p in pools for r in p["refused"]], "pools": pools}
 
@@ -539,7 +589,7 @@ def _candidate(db: Database, pool: Pool, types: list[str], image: bool, account:
           (SELECT count(*) FROM content_usage u WHERE u.account_id = ? AND u.content_id = c.id) AS account_uses,
           (SELECT count(*) FROM content_usage u WHERE u.proxy_id = ? AND u.content_id = c.id AND u.account_id != ?) AS proxy_uses
         FROM content c
-        WHERE c.active = 1 AND {where} AND c.content_type IN ({marks}) AND c.{'path' if image else 'text_content'} IS NOT NULL
+        WHERE c.active = 1 AND {where} AND c.content_type IN ({marks}) AND c.{"path" if image else "text_content"} IS NOT NULL
         ORDER BY account_uses, c.content_type = 'any', proxy_uses, c.usage_count, c.order_priority, c.id
         LIMIT 1
         """,
@@ -553,8 +603,16 @@ def _task_model_id(task: TaskRow, account: AccountRow) -> int | None:
     return model_id if model_id is not None else account["model_id"]
 
 
-def choose_for_task(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, *, actor: str = "system", now: str | None = None,
-                    record: bool = True) -> dict[str, Any] | None:
+def choose_for_task(
+    ws: Workspace,
+    db: Database,
+    task: TaskRow,
+    account: AccountRow,
+    *,
+    actor: str = "system",
+    now: str | None = None,
+    record: bool = True,
+) -> dict[str, Any] | None:
     """The content of a task, chosen once and recorded on the task (`tasks.content_json`), so
     every later call answers the same. None when a needed type has no item at all in the pool:
     the task is not handed out and waits (see `missing_types`). Runs inside the caller's claim
@@ -574,7 +632,12 @@ def choose_for_task(ws: Workspace, db: Database, task: TaskRow, account: Account
                 return None
             picked.append(image)
             choice["images"].append(
-                {"content_id": image["id"], "type": image["content_type"], "sha256": image["sha256"], "path": image["path"]}
+                {
+                    "content_id": image["id"],
+                    "type": image["content_type"],
+                    "sha256": image["sha256"],
+                    "path": image["path"],
+                }
             )
             if content_type in CAPTION_TYPES:
                 caption = _candidate(db, pool, [content_type], False, account)
@@ -594,16 +657,28 @@ def choose_for_task(ws: Workspace, db: Database, task: TaskRow, account: Account
             "INSERT INTO content_usage (content_id, account_id, proxy_id, task_id, used_at) VALUES (?, ?, ?, ?, ?)",
             [[item["id"], account["id"], account["proxy_id"], task["id"], now] for item in picked],
         )
-        db.conn.executemany("UPDATE content SET usage_count = usage_count + 1 WHERE id = ?", [[item["id"]] for item in picked])
+        db.conn.executemany(
+            "UPDATE content SET usage_count = usage_count + 1 WHERE id = ?", [[item["id"]] for item in picked]
+        )
         for item in picked:
             if item["account_uses"] > 0:
                 kind = "image" if item["path"] is not None else "text"
                 ws.events.record(
-                    db, now, "content.running_short", actor,
-                    account_id=account["id"], model_id=pool.model_id, task_id=task["id"],
+                    db,
+                    now,
+                    "content.running_short",
+                    actor,
+                    account_id=account["id"],
+                    model_id=pool.model_id,
+                    task_id=task["id"],
                     message=f"{pool.model_name}: no {item['content_type']} {kind} left that this account has not used; reusing content {item['id']}",
-                    details={"model": pool.model_name, "type": _need_type(task["step_name"], item), "kind": kind, "content_id": item["id"]},
-                )  # fmt: skip
+                    details={
+                        "model": pool.model_name,
+                        "type": _need_type(task["step_name"], item),
+                        "kind": kind,
+                        "content_id": item["id"],
+                    },
+                )
         if record:
             tasks.record_content(db, task["id"], json.dumps(choice, sort_keys=True), at=now)
     return choice
@@ -706,9 +781,17 @@ def running_short(ws: Workspace, db: Database | None = None) -> list[dict[str, A
             continue
         entry = out.setdefault(
             key,
-            {"model": r["model"], "model_id": r["model_id"], "type": r["type"], "kind": r["kind"],
-             "reuses": 0, "accounts": set(), "first_at": r["at"], "last_at": r["at"]},
-        )  # fmt: skip
+            {
+                "model": r["model"],
+                "model_id": r["model_id"],
+                "type": r["type"],
+                "kind": r["kind"],
+                "reuses": 0,
+                "accounts": set(),
+                "first_at": r["at"],
+                "last_at": r["at"],
+            },
+        )
         entry["reuses"] += 1
         entry["accounts"].add(r["account_id"])
         entry["last_at"] = r["at"]
@@ -744,7 +827,9 @@ def add(ws: Workspace, model: str, content_type: str, files: list[str | Path], *
     db = ws.db()
     model_id, name, slug = _resolve_pool_name(db, model)
     if not TYPE_NAME.match(content_type) or content_type in RESERVED_TEXT_KEYS:
-        raise InvalidInput(f"{content_type!r} is not a content type (e.g. {', '.join(IMAGE_TYPES)}, bio, name, username)")
+        raise InvalidInput(
+            f"{content_type!r} is not a content type (e.g. {', '.join(IMAGE_TYPES)}, bio, name, username)"
+        )
     if not files:
         raise InvalidInput("no files given")
     pool_dir = ws.content_dir / slug
@@ -772,10 +857,14 @@ def add(ws: Workspace, model: str, content_type: str, files: list[str | Path], *
             images.append((src, dest))
         elif suffix in TEXT_FILE_EXTENSIONS:
             if content_type in IMAGE_TYPES and content_type not in CAPTION_TYPES:
-                raise InvalidInput(f"{src.name}: {content_type} takes images only ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})")
+                raise InvalidInput(
+                    f"{src.name}: {content_type} takes images only ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)})"
+                )
             new_texts += _read_text_lines(src, content_type)
         else:
-            raise InvalidInput(f"{src.name}: not an image ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) nor a .txt file of texts")
+            raise InvalidInput(
+                f"{src.name}: not an image ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) nor a .txt file of texts"
+            )
     if pool_dir.exists() and not _inside(pool_dir.resolve(), root):
         raise InvalidInput(f"content/{slug} points outside the workspace's content folder")
 
@@ -790,16 +879,22 @@ def add(ws: Workspace, model: str, content_type: str, files: list[str | Path], *
     created: list[Path] = []
     now = ws.now()
     try:
-        for src, dest in images:
+        for _src, dest in images:
             dest.parent.mkdir(parents=True, exist_ok=True)
             with open(src, "rb") as fin, open(dest, "xb") as fout:  # "x": never overwrite
                 created.append(dest)
                 shutil.copyfileobj(fin, fout)
         if added_texts:
             _write_texts_file(texts_path, old_texts_file, content_type, pool_list + added_texts)
-        result: dict[str, Any] = {"model": name, "type": content_type, "images": [], "texts_added": len(added_texts), "texts_already_there": duplicate_texts}
+        result: dict[str, Any] = {
+            "model": name,
+            "type": content_type,
+            "images": [],
+            "texts_added": len(added_texts),
+            "texts_already_there": duplicate_texts,
+        }
         with db.write():
-            for src, dest in images:
+            for _src, dest in images:
                 rel = _rel(ws, dest)
                 sha = sha256_file(dest)
                 _register_image(db, model_id, rel, sha, file_priority(dest.name), content_type, now)
@@ -809,10 +904,19 @@ def add(ws: Workspace, model: str, content_type: str, files: list[str | Path], *
                 if text in added_texts:
                     _register_text(db, model_id, content_type, text, index, now)
             ws.events.record(
-                db, now, "content.add", actor, model_id=model_id,
+                db,
+                now,
+                "content.add",
+                actor,
+                model_id=model_id,
                 message=f"{len(images)} image(s) and {len(added_texts)} text(s) added to {name} {content_type}",
-                details={"model": name, "type": content_type, "images": [i["path"] for i in result["images"]], "texts_added": len(added_texts)},
-            )  # fmt: skip
+                details={
+                    "model": name,
+                    "type": content_type,
+                    "images": [i["path"] for i in result["images"]],
+                    "texts_added": len(added_texts),
+                },
+            )
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)
@@ -893,4 +997,3 @@ def image_path(ws: Workspace, content_id: int, db: Database | None = None) -> Pa
         if not same:
             raise NotFound(f"image {content_id} was replaced or removed")
     return real
-

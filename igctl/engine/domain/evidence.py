@@ -15,9 +15,8 @@ Rules:
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ class NotAnImage(InvalidInput):
 
 
 def image_kind(data: bytes) -> str | None:
-    """"png", "jpg", or None, from the first bytes."""
+    """ "png", "jpg", or None, from the first bytes."""
     if data.startswith(PNG_MAGIC):
         return "png"
     if data.startswith(JPEG_MAGIC):
@@ -78,9 +77,7 @@ def add_screenshot(ws: Workspace, task_id: int, bot_id: int, data: bytes) -> dic
             raise NotFound(f"no task with id {task_id}", detail={"task_id": task_id})
         attempt = db.one("SELECT id, bot_id FROM step_log WHERE task_id = ? ORDER BY id DESC LIMIT 1", [task_id])
         if attempt is None or attempt["bot_id"] != bot_id:
-            raise Conflict(
-                f"task {task_id} was not last worked by bot {bot['name']}", detail={"task_id": task_id}
-            )
+            raise Conflict(f"task {task_id} was not last worked by bot {bot['name']}", detail={"task_id": task_id})
         folder = ws.path / EVIDENCE_DIR / str(task_id)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{_next_number(folder)}.{kind}"
@@ -92,10 +89,16 @@ def add_screenshot(ws: Workspace, task_id: int, bot_id: int, data: bytes) -> dic
         try:
             db.execute("UPDATE step_log SET screenshot_path = ? WHERE id = ?", [rel, attempt["id"]])
             ws.events.record(
-                db, now, "task.screenshot", f"bot:{bot['name']}", account_id=task["account_id"], bot_id=bot_id,
-                task_id=task_id, message=f"screenshot {rel} kept as evidence of task {task_id}",
+                db,
+                now,
+                "task.screenshot",
+                f"bot:{bot['name']}",
+                account_id=task["account_id"],
+                bot_id=bot_id,
+                task_id=task_id,
+                message=f"screenshot {rel} kept as evidence of task {task_id}",
                 details={"path": rel, "sha256": sha, "bytes": len(data), "step_log_id": attempt["id"]},
-            )  # fmt: skip
+            )
         except BaseException:
             target.unlink(missing_ok=True)  # the transaction rolls back: no file without its row
             raise
@@ -111,5 +114,13 @@ def for_task(ws: Workspace, task_id: int) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         d = json.loads(r["details_json"] or "{}")
-        out.append({"path": d.get("path"), "sha256": d.get("sha256"), "bytes": d.get("bytes"), "at": r["at"], "bot_id": r["bot_id"]})
+        out.append(
+            {
+                "path": d.get("path"),
+                "sha256": d.get("sha256"),
+                "bytes": d.get("bytes"),
+                "at": r["at"],
+                "bot_id": r["bot_id"],
+            }
+        )
     return out

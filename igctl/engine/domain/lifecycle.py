@@ -5,7 +5,8 @@ event log with old state, new state, cause and actor.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from ..store.db import Database
 from ..store.errors import IllegalTransition
@@ -128,10 +129,7 @@ def move_many(
     sets = ", ".join(f"{k} = ?" for k in ["lifecycle_state", "updated_at", *keys])
     cur = db.conn.executemany(
         f"UPDATE accounts SET {sets} WHERE id = ? AND lifecycle_state = ?",
-        (
-            [new_state, at, *(m.fields or {}).values(), m.account["id"], m.account["lifecycle_state"]]
-            for m in moves
-        ),
+        ([new_state, at, *(m.fields or {}).values(), m.account["id"], m.account["lifecycle_state"]] for m in moves),
     )
     if cur.rowcount != len(moves):
         raise IllegalTransition("some accounts changed state meanwhile; try again")

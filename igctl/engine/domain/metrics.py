@@ -17,12 +17,12 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from .botaccess import bound_account
 from ..store.clock import from_db, to_db
 from ..store.db import Database
 from ..store.errors import InvalidInput
 from ..store.records import Record
 from ..store.workspace import Workspace
+from .botaccess import bound_account
 from .bots import get_bot
 
 CORE = ("followers", "following", "posts")
@@ -77,9 +77,16 @@ def record(ws: Workspace, account_id: int, bot_id: int, figures: dict) -> dict[s
         cur = db.execute(
             "INSERT INTO account_metrics (account_id, bot_id, at, followers, following, posts, data_json)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [account_id, bot_id, now, core.get("followers"), core.get("following"), core.get("posts"),
-             json.dumps(extras, sort_keys=True) if extras else None],
-        )  # fmt: skip
+            [
+                account_id,
+                bot_id,
+                now,
+                core.get("followers"),
+                core.get("following"),
+                core.get("posts"),
+                json.dumps(extras, sort_keys=True) if extras else None,
+            ],
+        )
     return {"id": cur.lastrowid, "account_id": account_id, "at": now, **{k: core.get(k) for k in CORE}, "extra": extras}
 
 

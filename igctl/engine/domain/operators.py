@@ -20,11 +20,10 @@ import json
 import re
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from ..store.clock import from_db, to_db
-from ..store.errors import InvalidInput, NotFound, Unauthorized
+from ..store.errors import InvalidInput, Unauthorized
 from ..store.workspace import Workspace
 
 PASSWORD_KEY = "dashboard.password"
@@ -42,9 +41,13 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def hash_password(password: str, *, salt: bytes | None = None, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+def hash_password(
+    password: str, *, salt: bytes | None = None, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P
+) -> str:
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=SCRYPT_DKLEN, maxmem=64 * 1024 * 1024)
+    key = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=SCRYPT_DKLEN, maxmem=64 * 1024 * 1024
+    )
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(key)}"
 
 
@@ -54,8 +57,15 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(key)
-        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(expected), maxmem=64 * 1024 * 1024)  # fmt: skip
+        got = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=64 * 1024 * 1024,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)
@@ -84,12 +94,19 @@ def set_password(ws: Workspace, password: str, *, actor: str) -> dict[str, Any]:
     now = ws.now()
     with db.write():
         replaced = has_password(ws)
-        db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                   [PASSWORD_KEY, hashed])  # fmt: skip
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [PASSWORD_KEY, hashed],
+        )
         ended = db.execute("DELETE FROM meta WHERE key LIKE ?", [SESSION_PREFIX + "%"]).rowcount
-        ws.events.record(db, now, "dashboard.password_set", actor,
-                         message="dashboard password " + ("changed" if replaced else "set") + f"; {ended} session(s) ended",
-                         details={"replaced": replaced, "sessions_ended": ended})  # fmt: skip
+        ws.events.record(
+            db,
+            now,
+            "dashboard.password_set",
+            actor,
+            message="dashboard password " + ("changed" if replaced else "set") + f"; {ended} session(s) ended",
+            details={"replaced": replaced, "sessions_ended": ended},
+        )
     return {"replaced": replaced, "sessions_ended": ended}
 
 
@@ -122,20 +139,36 @@ def login(ws: Workspace, password: str, *, operator: str | None = None, address:
     now = ws.clock.now()
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS or not verify_password(password, stored):
         with db.write():
-            ws.events.record(db, to_db(now), "dashboard.login_failed", operator_actor(name),
-                             message=f"wrong dashboard password from {address}", details={"address": address})  # fmt: skip
+            ws.events.record(
+                db,
+                to_db(now),
+                "dashboard.login_failed",
+                operator_actor(name),
+                message=f"wrong dashboard password from {address}",
+                details={"address": address},
+            )
         raise Unauthorized("wrong password")
     token = secrets.token_urlsafe(32)
-    session = {"operator": name, "csrf": secrets.token_urlsafe(32), "created_at": to_db(now),
-               "expires_at": to_db(now + timedelta(hours=SESSION_HOURS))}  # fmt: skip
+    session = {
+        "operator": name,
+        "csrf": secrets.token_urlsafe(32),
+        "created_at": to_db(now),
+        "expires_at": to_db(now + timedelta(hours=SESSION_HOURS)),
+    }
     with db.write():
         # forget expired sessions while here, so the table does not grow
         for row in db.query("SELECT key, value FROM meta WHERE key LIKE ?", [SESSION_PREFIX + "%"]):
             if json.loads(row["value"])["expires_at"] <= to_db(now):
                 db.execute("DELETE FROM meta WHERE key = ?", [row["key"]])
         db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [_session_key(token), json.dumps(session)])
-        ws.events.record(db, to_db(now), "dashboard.login", operator_actor(name),
-                         message=f"operator {name} logged in to the dashboard from {address}", details={"address": address})  # fmt: skip
+        ws.events.record(
+            db,
+            to_db(now),
+            "dashboard.login",
+            operator_actor(name),
+            message=f"operator {name} logged in to the dashboard from {address}",
+            details={"address": address},
+        )
     return {"token": token, **session}
 
 
@@ -162,12 +195,16 @@ def logout(ws: Workspace, token: str | None) -> bool:
     with db.write():
         gone = db.execute("DELETE FROM meta WHERE key = ?", [_session_key(token or "")]).rowcount
         if sess is not None:
-            ws.events.record(db, ws.now(), "dashboard.logout", operator_actor(sess["operator"]),
-                             message=f"operator {sess['operator']} logged out of the dashboard")  # fmt: skip
+            ws.events.record(
+                db,
+                ws.now(),
+                "dashboard.logout",
+                operator_actor(sess["operator"]),
+                message=f"operator {sess['operator']} logged out of the dashboard",
+            )
     return bool(gone)
 
 
 def expire_in(ws: Workspace, sess: dict) -> int:
     """Seconds until the session ends (for the cookie's Max-Age)."""
     return max(int((from_db(sess["expires_at"]) - ws.clock.now()).total_seconds()), 0)
-

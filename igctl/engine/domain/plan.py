@@ -188,20 +188,35 @@ def pipeline(ws: Workspace, now: datetime | None = None) -> dict[str, Any]:
            ORDER BY a.warmup_step, t.due_at, a.id"""
     )
     accounts = []
-    counts: dict[int, dict[str, Any]] = {n: {"step_number": n, "step_name": name, "accounts": 0, **{s: 0 for s in PIPELINE_STATUSES}}
-              for n, name in enumerate(plan.steps, start=1)}  # fmt: skip
+    counts: dict[int, dict[str, Any]] = {
+        n: {"step_number": n, "step_name": name, "accounts": 0, **{s: 0 for s in PIPELINE_STATUSES}}
+        for n, name in enumerate(plan.steps, start=1)
+    }
     for r in rows:
         step = r["step_number"] or r["warmup_step"]
         status = _step_status(r, now_db)
         name = r["step_name"] or (plan.steps[step - 1] if step and step <= len(plan) else None)
-        accounts.append({
-            "account_id": r["id"], "username": r["username"], "lifecycle_state": r["lifecycle_state"],
-            "step_number": step, "step_name": name, "step_status": status, "due_at": r["due_at"],
-            "attempts": r["attempts"] or 0, "lease_expires_at": r["lease_expires_at"],
-            "last_error": r["task_last_error"] or r["last_error_message"], "last_error_kind": r["last_error_kind"],
-            "last_error_at": r["last_error_at"], "bot": r["bot"], "slot": r["slot"], "proxy_id": r["proxy_id"],
-            "task_id": r["task_id"], "warmup_started_at": r["warmup_started_at"],
-        })  # fmt: skip
+        accounts.append(
+            {
+                "account_id": r["id"],
+                "username": r["username"],
+                "lifecycle_state": r["lifecycle_state"],
+                "step_number": step,
+                "step_name": name,
+                "step_status": status,
+                "due_at": r["due_at"],
+                "attempts": r["attempts"] or 0,
+                "lease_expires_at": r["lease_expires_at"],
+                "last_error": r["task_last_error"] or r["last_error_message"],
+                "last_error_kind": r["last_error_kind"],
+                "last_error_at": r["last_error_at"],
+                "bot": r["bot"],
+                "slot": r["slot"],
+                "proxy_id": r["proxy_id"],
+                "task_id": r["task_id"],
+                "warmup_started_at": r["warmup_started_at"],
+            }
+        )
         if step in counts:
             counts[step]["accounts"] += 1
             counts[step][status] += 1
@@ -224,16 +239,27 @@ def account_plan(ws: Workspace, username: str, now: datetime | None = None) -> d
     state = account["lifecycle_state"]
     steps: list[dict[str, Any]] = []
 
-    def add(number: int, status: str, due: str | None = None, completed: str | None = None, task: TaskRow | None = None) -> None:
-        steps.append({
-            "step_number": number, "step_name": plan.step_name(number), "status": status, "due_at": due,
-            "completed_at": completed, "attempts": task["attempts"] if task else 0,
-        })  # fmt: skip
+    def add(
+        number: int, status: str, due: str | None = None, completed: str | None = None, task: TaskRow | None = None
+    ) -> None:
+        steps.append(
+            {
+                "step_number": number,
+                "step_name": plan.step_name(number),
+                "status": status,
+                "due_at": due,
+                "completed_at": completed,
+                "attempts": task["attempts"] if task else 0,
+            }
+        )
 
     note = None
     if state in ("imported", "proxy_assigned"):
-        note = "not started: the warm-up starts at the first tick after a proxy is assigned" if state == "imported" \
+        note = (
+            "not started: the warm-up starts at the first tick after a proxy is assigned"
+            if state == "imported"
             else "not started: the next tick starts the warm-up"
+        )
         for number, _name, due in plan.projection(account["id"], 1, plan.first_due(now)):
             add(number, "planned", to_db(due))
     elif state == "retired":
@@ -262,6 +288,13 @@ def account_plan(ws: Workspace, username: str, now: datetime | None = None) -> d
                 break
         if account["warmup_completed_at"] is not None:
             note = f"warm-up completed {account['warmup_completed_at']}"
-    return {"username": account["username"], "account_id": account["id"], "lifecycle_state": state,
-            "spacing": plan.spacing_label, "active_hours": plan.settings.active_hours, "timezone": str(ws.tz),
-            "note": note, "steps": steps}  # fmt: skip
+    return {
+        "username": account["username"],
+        "account_id": account["id"],
+        "lifecycle_state": state,
+        "spacing": plan.spacing_label,
+        "active_hours": plan.settings.active_hours,
+        "timezone": str(ws.tz),
+        "note": note,
+        "steps": steps,
+    }

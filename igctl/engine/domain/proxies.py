@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle
 from ..store.db import Database
 from ..store.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from ..store.events import EventLog
 from ..store.records import AccountRow, ProxyRow
 from ..store.workspace import Workspace
+from . import lifecycle
 
 MIB = 1024 * 1024
 
@@ -283,8 +283,14 @@ def _check_status(status: str) -> str:
     return status
 
 
-def list_proxies(ws: Workspace, *, free: bool = False, model: str | None = None, location: str | None = None,
-                 status: str | None = None) -> list[dict[str, Any]]:
+def list_proxies(
+    ws: Workspace,
+    *,
+    free: bool = False,
+    model: str | None = None,
+    location: str | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
     """Every proxy matching the filters, by id. `free`: active proxies with room for an account.
     `location` compares case-insensitively."""
     db = ws.db()
@@ -318,7 +324,9 @@ def _text_option(value: str | None, name: str) -> str | None:
     return value or None
 
 
-def _options(ws: Workspace, provider: str | None, location: str | None, cost: float | str | None, max_accounts: int | str | None) -> dict[str, Any]:
+def _options(
+    ws: Workspace, provider: str | None, location: str | None, cost: float | str | None, max_accounts: int | str | None
+) -> dict[str, Any]:
     if cost is not None:
         try:
             cost = float(cost)
@@ -328,7 +336,11 @@ def _options(ws: Workspace, provider: str | None, location: str | None, cost: fl
             raise InvalidInput(f"cost must be a number of at least 0, not {cost}")
     if max_accounts is None:
         max_accounts = ws.config.proxies.default_max_accounts
-    if isinstance(max_accounts, bool) or not isinstance(max_accounts, int) or not 1 <= max_accounts <= MAX_ACCOUNTS_LIMIT:
+    if (
+        isinstance(max_accounts, bool)
+        or not isinstance(max_accounts, int)
+        or not 1 <= max_accounts <= MAX_ACCOUNTS_LIMIT
+    ):
         raise InvalidInput(f"max accounts must be 1, 2 or 3 (a proxy holds at most 3 accounts), not {max_accounts}")
     return {
         "provider": _text_option(provider, "provider"),
@@ -347,8 +359,17 @@ _INSERT = """
 
 def _insert_params(ws: Workspace, spec: ProxySpec, opts: dict, at: str) -> list:
     return [
-        spec.scheme, spec.host, spec.port, spec.username or "", ws.cipher.encrypt(spec.password),
-        opts["provider"], opts["location"], opts["monthly_cost"], opts["max_accounts"], at, at,
+        spec.scheme,
+        spec.host,
+        spec.port,
+        spec.username or "",
+        ws.cipher.encrypt(spec.password),
+        opts["provider"],
+        opts["location"],
+        opts["monthly_cost"],
+        opts["max_accounts"],
+        at,
+        at,
     ]
 
 
@@ -359,8 +380,16 @@ def _existing_id(db: Database, spec: ProxySpec) -> int | None:
     )
 
 
-def add(ws: Workspace, spec_text: str, *, provider: str | None = None, location: str | None = None, cost: float | str | None = None, max_accounts: int | str | None = None,
-        actor: str) -> dict[str, Any]:
+def add(
+    ws: Workspace,
+    spec_text: str,
+    *,
+    provider: str | None = None,
+    location: str | None = None,
+    cost: float | str | None = None,
+    max_accounts: int | str | None = None,
+    actor: str,
+) -> dict[str, Any]:
     """Store one proxy. The same host, port and username already stored → Conflict."""
     spec = parse_spec(spec_text)
     opts = _options(ws, provider, location, cost, max_accounts)
@@ -372,7 +401,11 @@ def add(ws: Workspace, spec_text: str, *, provider: str | None = None, location:
         at = ws.now()
         proxy_id = db.execute(_INSERT, _insert_params(ws, spec, opts, at)).lastrowid
         ws.events.record(
-            db, at, "proxy.added", actor, proxy_id=proxy_id,
+            db,
+            at,
+            "proxy.added",
+            actor,
+            proxy_id=proxy_id,
             message=f"proxy {proxy_id} added: {spec.scheme}://{spec.label}",
             details={"scheme": spec.scheme, "host": spec.host, "port": spec.port, "username": spec.username, **opts},
         )
@@ -401,7 +434,15 @@ def read_text_file(path: str | Path, max_bytes: float) -> str:
         raise InvalidInput(f"{path} is not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
-def import_file(ws: Workspace, path: str | Path, *, provider: str | None = None, location: str | None = None, cost: float | str | None = None, actor: str) -> dict[str, Any]:
+def import_file(
+    ws: Workspace,
+    path: str | Path,
+    *,
+    provider: str | None = None,
+    location: str | None = None,
+    cost: float | str | None = None,
+    actor: str,
+) -> dict[str, Any]:
     """Store every valid proxy of a file (one spec a line) in one transaction. Blank lines and
     `#` comments are skipped; invalid lines and duplicates (in the file or already stored) are
     reported with their line numbers and skipped. A file that cannot be read as text → InvalidInput."""
@@ -433,7 +474,9 @@ def import_file(ws: Workspace, path: str | Path, *, provider: str | None = None,
                 continue
             key = (spec.host, spec.port, spec.username or "")
             if key in stored:
-                duplicates.append({"line": number, "proxy": spec.label, "reason": f"already stored as proxy {stored[key]}"})
+                duplicates.append(
+                    {"line": number, "proxy": spec.label, "reason": f"already stored as proxy {stored[key]}"}
+                )
                 continue
             if key in seen:
                 duplicates.append({"line": number, "proxy": spec.label, "reason": f"repeats line {seen[key]}"})
@@ -443,10 +486,18 @@ def import_file(ws: Workspace, path: str | Path, *, provider: str | None = None,
         db.conn.executemany(_INSERT, params)
         result = {"imported": len(params), "duplicates": duplicates, "invalid": invalid, "file": str(path)}
         ws.events.record(
-            db, at, "proxy.imported", actor,
+            db,
+            at,
+            "proxy.imported",
+            actor,
             message=f"{len(params)} proxies imported from {Path(path).name}",
-            details={"file": str(path), "imported": len(params), "duplicates": len(duplicates),
-                     "invalid": len(invalid), **opts},
+            details={
+                "file": str(path),
+                "imported": len(params),
+                "duplicates": len(duplicates),
+                "invalid": len(invalid),
+                **opts,
+            },
         )
     return result
 
@@ -468,31 +519,57 @@ def check_model(db: Database, proxy_id: int, model_id: int) -> None:
         raise Conflict(f"proxy {proxy_id} serves model {name}", detail={"proxy_id": proxy_id, "model": name})
 
 
-def _model_event(db: Database, events: EventLog | None, at: str | None, actor: str, proxy_id: int, old: int | None, new: int | None) -> None:
+def _model_event(
+    db: Database, events: EventLog | None, at: str | None, actor: str, proxy_id: int, old: int | None, new: int | None
+) -> None:
     if events is None or old == new:
         return
     assert at is not None, "a proxy.model event needs `at` beside `events`"
     names = {r["id"]: r["name"] for r in db.query("SELECT id, name FROM models WHERE id IN (?, ?)", [old, new])}
     events.record(
-        db, at, "proxy.model", actor, proxy_id=proxy_id, model_id=new if new is not None else old,
-        message=f"proxy {proxy_id} serves {names.get(new, 'no model')}" if new else f"proxy {proxy_id} serves no model any more",
+        db,
+        at,
+        "proxy.model",
+        actor,
+        proxy_id=proxy_id,
+        model_id=new if new is not None else old,
+        message=f"proxy {proxy_id} serves {names.get(new, 'no model')}"
+        if new
+        else f"proxy {proxy_id} serves no model any more",
         details={"old_model": names.get(old), "new_model": names.get(new)},
     )
 
 
-def set_proxy_model(db: Database, proxy_id: int, model_id: int, *, events: EventLog | None = None, at: str | None = None, actor: str = "operator") -> None:
+def set_proxy_model(
+    db: Database,
+    proxy_id: int,
+    model_id: int,
+    *,
+    events: EventLog | None = None,
+    at: str | None = None,
+    actor: str = "operator",
+) -> None:
     """Make the proxy serve `model_id` (after `check_model`). With `events` and `at`, a change is
     written to the event log as `proxy.model`. Must run inside a write transaction."""
     assert db.in_transaction, "set_proxy_model must run inside db.write()"
     check_model(db, proxy_id, model_id)
     old = db.scalar("SELECT assigned_model_id FROM proxies WHERE id = ?", [proxy_id])
     if old != model_id:
-        db.execute("UPDATE proxies SET assigned_model_id = ?, updated_at = coalesce(?, updated_at) WHERE id = ?",
-                   [model_id, at, proxy_id])
+        db.execute(
+            "UPDATE proxies SET assigned_model_id = ?, updated_at = coalesce(?, updated_at) WHERE id = ?",
+            [model_id, at, proxy_id],
+        )
         _model_event(db, events, at, actor, proxy_id, old, model_id)
 
 
-def refresh_proxy_model(db: Database, proxy_id: int | None, *, events: EventLog | None = None, at: str | None = None, actor: str = "operator") -> int | None:
+def refresh_proxy_model(
+    db: Database,
+    proxy_id: int | None,
+    *,
+    events: EventLog | None = None,
+    at: str | None = None,
+    actor: str = "operator",
+) -> int | None:
     """Clear the proxy's model when none of its (non-retired) accounts is in it any more; returns
     the model the proxy serves afterwards. Call it after an account leaves a proxy or a model.
     Must run inside a write transaction."""
@@ -507,8 +584,9 @@ def refresh_proxy_model(db: Database, proxy_id: int | None, *, events: EventLog 
     )
     if still:
         return model_id
-    db.execute("UPDATE proxies SET assigned_model_id = NULL, updated_at = coalesce(?, updated_at) WHERE id = ?",
-               [at, proxy_id])
+    db.execute(
+        "UPDATE proxies SET assigned_model_id = NULL, updated_at = coalesce(?, updated_at) WHERE id = ?", [at, proxy_id]
+    )
     _model_event(db, events, at, actor, proxy_id, model_id, None)
     return None
 
@@ -565,12 +643,16 @@ def assign(ws: Workspace, username: str, proxy_id: int | None = None, *, actor: 
             raise IllegalTransition(f"account {account['username']} is retired; it cannot get a proxy")
         if proxy_id is None:
             if account["proxy_id"] is not None:
-                raise Conflict(f"account {account['username']} already uses proxy {account['proxy_id']}; "
-                               "name the proxy to move it to")
+                raise Conflict(
+                    f"account {account['username']} already uses proxy {account['proxy_id']}; "
+                    "name the proxy to move it to"
+                )
             proxy = pick_proxy(db, account["model_id"])
             if proxy is None:
-                raise Conflict("no active proxy has room for another account"
-                               + (" of this account's model" if account["model_id"] is not None else ""))
+                raise Conflict(
+                    "no active proxy has room for another account"
+                    + (" of this account's model" if account["model_id"] is not None else "")
+                )
         else:
             proxy = _row(db, proxy_id)
             if account["proxy_id"] == proxy["id"]:
@@ -578,30 +660,53 @@ def assign(ws: Workspace, username: str, proxy_id: int | None = None, *, actor: 
             if proxy["status"] != "active":
                 raise Conflict(f"proxy {proxy['id']} is {proxy['status']}; only active proxies get accounts")
             if _room(proxy) <= 0:
-                raise Conflict(f"proxy {proxy['id']} is full ({proxy['account_count']} of {proxy['max_accounts']} accounts)")
+                raise Conflict(
+                    f"proxy {proxy['id']} is full ({proxy['account_count']} of {proxy['max_accounts']} accounts)"
+                )
             if account["model_id"] is not None:
                 check_model(db, proxy["id"], account["model_id"])
         at = ws.now()
         old_proxy = account["proxy_id"]
         fields = {"proxy_id": proxy["id"], "proxy_assigned_at": at}
         if account["lifecycle_state"] == lifecycle.IMPORTED:
-            lifecycle.move(db, ws.events, account, lifecycle.PROXY_ASSIGNED, at=at, actor=actor,
-                           cause="proxy assigned", fields=fields, details={"proxy_id": proxy["id"]})
+            lifecycle.move(
+                db,
+                ws.events,
+                account,
+                lifecycle.PROXY_ASSIGNED,
+                at=at,
+                actor=actor,
+                cause="proxy assigned",
+                fields=fields,
+                details={"proxy_id": proxy["id"]},
+            )
         else:
-            db.execute("UPDATE accounts SET proxy_id = ?, proxy_assigned_at = ?, updated_at = ? WHERE id = ?",
-                       [proxy["id"], at, at, account["id"]])
+            db.execute(
+                "UPDATE accounts SET proxy_id = ?, proxy_assigned_at = ?, updated_at = ? WHERE id = ?",
+                [proxy["id"], at, at, account["id"]],
+            )
         if account["model_id"] is not None:
             set_proxy_model(db, proxy["id"], account["model_id"], events=ws.events, at=at, actor=actor)
         ws.events.record(
-            db, at, "proxy.assigned", actor, account_id=account["id"], proxy_id=proxy["id"],
+            db,
+            at,
+            "proxy.assigned",
+            actor,
+            account_id=account["id"],
+            proxy_id=proxy["id"],
             message=f"{account['username']} → proxy {proxy['id']}"
             + (f" (was proxy {old_proxy})" if old_proxy is not None else ""),
             details={"from_proxy_id": old_proxy, "to_proxy_id": proxy["id"]},
         )
         refresh_proxy_model(db, old_proxy, events=ws.events, at=at, actor=actor)
-        return {"username": account["username"], "proxy_id": proxy["id"], "from_proxy_id": old_proxy,
-                "lifecycle_state": lifecycle.PROXY_ASSIGNED if account["lifecycle_state"] == lifecycle.IMPORTED
-                else account["lifecycle_state"]}
+        return {
+            "username": account["username"],
+            "proxy_id": proxy["id"],
+            "from_proxy_id": old_proxy,
+            "lifecycle_state": lifecycle.PROXY_ASSIGNED
+            if account["lifecycle_state"] == lifecycle.IMPORTED
+            else account["lifecycle_state"],
+        }
 
 
 class _Packer:
@@ -650,8 +755,9 @@ class _Packer:
             heapq.heappush(self.buckets[n], pid)
 
 
-def auto_assign(ws: Workspace, *, location: str | None = None, actor: str = "operator",
-                usernames: list[str] | None = None) -> dict[str, Any]:
+def auto_assign(
+    ws: Workspace, *, location: str | None = None, actor: str = "operator", usernames: list[str] | None = None
+) -> dict[str, Any]:
     """Give every `imported` account without a proxy (oldest first; only `usernames` when given)
     the active proxy with the most accounts that still has room, ties by lowest id; `location`
     restricts the proxies. Joins the caller's transaction. Returns
@@ -686,6 +792,7 @@ def auto_assign(ws: Workspace, *, location: str | None = None, actor: str = "ope
             if model_id is None:
                 pid = packer.pick()
             else:
+
                 def allowed(p: int, m: int = model_id) -> bool:
                     if packer.model[p] not in (None, m):
                         return False
@@ -694,6 +801,7 @@ def auto_assign(ws: Workspace, *, location: str | None = None, actor: str = "ope
                         return True
                     except Conflict:
                         return False
+
                 pid = packer.pick_for_model(allowed)
                 if pid is not None and packer.model[pid] is None:
                     packer.model[pid] = model_id
@@ -703,16 +811,26 @@ def auto_assign(ws: Workspace, *, location: str | None = None, actor: str = "ope
                     break  # no room left anywhere
                 continue
             moves.append(lifecycle.Move(account, {"proxy_id": pid, "proxy_assigned_at": at}, {"proxy_id": pid}))
-        lifecycle.move_many(db, ws.events, moves, lifecycle.PROXY_ASSIGNED, at=at, actor=actor,
-                            cause="proxy auto-assigned")
-        result = {"assigned": len(moves), "accounts": [m.account["username"] for m in moves],
-                  "left_without_proxy": len(accounts) - len(moves)}
+        lifecycle.move_many(
+            db, ws.events, moves, lifecycle.PROXY_ASSIGNED, at=at, actor=actor, cause="proxy auto-assigned"
+        )
+        result = {
+            "assigned": len(moves),
+            "accounts": [m.account["username"] for m in moves],
+            "left_without_proxy": len(accounts) - len(moves),
+        }
         if moves:
             ws.events.record(
-                db, at, "proxy.auto_assigned", actor,
+                db,
+                at,
+                "proxy.auto_assigned",
+                actor,
                 message=f"{len(moves)} accounts given a proxy, {result['left_without_proxy']} left without",
-                details={"assigned": len(moves), "left_without_proxy": result["left_without_proxy"],
-                         "location": location},
+                details={
+                    "assigned": len(moves),
+                    "left_without_proxy": result["left_without_proxy"],
+                    "location": location,
+                },
             )
         return result
 
@@ -733,23 +851,41 @@ def unassign(ws: Workspace, username: str, *, actor: str) -> dict[str, Any]:
         fields = {"proxy_id": None, "proxy_assigned_at": None}
         state = account["lifecycle_state"]
         if state == lifecycle.PROXY_ASSIGNED:
-            lifecycle.move(db, ws.events, account, lifecycle.IMPORTED, at=at, actor=actor,
-                           cause="proxy unassigned", fields=fields, details={"proxy_id": old_proxy})
+            lifecycle.move(
+                db,
+                ws.events,
+                account,
+                lifecycle.IMPORTED,
+                at=at,
+                actor=actor,
+                cause="proxy unassigned",
+                fields=fields,
+                details={"proxy_id": old_proxy},
+            )
             state = lifecycle.IMPORTED
         else:
-            db.execute("UPDATE accounts SET proxy_id = NULL, proxy_assigned_at = NULL, updated_at = ? WHERE id = ?",
-                       [at, account["id"]])
+            db.execute(
+                "UPDATE accounts SET proxy_id = NULL, proxy_assigned_at = NULL, updated_at = ? WHERE id = ?",
+                [at, account["id"]],
+            )
         ws.events.record(
-            db, at, "proxy.unassigned", actor, account_id=account["id"], proxy_id=old_proxy,
-            message=f"{account['username']} taken off proxy {old_proxy}", details={"proxy_id": old_proxy},
+            db,
+            at,
+            "proxy.unassigned",
+            actor,
+            account_id=account["id"],
+            proxy_id=old_proxy,
+            message=f"{account['username']} taken off proxy {old_proxy}",
+            details={"proxy_id": old_proxy},
         )
         refresh_proxy_model(db, old_proxy, events=ws.events, at=at, actor=actor)
         return {"username": account["username"], "proxy_id": old_proxy, "lifecycle_state": state}
 
 
 # -- status and removal ---------------------------------------------------------------------
-def set_status(ws: Workspace, proxy_id: int, status: str, *, actor: str, cause: str | None = None,
-               acknowledge: bool = False) -> dict[str, Any]:
+def set_status(
+    ws: Workspace, proxy_id: int, status: str, *, actor: str, cause: str | None = None, acknowledge: bool = False
+) -> dict[str, Any]:
     """Set a proxy's status (active, inactive, error), with a `proxy.status` event holding the old
     and the new status. Setting the status it already has changes nothing and records nothing.
     Setting it `active` starts the count of failed tests afresh. `acknowledge` (an operator's
@@ -763,12 +899,21 @@ def set_status(ws: Workspace, proxy_id: int, status: str, *, actor: str, cause: 
         old = row["status"]
         at = ws.now()
         if old != status:
-            db.execute("UPDATE proxies SET status = ?, status_changed_at = ?, updated_at = ? WHERE id = ?",
-                       [status, at, at, proxy_id])
+            db.execute(
+                "UPDATE proxies SET status = ?, status_changed_at = ?, updated_at = ? WHERE id = ?",
+                [status, at, at, proxy_id],
+            )
             if status == "active":
                 db.execute("UPDATE proxies SET consecutive_failures = 0 WHERE id = ?", [proxy_id])
             ws.events.record(
-                db, at, "proxy.status", actor, proxy_id=proxy_id, old_state=old, new_state=status, cause=cause,
+                db,
+                at,
+                "proxy.status",
+                actor,
+                proxy_id=proxy_id,
+                old_state=old,
+                new_state=status,
+                cause=cause,
                 message=f"proxy {proxy_id}: {old} → {status}" + (f" ({cause})" if cause else ""),
                 details={"old_status": old, "new_status": status},
             )
@@ -776,12 +921,20 @@ def set_status(ws: Workspace, proxy_id: int, status: str, *, actor: str, cause: 
         if acknowledged:
             db.execute("UPDATE proxies SET exit_ip_changed_at = NULL, previous_exit_ip = NULL WHERE id = ?", [proxy_id])
             ws.events.record(
-                db, at, "proxy.exit_ip_acknowledged", actor, proxy_id=proxy_id,
+                db,
+                at,
+                "proxy.exit_ip_acknowledged",
+                actor,
+                proxy_id=proxy_id,
                 message=f"proxy {proxy_id}: exit IP change {row['previous_exit_ip']} → {row['last_exit_ip']} acknowledged",
                 details={"old_exit_ip": row["previous_exit_ip"], "new_exit_ip": row["last_exit_ip"]},
             )
-        return {**proxy_dict(_row(db, proxy_id)), "changed": old != status, "old_status": old,
-                "acknowledged": acknowledged}
+        return {
+            **proxy_dict(_row(db, proxy_id)),
+            "changed": old != status,
+            "old_status": old,
+            "acknowledged": acknowledged,
+        }
 
 
 def remove(ws: Workspace, proxy_id: int, *, actor: str) -> dict[str, Any]:
@@ -803,7 +956,11 @@ def remove(ws: Workspace, proxy_id: int, *, actor: str) -> dict[str, Any]:
         label = f"{row['username']}@" if row["username"] else ""
         host = f"[{row['host']}]" if ":" in row["host"] else row["host"]
         ws.events.record(
-            db, ws.now(), "proxy.removed", actor, proxy_id=proxy_id,
+            db,
+            ws.now(),
+            "proxy.removed",
+            actor,
+            proxy_id=proxy_id,
             message=f"proxy {proxy_id} removed: {label}{host}:{row['port']}",
             details={k: gone[k] for k in ("host", "port", "scheme", "username", "provider", "location")},
         )
@@ -829,15 +986,23 @@ def _moves_result(old_id: int, plan: list[tuple[AccountRow, int]], dry_run: bool
         "from_proxy_id": old_id,
         "dry_run": dry_run,
         "moved": [
-            {"username": a["username"], "account_id": a["id"], "lifecycle_state": a["lifecycle_state"],
-             "model": a["model_name"], "from_proxy_id": old_id, "to_proxy_id": new_id}
+            {
+                "username": a["username"],
+                "account_id": a["id"],
+                "lifecycle_state": a["lifecycle_state"],
+                "model": a["model_name"],
+                "from_proxy_id": old_id,
+                "to_proxy_id": new_id,
+            }
             for a, new_id in plan
         ],
         "to_proxy_ids": sorted({new_id for _a, new_id in plan}),
     }
 
 
-def _move_accounts(ws: Workspace, db: Database, old_id: int, plan: list[tuple[AccountRow, int]], *, actor: str, cause: str) -> None:
+def _move_accounts(
+    ws: Workspace, db: Database, old_id: int, plan: list[tuple[AccountRow, int]], *, actor: str, cause: str
+) -> None:
     """Put each account of `plan` [(account, new proxy id)] on its new proxy: state, model, bot
     binding and slot stay; the proxies' models follow; one `proxy.moved` event per account."""
     at = ws.now()
@@ -851,11 +1016,22 @@ def _move_accounts(ws: Workspace, db: Database, old_id: int, plan: list[tuple[Ac
         if account["model_id"] is not None:
             set_proxy_model(db, new_id, account["model_id"], events=ws.events, at=at, actor=actor)
         ws.events.record(
-            db, at, "proxy.moved", actor, account_id=account["id"], proxy_id=new_id, model_id=account["model_id"],
+            db,
+            at,
+            "proxy.moved",
+            actor,
+            account_id=account["id"],
+            proxy_id=new_id,
+            model_id=account["model_id"],
             cause=cause,
             message=f"{account['username']}: proxy {old_id} → proxy {new_id} ({cause}); stays {account['lifecycle_state']}",
-            details={"from_proxy_id": old_id, "to_proxy_id": new_id, "lifecycle_state": account["lifecycle_state"],
-                     "bot_id": account["bot_id"], "slot": account["slot"]},
+            details={
+                "from_proxy_id": old_id,
+                "to_proxy_id": new_id,
+                "lifecycle_state": account["lifecycle_state"],
+                "bot_id": account["bot_id"],
+                "slot": account["slot"],
+            },
         )
     refresh_proxy_model(db, old_id, events=ws.events, at=at, actor=actor)
 
@@ -883,15 +1059,21 @@ def replace(ws: Workspace, old_id: int, new_id: int, *, dry_run: bool = False, a
         models = sorted({a["model_id"] for a in accounts if a["model_id"] is not None})
         if len(models) > 1:
             names = ", ".join(sorted({a["model_name"] for a in accounts if a["model_id"] is not None}))
-            raise Conflict(f"proxy {old_id}'s accounts are in several models ({names}); one proxy serves one model: "
-                           "use proxy rebalance or proxy assign")
+            raise Conflict(
+                f"proxy {old_id}'s accounts are in several models ({names}); one proxy serves one model: "
+                "use proxy rebalance or proxy assign"
+            )
         for model_id in models:
             check_model(db, new_id, model_id)
         plan = [(a, new_id) for a in accounts]
         if plan and not dry_run:
             _move_accounts(ws, db, old_id, plan, actor=actor, cause=f"proxy {old_id} replaced by proxy {new_id}")
             ws.events.record(
-                db, ws.now(), "proxy.replaced", actor, proxy_id=old_id,
+                db,
+                ws.now(),
+                "proxy.replaced",
+                actor,
+                proxy_id=old_id,
                 message=f"proxy {old_id} replaced by proxy {new_id}: {_plural(len(plan), 'account')} moved",
                 details={"from_proxy_id": old_id, "to_proxy_id": new_id, "accounts": [a["username"] for a in accounts]},
             )
@@ -900,7 +1082,9 @@ def replace(ws: Workspace, old_id: int, new_id: int, *, dry_run: bool = False, a
         return result
 
 
-def rebalance(ws: Workspace, old_id: int, *, location: str | None = None, dry_run: bool = False, actor: str) -> dict[str, Any]:
+def rebalance(
+    ws: Workspace, old_id: int, *, location: str | None = None, dry_run: bool = False, actor: str
+) -> dict[str, Any]:
     """Spread the accounts of proxy `old_id` over the other active proxies with room that may
     serve their model: accounts with a model first, each onto the proxy of its old proxy's
     location (when it has one), then with the most accounts, then the lowest id (the packing
@@ -920,16 +1104,19 @@ def rebalance(ws: Workspace, old_id: int, *, location: str | None = None, dry_ru
         cap = {r["id"]: min(r["max_accounts"], MAX_ACCOUNTS_LIMIT) for r in rows}
         home = (old["location"] or "").lower()
         far = {r["id"]: bool(home) and (r["location"] or "").lower() != home for r in rows}
-        served: dict[int, set] = {r["id"]: ({r["assigned_model_id"]} if r["assigned_model_id"] else set()) for r in rows}
-        for r in db.query(f"SELECT DISTINCT proxy_id, model_id FROM accounts WHERE model_id IS NOT NULL AND {_USES} "
-                          "AND proxy_id IS NOT NULL"):
+        served: dict[int, set] = {
+            r["id"]: ({r["assigned_model_id"]} if r["assigned_model_id"] else set()) for r in rows
+        }
+        for r in db.query(
+            f"SELECT DISTINCT proxy_id, model_id FROM accounts WHERE model_id IS NOT NULL AND {_USES} "
+            "AND proxy_id IS NOT NULL"
+        ):
             if r["proxy_id"] in served:
                 served[r["proxy_id"]].add(r["model_id"])
         plan, unplaced = [], []
         for account in sorted(accounts, key=lambda a: (a["model_id"] is None, a["id"])):
             m = account["model_id"]
-            options = [pid for pid in count
-                       if count[pid] < cap[pid] and (m is None or served[pid] <= {m})]
+            options = [pid for pid in count if count[pid] < cap[pid] and (m is None or served[pid] <= {m})]
             if not options:
                 unplaced.append(account)
                 continue
@@ -949,9 +1136,13 @@ def rebalance(ws: Workspace, old_id: int, *, location: str | None = None, dry_ru
         if plan and not dry_run:
             _move_accounts(ws, db, old_id, plan, actor=actor, cause=f"proxy {old_id} rebalanced")
             ws.events.record(
-                db, ws.now(), "proxy.rebalanced", actor, proxy_id=old_id,
+                db,
+                ws.now(),
+                "proxy.rebalanced",
+                actor,
+                proxy_id=old_id,
                 message=f"proxy {old_id} rebalanced: {_plural(len(plan), 'account')} moved to proxies "
-                        f"{', '.join(map(str, sorted({p for _a, p in plan})))}",
+                f"{', '.join(map(str, sorted({p for _a, p in plan})))}",
                 details={"from_proxy_id": old_id, "moves": {a["username"]: p for a, p in plan}, "location": location},
             )
         return _moves_result(old_id, plan, dry_run)

@@ -36,14 +36,14 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from . import proxies
 from ..store import changes
 from ..store.changes import Command
 from ..store.clock import from_db, to_db
@@ -51,6 +51,7 @@ from ..store.db import Database
 from ..store.errors import InvalidInput, NotFound
 from ..store.records import ProxyRow
 from ..store.workspace import Workspace
+from . import proxies
 
 BATCH = 100  # results written per transaction
 MAX_BODY = 64 * 1024  # an IP echo answers in a few bytes; more is not read
@@ -82,7 +83,7 @@ class CheckTarget:
     url: str
 
     @classmethod
-    def parse(cls, url: str) -> "CheckTarget":
+    def parse(cls, url: str) -> CheckTarget:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"proxies.check_url {url!r} is not an http:// or https:// URL")
@@ -127,7 +128,7 @@ class _Reader(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # http.client passes a memoryview
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout("timed out")
+            raise TimeoutError("timed out")
         self.sock.settimeout(left)
         return self.sock.recv_into(buffer)
 
@@ -149,8 +150,13 @@ def _basic(username: str | None, password: str | None) -> str | None:
 
 
 def _request(target: CheckTarget, uri: str, extra: dict[str, str] | None = None) -> bytes:
-    lines = [f"GET {uri} HTTP/1.1", f"Host: {target.host_header}", f"User-Agent: {USER_AGENT}",
-             "Accept: application/json, text/plain, */*", "Connection: close"]
+    lines = [
+        f"GET {uri} HTTP/1.1",
+        f"Host: {target.host_header}",
+        f"User-Agent: {USER_AGENT}",
+        "Accept: application/json, text/plain, */*",
+        "Connection: close",
+    ]
     lines += [f"{k}: {v}" for k, v in (extra or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -179,11 +185,18 @@ def _open(spec: proxies.ProxySpec, settings: _Settings) -> _Socket:
     from python_socks.sync.v2 import Proxy
 
     kind = ProxyType.HTTP if spec.scheme in ("http", "https") else ProxyType.SOCKS5
-    proxy = Proxy(kind, spec.host, spec.port, spec.username, spec.password,
-                  rdns=spec.scheme == "socks5h",
-                  proxy_ssl=settings.tls if spec.scheme == "https" else None)
-    stream = proxy.connect(target.host, target.port, timeout=timeout,
-                           dest_ssl=settings.tls if target.scheme == "https" else None)
+    proxy = Proxy(
+        kind,
+        spec.host,
+        spec.port,
+        spec.username,
+        spec.password,
+        rdns=spec.scheme == "socks5h",
+        proxy_ssl=settings.tls if spec.scheme == "https" else None,
+    )
+    stream = proxy.connect(
+        target.host, target.port, timeout=timeout, dest_ssl=settings.tls if target.scheme == "https" else None
+    )
     return stream.socket
 
 
@@ -211,10 +224,14 @@ def check_one(proxy_id: int, spec: proxies.ProxySpec, settings: _Settings, now: 
                 pass
     latency = int(round((time.monotonic() - started) * 1000))
     if not 200 <= status < 300:
-        what = (f"the proxy refused its credentials (HTTP {status} {reason})" if status == 407
-                else f"HTTP {status} {reason} instead of the check URL's answer")
-        return Probe(proxy_id, ok=False, latency_ms=latency, http_status=status, tested_at=now(),
-                     error=_scrub(what, spec))
+        what = (
+            f"the proxy refused its credentials (HTTP {status} {reason})"
+            if status == 407
+            else f"HTTP {status} {reason} instead of the check URL's answer"
+        )
+        return Probe(
+            proxy_id, ok=False, latency_ms=latency, http_status=status, tested_at=now(), error=_scrub(what, spec)
+        )
     ip = exit_ip_from(body)
     note = None if ip else "the check URL's answer holds no IP address"
     return Probe(proxy_id, ok=True, latency_ms=latency, exit_ip=ip, http_status=status, tested_at=now(), note=note)
@@ -231,7 +248,9 @@ def describe_error(exc: BaseException, timeout: float) -> str:
     from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError
 
     cause = exc.__cause__ if isinstance(exc, ProxyConnectionError) and exc.__cause__ else exc
-    if isinstance(exc, (ProxyTimeoutError, socket.timeout, TimeoutError)) or isinstance(cause, (socket.timeout, TimeoutError)):
+    if isinstance(exc, (ProxyTimeoutError, socket.timeout, TimeoutError)) or isinstance(
+        cause, (socket.timeout, TimeoutError)
+    ):
         return f"timed out after {timeout:g} s"
     if isinstance(cause, ConnectionRefusedError):
         return "connection refused by the proxy"
@@ -311,7 +330,9 @@ def _concurrency(ws: Workspace, concurrency: int | None) -> int:
 
 
 # -- testing many ---------------------------------------------------------------------------------
-def _targets(ws: Workspace, db: Database, proxy_ids: list[int] | None, all_: bool) -> list[tuple[int, proxies.ProxySpec]]:
+def _targets(
+    ws: Workspace, db: Database, proxy_ids: list[int] | None, all_: bool
+) -> list[tuple[int, proxies.ProxySpec]]:
     if all_ and proxy_ids:
         raise InvalidInput("name proxies or ask for all of them, not both", about=("proxy_ids", "all"))
     if not all_ and not proxy_ids:
@@ -322,8 +343,12 @@ def _targets(ws: Workspace, db: Database, proxy_ids: list[int] | None, all_: boo
         assert proxy_ids  # checked above
         wanted = list(dict.fromkeys(int(i) for i in proxy_ids))
         marks = ", ".join("?" * len(wanted))
-        found = {r["id"]: r for r in db.query(
-            f"SELECT id, scheme, host, port, username, password_enc FROM proxies WHERE id IN ({marks})", wanted)}
+        found = {
+            r["id"]: r
+            for r in db.query(
+                f"SELECT id, scheme, host, port, username, password_enc FROM proxies WHERE id IN ({marks})", wanted
+            )
+        }
         missing = [i for i in wanted if i not in found]
         if missing:
             if len(missing) == 1:
@@ -435,11 +460,15 @@ def record_results(ws: Workspace, probes: list[Probe], *, actor: str) -> list[di
                     [at, probe.latency_ms, exit_ip, probe.proxy_id],
                 )
                 if changed:
-                    db.execute("UPDATE proxies SET previous_exit_ip = ?, exit_ip_changed_at = ? WHERE id = ?",
-                               [previous_ip, at, probe.proxy_id])
+                    db.execute(
+                        "UPDATE proxies SET previous_exit_ip = ?, exit_ip_changed_at = ? WHERE id = ?",
+                        [previous_ip, at, probe.proxy_id],
+                    )
                 elif acknowledged:
-                    db.execute("UPDATE proxies SET previous_exit_ip = NULL, exit_ip_changed_at = NULL WHERE id = ?",
-                               [probe.proxy_id])
+                    db.execute(
+                        "UPDATE proxies SET previous_exit_ip = NULL, exit_ip_changed_at = NULL WHERE id = ?",
+                        [probe.proxy_id],
+                    )
             else:
                 failures = row["consecutive_failures"] + 1
                 db.execute(
@@ -449,35 +478,72 @@ def record_results(ws: Workspace, probes: list[Probe], *, actor: str) -> list[di
                 )
             label = _label(row)
             ws.events.record(
-                db, at, "proxy.tested", actor, proxy_id=probe.proxy_id,
-                message=(f"proxy {probe.proxy_id} ({label}) passed: {probe.latency_ms} ms, exit IP {probe.exit_ip or 'unknown'}"
-                         if probe.ok else f"proxy {probe.proxy_id} ({label}) failed: {probe.error}"),
-                details={"ok": probe.ok, "latency_ms": probe.latency_ms, "exit_ip": probe.exit_ip, "error": probe.error,
-                         "http_status": probe.http_status, "consecutive_failures": failures, "note": probe.note,
-                         "check_host": CheckTarget.parse(cfg.check_url).host},
+                db,
+                at,
+                "proxy.tested",
+                actor,
+                proxy_id=probe.proxy_id,
+                message=(
+                    f"proxy {probe.proxy_id} ({label}) passed: {probe.latency_ms} ms, exit IP {probe.exit_ip or 'unknown'}"
+                    if probe.ok
+                    else f"proxy {probe.proxy_id} ({label}) failed: {probe.error}"
+                ),
+                details={
+                    "ok": probe.ok,
+                    "latency_ms": probe.latency_ms,
+                    "exit_ip": probe.exit_ip,
+                    "error": probe.error,
+                    "http_status": probe.http_status,
+                    "consecutive_failures": failures,
+                    "note": probe.note,
+                    "check_host": CheckTarget.parse(cfg.check_url).host,
+                },
             )
             if changed:
                 ws.events.record(
-                    db, at, "proxy.exit_ip_changed", actor, proxy_id=probe.proxy_id,
+                    db,
+                    at,
+                    "proxy.exit_ip_changed",
+                    actor,
+                    proxy_id=probe.proxy_id,
                     message=f"proxy {probe.proxy_id} ({label}) exit IP changed: {previous_ip} → {probe.exit_ip}",
                     details={"old_exit_ip": previous_ip, "new_exit_ip": probe.exit_ip},
                 )
             if not probe.ok and old_status == "active" and failures >= cfg.fail_threshold:
-                proxies.set_status(ws, probe.proxy_id, "error", actor=actor,
-                                   cause=f"{failures} failed tests in a row (proxies.fail_threshold {cfg.fail_threshold}): {probe.error}")
+                proxies.set_status(
+                    ws,
+                    probe.proxy_id,
+                    "error",
+                    actor=actor,
+                    cause=f"{failures} failed tests in a row (proxies.fail_threshold {cfg.fail_threshold}): {probe.error}",
+                )
                 quarantined = True
             if probe.ok and old_status == "error" and cfg.auto_recover:
-                proxies.set_status(ws, probe.proxy_id, "active", actor=actor,
-                                   cause="passed a test (proxies.auto_recover)")
+                proxies.set_status(
+                    ws, probe.proxy_id, "active", actor=actor, cause="passed a test (proxies.auto_recover)"
+                )
                 recovered = True
             status = db.scalar("SELECT status FROM proxies WHERE id = ?", [probe.proxy_id])
-            out.append({
-                "proxy_id": probe.proxy_id, "proxy": label, "ok": probe.ok, "latency_ms": probe.latency_ms,
-                "exit_ip": probe.exit_ip, "previous_exit_ip": previous_ip, "exit_ip_changed": changed,
-                "error": probe.error, "note": probe.note, "http_status": probe.http_status, "tested_at": at,
-                "consecutive_failures": failures, "old_status": old_status, "status": status,
-                "quarantined": quarantined, "recovered": recovered,
-            })
+            out.append(
+                {
+                    "proxy_id": probe.proxy_id,
+                    "proxy": label,
+                    "ok": probe.ok,
+                    "latency_ms": probe.latency_ms,
+                    "exit_ip": probe.exit_ip,
+                    "previous_exit_ip": previous_ip,
+                    "exit_ip_changed": changed,
+                    "error": probe.error,
+                    "note": probe.note,
+                    "http_status": probe.http_status,
+                    "tested_at": at,
+                    "consecutive_failures": failures,
+                    "old_status": old_status,
+                    "status": status,
+                    "quarantined": quarantined,
+                    "recovered": recovered,
+                }
+            )
     return out
 
 
@@ -495,14 +561,19 @@ def due_proxy_ids(ws: Workspace, now: str | None = None) -> list[int]:
     if hours is None:
         return []
     cutoff = to_db(from_db(now or ws.now()) - timedelta(hours=hours))
-    return [r["id"] for r in ws.db().query(
-        "SELECT id FROM proxies WHERE status IN ('active', 'error') AND (last_tested_at IS NULL OR last_tested_at <= ?) "
-        "ORDER BY last_tested_at IS NOT NULL, last_tested_at, id",
-        [cutoff],
-    )]
+    return [
+        r["id"]
+        for r in ws.db().query(
+            "SELECT id FROM proxies WHERE status IN ('active', 'error') AND (last_tested_at IS NULL OR last_tested_at <= ?) "
+            "ORDER BY last_tested_at IS NOT NULL, last_tested_at, id",
+            [cutoff],
+        )
+    ]
 
 
-def run_due_tests(ws: Workspace, *, actor: str = "tick", progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def run_due_tests(
+    ws: Workspace, *, actor: str = "tick", progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
     """What `warmup tick` calls (outside its own transaction: tests wait for the network): test
     the proxies `due_proxy_ids` names. Returns counts: `{"proxies_tested", "proxies_passed",
     "proxies_failed", "proxies_quarantined", "proxies_recovered", "proxy_exit_ip_changes"}`."""
@@ -530,24 +601,47 @@ def attention(ws: Workspace) -> list[dict[str, Any]]:
     )
     bad, changed = [], []
     for r in rows:
-        base = {"proxy_id": r["id"], "proxy": _label(r), "status": r["status"], "account_count": r["account_count"],
-                "last_tested_at": r["last_tested_at"], "last_test_error": r["last_test_error"]}
+        base = {
+            "proxy_id": r["id"],
+            "proxy": _label(r),
+            "status": r["status"],
+            "account_count": r["account_count"],
+            "last_tested_at": r["last_tested_at"],
+            "last_test_error": r["last_test_error"],
+        }
         n = r["account_count"]
         accounts = f"{n} account{'s' if n != 1 else ''}"
         if r["status"] != "active":
             since = r["status_changed_at"] or r["updated_at"]
             why = f"; last test: {r['last_test_error']}" if r["last_test_ok"] == 0 and r["last_test_error"] else ""
-            what = (f"{accounts} get no tasks: test it (igctl proxy test {r['id']}), move them "
-                    f"(igctl proxy replace/rebalance) or set it active" if n else "no accounts on it")
-            bad.append({"kind": f"proxy_{r['status']}", **base, "since": since,
-                        "message": f"proxy {r['id']} ({_label(r)}) is {r['status']}{why}; {what}"})
+            what = (
+                f"{accounts} get no tasks: test it (igctl proxy test {r['id']}), move them "
+                f"(igctl proxy replace/rebalance) or set it active"
+                if n
+                else "no accounts on it"
+            )
+            bad.append(
+                {
+                    "kind": f"proxy_{r['status']}",
+                    **base,
+                    "since": since,
+                    "message": f"proxy {r['id']} ({_label(r)}) is {r['status']}{why}; {what}",
+                }
+            )
         if r["exit_ip_changed_at"] is not None:
-            changed.append({
-                "kind": "proxy_ip_changed", **base, "since": r["exit_ip_changed_at"],
-                "old_exit_ip": r["previous_exit_ip"], "new_exit_ip": r["last_exit_ip"],
-                "message": (f"proxy {r['id']} ({_label(r)}) exit IP changed from {r['previous_exit_ip']} to "
-                            f"{r['last_exit_ip']} ({accounts}); acknowledge with igctl proxy set-status {r['id']} {r['status']}"),
-            })
+            changed.append(
+                {
+                    "kind": "proxy_ip_changed",
+                    **base,
+                    "since": r["exit_ip_changed_at"],
+                    "old_exit_ip": r["previous_exit_ip"],
+                    "new_exit_ip": r["last_exit_ip"],
+                    "message": (
+                        f"proxy {r['id']} ({_label(r)}) exit IP changed from {r['previous_exit_ip']} to "
+                        f"{r['last_exit_ip']} ({accounts}); acknowledge with igctl proxy set-status {r['id']} {r['status']}"
+                    ),
+                }
+            )
     order = {"proxy_error": 0, "proxy_inactive": 1}
     bad.sort(key=lambda i: (order[i["kind"]], i["since"] or "", i["proxy_id"]))
     changed.sort(key=lambda i: (i["since"], i["proxy_id"]))

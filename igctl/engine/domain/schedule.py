@@ -19,8 +19,9 @@ Rules:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from .plan import Window, local_date, local_instant, parse_window
@@ -120,7 +121,9 @@ def slots_between(
     return out
 
 
-def next_after(schedule: dict, active_hours: str | None, tz: ZoneInfo, account_id: int, instant: datetime) -> datetime | None:
+def next_after(
+    schedule: dict, active_hours: str | None, tz: ZoneInfo, account_id: int, instant: datetime
+) -> datetime | None:
     """The first slot after `instant`, or None when the schedule has none (nothing recurring)."""
     found = slots_between(schedule, active_hours, tz, account_id, instant, instant + LOOKAHEAD)
     return found[0].at if found else None

@@ -113,7 +113,9 @@ def read_file(path: Path, label: str) -> tuple[bytes, Strategy]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise InvalidInput(f"{label} not found: the model's strategy file is missing (recreate it, e.g. from models/{EXAMPLE_NAME})") from None
+        raise InvalidInput(
+            f"{label} not found: the model's strategy file is missing (recreate it, e.g. from models/{EXAMPLE_NAME})"
+        ) from None
     except OSError as exc:
         raise InvalidInput(f"{label} cannot be read: {exc.strerror or exc}") from None
     try:
@@ -155,7 +157,9 @@ def label(slug: str) -> str:
 def find_model(db: Database, name: str) -> ModelRow:
     """A model by name (case-insensitive) or slug, archived or not; NotFound otherwise."""
     value = (name or "").strip()
-    row = db.one("SELECT * FROM models WHERE name = ?", [value]) or db.one("SELECT * FROM models WHERE slug = ?", [value.lower()])
+    row = db.one("SELECT * FROM models WHERE name = ?", [value]) or db.one(
+        "SELECT * FROM models WHERE slug = ?", [value.lower()]
+    )
     if row is None:
         raise NotFound(f"no model named {value}")
     return row
@@ -165,7 +169,9 @@ def live_model(db: Database, name: str) -> ModelRow:
     """A model that is not archived."""
     row = find_model(db, name)
     if row["archived_at"] is not None:
-        raise Conflict(f"model {row['name']} was deleted on {row['archived_at'][:10]}; it is archived and takes no accounts")
+        raise Conflict(
+            f"model {row['name']} was deleted on {row['archived_at'][:10]}; it is archived and takes no accounts"
+        )
     return row
 
 
@@ -209,4 +215,3 @@ def shown(ws: Workspace, model: ModelRow) -> Strategy:
     """What a page shows: a live model's file as it is now (not applied), an archived model's
     last strategy."""
     return stored(model) if model["archived_at"] is not None else on_file(ws, model)[0]
-

@@ -72,7 +72,9 @@ def bot_actor(bot: BotRow) -> str:
 
 
 # -- leases ----------------------------------------------------------------------------------
-def expire_leases(ws: Workspace, db: Database | None = None, now: datetime | str | None = None, actor: str = "system") -> int:
+def expire_leases(
+    ws: Workspace, db: Database | None = None, now: datetime | str | None = None, actor: str = "system"
+) -> int:
     """Every claimed task whose lease has run out (lease_expires_at <= now) goes back to the
     queue at once, its attempt settled as failed; the last allowed attempt sends the account to
     review. Returns how many leases expired."""
@@ -84,11 +86,19 @@ def expire_leases(ws: Workspace, db: Database | None = None, now: datetime | str
             bot = db.one("SELECT id, name FROM bots WHERE id = ?", [task["bot_id"]])
             holder = bot["name"] if bot else f"#{task['bot_id']}"
             _settle_failure(
-                ws, db, task, now=now, actor=actor, bot_id=task["bot_id"],
+                ws,
+                db,
+                task,
+                now=now,
+                actor=actor,
+                bot_id=task["bot_id"],
                 error_message=f"lease expired: bot {holder} did not report within {ws.config.bot.lease_minutes:g} minutes",
-                error_kind=LEASE_EXPIRED, error_details={"lease_expires_at": task["lease_expires_at"]},
-                review_now=False, delay=None, event_kind="task.lease_expired",
-            )  # fmt: skip
+                error_kind=LEASE_EXPIRED,
+                error_details={"lease_expires_at": task["lease_expires_at"]},
+                review_now=False,
+                delay=None,
+                event_kind="task.lease_expired",
+            )
     return len(rows)
 
 
@@ -153,8 +163,9 @@ def _split_candidate(row: Record) -> tuple[dict[str, Any], dict[str, Any], dict[
     return task, account, proxy
 
 
-def claim_next(ws: Workspace, bot_id: int, now: datetime | str | None = None,
-               idempotency_key: str | None = None) -> dict[str, Any] | None:  # fmt: skip
+def claim_next(
+    ws: Workspace, bot_id: int, now: datetime | str | None = None, idempotency_key: str | None = None
+) -> dict[str, Any] | None:
     """Hand the oldest due task this bot may work on to it, or return None when there is none.
 
     One BEGIN IMMEDIATE transaction: expired leases are swept, the candidate is chosen (due,
@@ -186,9 +197,15 @@ def claim_next(ws: Workspace, bot_id: int, now: datetime | str | None = None,
             batches += 1
             batch = db.query(
                 _CANDIDATES,
-                {"now": at, "after_due": after_due, "after_id": after_id, "bot": bot_id,
-                 "may_bind": may_bind, "limit": limit},
-            )  # fmt: skip
+                {
+                    "now": at,
+                    "after_due": after_due,
+                    "after_id": after_id,
+                    "bot": bot_id,
+                    "may_bind": may_bind,
+                    "limit": limit,
+                },
+            )
             for row in batch:
                 candidate, candidate_account, candidate_proxy = _split_candidate(row)
                 if candidate_account["bot_id"] is None:
@@ -217,14 +234,23 @@ def claim_next(ws: Workspace, bot_id: int, now: datetime | str | None = None,
                 [bot["name"], at, account["id"]],
             )
         attempt = tasks.claim(
-            db, ws.events, task, bot=bot, username=account["username"], proxy_id=account["proxy_id"], at=at,
-            lease=lease, content_json=tasks.as_json(payload_content), claim_key=idempotency_key,
-        )  # fmt: skip
+            db,
+            ws.events,
+            task,
+            bot=bot,
+            username=account["username"],
+            proxy_id=account["proxy_id"],
+            at=at,
+            lease=lease,
+            content_json=tasks.as_json(payload_content),
+            claim_key=idempotency_key,
+        )
         return _task_payload(ws, task, account, proxy, slot=slot, attempt=attempt, content=payload_content, lease=lease)
 
 
-def _task_payload(ws: Workspace, task: Any, account: Any, proxy: Any, *, slot: int | None, attempt: int,
-                  content: Any, lease: str) -> dict[str, Any]:  # fmt: skip
+def _task_payload(
+    ws: Workspace, task: Any, account: Any, proxy: Any, *, slot: int | None, attempt: int, content: Any, lease: str
+) -> dict[str, Any]:
     """A claimed task as the bot API hands it out, credentials decrypted (inside the claim's
     transaction: no claim stays without its hand-out)."""
     cipher = ws.cipher
@@ -266,14 +292,28 @@ def _claimed_again(ws: Workspace, db: Database, bot: Any, key: str, at: str, act
     assert account is not None  # a task's account is never deleted (a foreign key)
     proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]])
     ws.events.record(
-        db, at, "bot.credentials", actor, account_id=account["id"], bot_id=bot["id"], task_id=task["id"],
+        db,
+        at,
+        "bot.credentials",
+        actor,
+        account_id=account["id"],
+        bot_id=bot["id"],
+        task_id=task["id"],
         proxy_id=account["proxy_id"],
         message=f"credentials of {account['username']} and its proxy handed to bot {bot['name']} again (a repeated claim)",
         details={"handed_out": ["account login", "email login", "proxy login"], "repeated_claim": True},
-    )  # fmt: skip
+    )
     content = json.loads(task["content_json"]) if task["content_json"] else None
-    return _task_payload(ws, task, account, proxy, slot=account["slot"], attempt=task["attempts"], content=content,
-                         lease=task["lease_expires_at"])  # fmt: skip
+    return _task_payload(
+        ws,
+        task,
+        account,
+        proxy,
+        slot=account["slot"],
+        attempt=task["attempts"],
+        content=content,
+        lease=task["lease_expires_at"],
+    )
 
 
 # -- completion ------------------------------------------------------------------------------
@@ -314,23 +354,40 @@ def complete(
         bot = bots.get_bot(db, bot_id)
         task = tasks.get(db, task_id)
         if task["status"] == tasks.COMPLETED and task["bot_id"] == bot_id and task["result_json"]:
-                return json.loads(task["result_json"])  # a repeated report changes nothing
+            return json.loads(task["result_json"])  # a repeated report changes nothing
         if expire_leases(ws, db, now, actor="system"):
             task = tasks.get(db, task_id)
         _check_holder(task, bot)
         db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
         actor = bot_actor(bot)
-        tasks.log_success(db, task_id, at=at, execution_time_ms=execution_time_ms, content_used=content_used,
-                          instagram_response=instagram_response)  # fmt: skip
+        tasks.log_success(
+            db,
+            task_id,
+            at=at,
+            execution_time_ms=execution_time_ms,
+            content_used=content_used,
+            instagram_response=instagram_response,
+        )
         account = db.one(
             """UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ?, retry_count = 0, updated_at = ?
                WHERE id = ? RETURNING *""",
             [bot["name"], at, at, task["account_id"]],
         )
-        timing = {"execution_time_ms": execution_time_ms,
-                  "seconds_since_claim": round((now - from_db(task["claimed_at"])).total_seconds(), 3)}  # fmt: skip
-        return finish_task(ws, db, task, now=now, actor=actor, bot_id=bot_id, how="by bot " + bot["name"],
-                           details=timing, account=account)  # fmt: skip
+        timing = {
+            "execution_time_ms": execution_time_ms,
+            "seconds_since_claim": round((now - from_db(task["claimed_at"])).total_seconds(), 3),
+        }
+        return finish_task(
+            ws,
+            db,
+            task,
+            now=now,
+            actor=actor,
+            bot_id=bot_id,
+            how="by bot " + bot["name"],
+            details=timing,
+            account=account,
+        )
 
 
 def finish_task(
@@ -352,8 +409,9 @@ def finish_task(
     at = to_db(now)
     account = account or db.one("SELECT * FROM accounts WHERE id = ?", [task["account_id"]])
     assert account is not None  # accounts are never deleted
-    tasks.complete(db, ws.events, task, at=at, actor=actor, bot_id=bot_id, username=account["username"], how=how,
-                   details=details)  # fmt: skip
+    tasks.complete(
+        db, ws.events, task, at=at, actor=actor, bot_id=bot_id, username=account["username"], how=how, details=details
+    )
     follow_up = FOLLOW_UPS.get(task["kind"])
     extra = follow_up(ws, db, task, account, now, actor) if follow_up else {}
     if follow_up:
@@ -420,10 +478,19 @@ def fail(
         review_now = bool(requires_review) or not retryable or error_kind in REVIEW_AT_ONCE
         db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [to_db(now), bot_id])
         result = _settle_failure(
-            ws, db, task, now=now, actor=bot_actor(bot), bot_id=bot_id, error_message=error_message.strip(),
-            error_kind=error_kind, error_details=error_details, review_now=review_now, delay=delay,
+            ws,
+            db,
+            task,
+            now=now,
+            actor=bot_actor(bot),
+            bot_id=bot_id,
+            error_message=error_message.strip(),
+            error_kind=error_kind,
+            error_details=error_details,
+            review_now=review_now,
+            delay=delay,
             event_kind="task.failed",
-        )  # fmt: skip
+        )
         if error_kind == "proxy_error":
             _check_proxy(ws, db, task["account_id"], now, bot_actor(bot))
         return result
@@ -433,7 +500,9 @@ def _repeated_failure(db: Database, task: TaskRow, bot_id: int) -> dict[str, Any
     """The stored answer when this bot's failure report for this task was already taken."""
     if task["status"] == tasks.CLAIMED or not task["result_json"]:
         return None
-    last = db.one("SELECT bot_id, status, error_kind FROM step_log WHERE task_id = ? ORDER BY id DESC LIMIT 1", [task["id"]])
+    last = db.one(
+        "SELECT bot_id, status, error_kind FROM step_log WHERE task_id = ? ORDER BY id DESC LIMIT 1", [task["id"]]
+    )
     if (
         last is not None
         and last["bot_id"] == bot_id
@@ -479,8 +548,15 @@ def _settle_failure(
         due = Plan.of(ws).retry_due(now, delay) if task["kind"] == "warmup" else now + delay
         outcome = "queued"
 
-    tasks.log_failure(db, task["id"], at=at, review=outcome == "human_review", error_message=error_message,
-                      error_kind=error_kind, error_details=error_details)  # fmt: skip
+    tasks.log_failure(
+        db,
+        task["id"],
+        at=at,
+        review=outcome == "human_review",
+        error_message=error_message,
+        error_kind=error_kind,
+        error_details=error_details,
+    )
     result: dict[str, Any] = {
         "task_id": task["id"],
         "status": {"queued": "retry_scheduled", "human_review": "human_review", "cancelled": "cancelled"}[outcome],
@@ -492,11 +568,16 @@ def _settle_failure(
     fields = {"last_error_message": error_message, "last_error_at": at, "retry_count": attempts}
     if outcome == "human_review":
         lifecycle.move(
-            db, ws.events, account, lifecycle.HUMAN_REVIEW, at=at, actor=actor,
+            db,
+            ws.events,
+            account,
+            lifecycle.HUMAN_REVIEW,
+            at=at,
+            actor=actor,
             cause=f"{task['kind']} {task['step_name']} failed: {error_kind}",
             fields={**fields, "requires_human_review": 1},
             details={"task_id": task["id"], "error_message": error_message, "attempts": attempts},
-        )  # fmt: skip
+        )
     else:
         sets = ", ".join(f"{k} = ?" for k in fields)
         db.execute(f"UPDATE accounts SET {sets}, updated_at = ? WHERE id = ?", [*fields.values(), at, account["id"]])
@@ -510,10 +591,22 @@ def _settle_failure(
     result["account_state"] = db.scalar("SELECT lifecycle_state FROM accounts WHERE id = ?", [account["id"]])
     to = {"queued": tasks.QUEUED, "human_review": tasks.REVIEW, "cancelled": tasks.CANCELLED}[outcome]
     tasks.settle_failure(
-        db, ws.events, task, to, at=at, actor=actor, bot_id=bot_id, due=to_db(due) if due else None,
-        error_message=error_message, error_kind=error_kind, error_details=error_details, result=result,
-        event_kind=event_kind, username=account["username"], proxy_id=account["proxy_id"],
-    )  # fmt: skip
+        db,
+        ws.events,
+        task,
+        to,
+        at=at,
+        actor=actor,
+        bot_id=bot_id,
+        due=to_db(due) if due else None,
+        error_message=error_message,
+        error_kind=error_kind,
+        error_details=error_details,
+        result=result,
+        event_kind=event_kind,
+        username=account["username"],
+        proxy_id=account["proxy_id"],
+    )
     return result
 
 

@@ -20,9 +20,10 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..domain import accounts, proxies
 from ..store import clock as clockmod
@@ -86,7 +87,7 @@ def prepare(ws: Workspace) -> None:
     (a wrong key stops the watcher at once instead of failing every file)."""
     for name in (*KINDS, PROCESSED, FAILED):
         (ws.inbox / name).mkdir(parents=True, exist_ok=True)
-    ws.cipher
+    _ = ws.cipher  # opening it checks the key
     seal_archive(ws)
 
 
@@ -189,7 +190,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def counts_text(result: dict) -> str:
-    parts = [f"{result['imported']} imported", _plural(result["duplicates"], "duplicate"), f"{result['invalid']} invalid"]
+    parts = [
+        f"{result['imported']} imported",
+        _plural(result["duplicates"], "duplicate"),
+        f"{result['invalid']} invalid",
+    ]
     if result.get("proxies_assigned") is not None:
         parts.append(f"{result['proxies_assigned']} assigned to proxies")
     return ", ".join(parts)
@@ -342,8 +347,12 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict[str, Any]:
                 out.update(summary, outcome=PROCESSED)
                 _record(ws, db, out)
                 ws.events.record(
-                    db, out["handled_at"], "inbox.processed", ACTOR,
-                    message=f"{label}: {counts_text(out)}", details=_event_details(out),
+                    db,
+                    out["handled_at"],
+                    "inbox.processed",
+                    ACTOR,
+                    message=f"{label}: {counts_text(out)}",
+                    details=_event_details(out),
                 )
     except (SecretError, WorkspaceError):
         raise  # the workspace cannot work (e.g. a wrong key): no file is to blame, none is moved
@@ -372,8 +381,12 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict[str, Any]:
             if out["sha256"] is not None:
                 _record(ws, db, out)
             ws.events.record(
-                db, out["handled_at"], "inbox.failed", ACTOR,
-                message=f"{label}: {out['error']}", details=_event_details(out),
+                db,
+                out["handled_at"],
+                "inbox.failed",
+                ACTOR,
+                message=f"{label}: {out['error']}",
+                details=_event_details(out),
             )
         _move(ws, path, out, FAILED, ".error.txt", _error_text(ws, label, out))
     elif prior is not None:
@@ -392,7 +405,10 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict[str, Any]:
         if _move(ws, path, out, PROCESSED, ".result.json", lambda o: _json_note({**note, "moved_to": o["moved_to"]})):
             with db.write():
                 ws.events.record(
-                    db, ws.now(), "inbox.processed", ACTOR,
+                    db,
+                    ws.now(),
+                    "inbox.processed",
+                    ACTOR,
                     message=f"{label}: repeat of {prior['kind']}/{prior['name']}, not imported again",
                     details={**_event_details(out), "repeat_of": out["repeat_of"]},
                 )
@@ -402,8 +418,20 @@ def _handle_locked(ws: Workspace, path: Path, kind: str) -> dict[str, Any]:
 
 
 def _note_fields(out: dict) -> dict[str, Any]:
-    keys = ("file", "kind", "sha256", "outcome", "handled_at", "moved_to", "imported", "duplicates", "invalid",
-            "proxies_assigned", "repeat_of", "result")
+    keys = (
+        "file",
+        "kind",
+        "sha256",
+        "outcome",
+        "handled_at",
+        "moved_to",
+        "imported",
+        "duplicates",
+        "invalid",
+        "proxies_assigned",
+        "repeat_of",
+        "result",
+    )
     return {k: out[k] for k in keys if not (k == "proxies_assigned" and out["kind"] != "accounts")}
 
 
@@ -463,7 +491,9 @@ def _move(ws: Workspace, path: Path, out: dict, where: str, sidecar: str, note: 
         target = free_name(target_dir, path.name, sidecar, stamp)
         os.rename(path, target)
     except OSError as exc:
-        out["move_error"] = f"could not move the file to inbox/{where}/: {exc.strerror or exc}; it stays in the inbox and is moved on the next pass without being imported again"
+        out["move_error"] = (
+            f"could not move the file to inbox/{where}/: {exc.strerror or exc}; it stays in the inbox and is moved on the next pass without being imported again"
+        )
         log.warning("%s/%s: %s", out["kind"], out["file"], out["move_error"])
         return False
     out["moved_to"] = _relative(ws, target)
@@ -606,8 +636,10 @@ class Watcher:
                 observer.schedule(Handler(), str(folder(self.ws, kind)), recursive=False)
             observer.start()
         except OSError as exc:  # e.g. the inotify watch limit is reached
-            self.on_warning(f"file-system events unavailable ({exc}); scanning every "
-                            f"{self.ws.config.watch.scan_interval_seconds:g} s only")
+            self.on_warning(
+                f"file-system events unavailable ({exc}); scanning every "
+                f"{self.ws.config.watch.scan_interval_seconds:g} s only"
+            )
             return None
         self.observing = True
         return observer

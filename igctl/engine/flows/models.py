@@ -117,10 +117,14 @@ def create(ws: Workspace, name: str, *, strategy_file: str | Path | None = None,
                 (folder / kind).mkdir(exist_ok=True)
             (folder / content.TEXTS_FILE).write_text(TEXTS_TEMPLATE.format(name=json.dumps(name)), encoding="utf-8")
             ws.events.record(
-                db, at, "model.created", actor, model_id=model_id,
+                db,
+                at,
+                "model.created",
+                actor,
+                model_id=model_id,
                 message=f"model {name} created ({label(slug)}, content/{slug}/)",
                 details={"model": name, "slug": slug, "strategy": strategy.model_dump(mode="json")},
-            )  # fmt: skip
+            )
             content.apply(ws, content.scan(ws, name), actor=actor)
     except BaseException:
         for p in reversed(created):
@@ -149,7 +153,9 @@ def load_strategy(ws: Workspace, db: Database, model: ModelRow, *, actor: str, n
     return strategy
 
 
-def _apply_strategy(ws: Workspace, db: Database, model: ModelRow, strategy: Strategy, sha: str, *, actor: str, now: datetime | None) -> dict[str, Any]:
+def _apply_strategy(
+    ws: Workspace, db: Database, model: ModelRow, strategy: Strategy, sha: str, *, actor: str, now: datetime | None
+) -> dict[str, Any]:
     now = ws.instant(now)
     at = to_db(now)
     old = stored(model)
@@ -157,14 +163,26 @@ def _apply_strategy(ws: Workspace, db: Database, model: ModelRow, strategy: Stra
     with db.write():
         db.execute(
             "UPDATE models SET strategy_json = ?, strategy_sha256 = ?, display_name = ?, updated_at = ? WHERE id = ?",
-            [json.dumps(strategy.model_dump(mode="json"), sort_keys=True), sha, strategy.display_name or model["name"], at,
-             model["id"]],
-        )  # fmt: skip
+            [
+                json.dumps(strategy.model_dump(mode="json"), sort_keys=True),
+                sha,
+                strategy.display_name or model["name"],
+                at,
+                model["id"],
+            ],
+        )
         if old.schedule_signature != strategy.schedule_signature:
-            cancelled = len(tasks.cancel(
-                db, ws.events, old=[tasks.QUEUED], where=f"model_id = ? AND kind IN {_kinds_sql()} AND due_at >= ?",
-                params=[model["id"], at], at=at, actor=actor,
-            ))  # fmt: skip  (counted in the model.strategy event)
+            cancelled = len(
+                tasks.cancel(
+                    db,
+                    ws.events,
+                    old=[tasks.QUEUED],
+                    where=f"model_id = ? AND kind IN {_kinds_sql()} AND due_at >= ?",
+                    params=[model["id"], at],
+                    at=at,
+                    actor=actor,
+                )
+            )  # counted in the model.strategy event
             replanned = db.execute(
                 """UPDATE accounts SET next_slot_at = ?, updated_at = ?
                    WHERE model_id = ? AND lifecycle_state = 'active' AND onboarded_at IS NOT NULL""",
@@ -173,11 +191,24 @@ def _apply_strategy(ws: Workspace, db: Database, model: ModelRow, strategy: Stra
         old_d, new_d = old.model_dump(mode="json"), strategy.model_dump(mode="json")
         changed = {k: {"old": old_d.get(k), "new": v} for k, v in new_d.items() if old_d.get(k) != v}
         ws.events.record(
-            db, at, "model.strategy", actor, model_id=model["id"],
+            db,
+            at,
+            "model.strategy",
+            actor,
+            model_id=model["id"],
             message=f"strategy of {model['name']} applied from {label(model['slug'])}"
-            + (f"; schedule changed: {cancelled} queued slot(s) cancelled, {replanned} account(s) re-planned" if replanned or cancelled else ""),
-            details={"model": model["name"], "changed": changed, "slots_cancelled": cancelled, "accounts_replanned": replanned},
-        )  # fmt: skip
+            + (
+                f"; schedule changed: {cancelled} queued slot(s) cancelled, {replanned} account(s) re-planned"
+                if replanned or cancelled
+                else ""
+            ),
+            details={
+                "model": model["name"],
+                "changed": changed,
+                "slots_cancelled": cancelled,
+                "accounts_replanned": replanned,
+            },
+        )
     return {"slots_cancelled": cancelled, "accounts_replanned": replanned, "changed": sorted(changed)}
 
 
@@ -221,9 +252,16 @@ def delete(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
             start_cleanup(ws, db, account, now=now, actor=actor, cause=f"model {model['name']} deleted")
         pending = db.query("SELECT id, username FROM accounts WHERE reassign_to_model_id = ?", [model["id"]])
         for account in pending:
-            db.execute("UPDATE accounts SET reassign_to_model_id = NULL, updated_at = ? WHERE id = ?", [at, account["id"]])
+            db.execute(
+                "UPDATE accounts SET reassign_to_model_id = NULL, updated_at = ? WHERE id = ?", [at, account["id"]]
+            )
             ws.events.record(
-                db, at, "model.reassign_cancelled", actor, account_id=account["id"], model_id=model["id"],
+                db,
+                at,
+                "model.reassign_cancelled",
+                actor,
+                account_id=account["id"],
+                model_id=model["id"],
                 message=f"{account['username']} will not join {model['name']}: the model was deleted",
             )
         db.execute("UPDATE models SET archived_at = ?, updated_at = ? WHERE id = ?", [at, at, model["id"]])
@@ -234,13 +272,25 @@ def delete(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
             [model["id"]],
         )
         ws.events.record(
-            db, at, "model.deleted", actor, model_id=model["id"],
+            db,
+            at,
+            "model.deleted",
+            actor,
+            model_id=model["id"],
             message=f"model {model['name']} deleted (archived): {len(leaving)} account(s) sent to cleanup",
-            details={"model": model["name"], "cleanup": [a["username"] for a in leaving],
-                     "reassign_cancelled": [a["username"] for a in pending]},
-        )  # fmt: skip
-    return {"model": model["name"], "archived_at": at, "cleanup": [a["username"] for a in leaving],
-            "accounts_leaving": in_cleanup, "reassign_cancelled": [a["username"] for a in pending]}  # fmt: skip
+            details={
+                "model": model["name"],
+                "cleanup": [a["username"] for a in leaving],
+                "reassign_cancelled": [a["username"] for a in pending],
+            },
+        )
+    return {
+        "model": model["name"],
+        "archived_at": at,
+        "cleanup": [a["username"] for a in leaving],
+        "accounts_leaving": in_cleanup,
+        "reassign_cancelled": [a["username"] for a in pending],
+    }
 
 
 def _leaving_candidates(db: Database, model_id: int) -> Sequence[AccountRow]:
@@ -272,34 +322,75 @@ def _prefix_of(task: TaskRow) -> str:
 
 def _others_open(db: Database, task: TaskRow) -> bool:
     """Whether the account has another open task of the same kind (the phase is not over)."""
-    return db.one(
-        "SELECT 1 FROM tasks WHERE account_id = ? AND kind = ? AND id != ? AND status IN ('queued', 'claimed', 'review') LIMIT 1",
-        [task["account_id"], task["kind"], task["id"]],
-    ) is not None
+    return (
+        db.one(
+            "SELECT 1 FROM tasks WHERE account_id = ? AND kind = ? AND id != ? AND status IN ('queued', 'claimed', 'review') LIMIT 1",
+            [task["account_id"], task["kind"], task["id"]],
+        )
+        is not None
+    )
 
 
-def join(ws: Workspace, db: Database, account: AccountRow, model: ModelRow, strategy: Strategy, *, now: datetime, actor: str, cause: str) -> dict[str, Any]:
+def join(
+    ws: Workspace,
+    db: Database,
+    account: AccountRow,
+    model: ModelRow,
+    strategy: Strategy,
+    *,
+    now: datetime,
+    actor: str,
+    cause: str,
+) -> dict[str, Any]:
     """ready → active in `model` (the proxy's model set, after `check_model`), and the first
     onboarding step queued due now; with no onboarding steps, recurring work starts at once."""
     at = to_db(now)
     proxies.check_model(db, account["proxy_id"], model["id"])
     lifecycle.move(
-        db, ws.events, account, lifecycle.ACTIVE, at=at, actor=actor, cause=cause,
-        fields={"model_id": model["id"], "assigned_to_model_at": at, "onboarded_at": None, "next_slot_at": None,
-                "reassign_to_model_id": None, "requires_human_review": 0, "retry_count": 0},
+        db,
+        ws.events,
+        account,
+        lifecycle.ACTIVE,
+        at=at,
+        actor=actor,
+        cause=cause,
+        fields={
+            "model_id": model["id"],
+            "assigned_to_model_at": at,
+            "onboarded_at": None,
+            "next_slot_at": None,
+            "reassign_to_model_id": None,
+            "requires_human_review": 0,
+            "retry_count": 0,
+        },
         details={"model": model["name"], "proxy_id": account["proxy_id"]},
-    )  # fmt: skip
+    )
     proxies.set_proxy_model(db, account["proxy_id"], model["id"], events=ws.events, at=at, actor=actor)
     ws.events.record(
-        db, at, "model.assigned", actor, account_id=account["id"], model_id=model["id"], proxy_id=account["proxy_id"],
+        db,
+        at,
+        "model.assigned",
+        actor,
+        account_id=account["id"],
+        model_id=model["id"],
+        proxy_id=account["proxy_id"],
         message=f"{account['username']} assigned to model {model['name']}",
-    )  # fmt: skip
+    )
     if strategy.onboarding:
         prefix = f"onboarding:{account['id']}:{model['id']}:{at}"
         task_id = tasks.enqueue(
-            db, ws.events, account_id=account["id"], kind="onboarding", step_number=1, step_name=strategy.onboarding[0],
-            key=_step_key(prefix, 1), due_at=now, now=now, actor=actor, model_id=model["id"],
-        )  # fmt: skip
+            db,
+            ws.events,
+            account_id=account["id"],
+            kind="onboarding",
+            step_number=1,
+            step_name=strategy.onboarding[0],
+            key=_step_key(prefix, 1),
+            due_at=now,
+            now=now,
+            actor=actor,
+            model_id=model["id"],
+        )
         return {"task_id": task_id, "step_name": strategy.onboarding[0]}
     _onboarded(ws, db, account, model, now, actor)
     return {"task_id": None, "step_name": None}
@@ -307,28 +398,58 @@ def join(ws: Workspace, db: Database, account: AccountRow, model: ModelRow, stra
 
 def _onboarded(ws: Workspace, db: Database, account: AccountRow, model: ModelRow, now: datetime, actor: str) -> None:
     at = to_db(now)
-    db.execute("UPDATE accounts SET onboarded_at = ?, next_slot_at = ?, updated_at = ? WHERE id = ?",
-               [at, at, at, account["id"]])
+    db.execute(
+        "UPDATE accounts SET onboarded_at = ?, next_slot_at = ?, updated_at = ? WHERE id = ?",
+        [at, at, at, account["id"]],
+    )
     ws.events.record(
-        db, at, "model.onboarded", actor, account_id=account["id"], model_id=model["id"],
+        db,
+        at,
+        "model.onboarded",
+        actor,
+        account_id=account["id"],
+        model_id=model["id"],
         message=f"{account['username']} onboarded in {model['name']}: recurring work starts",
     )
 
 
-def _next_step(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, steps: list[str], number: int, now: datetime, actor: str, model_id: int | None) -> dict[str, Any]:
+def _next_step(
+    ws: Workspace,
+    db: Database,
+    task: TaskRow,
+    account: AccountRow,
+    steps: list[str],
+    number: int,
+    now: datetime,
+    actor: str,
+    model_id: int | None,
+) -> dict[str, Any]:
     """Step `number + 1` of the task's phase (onboarding or cleanup) queued due now, or the one
     queued before under the same key (a repeated completion); the completion's `next_task`."""
     key = _step_key(_prefix_of(task), number + 1)
     task_id = tasks.enqueue(
-        db, ws.events, account_id=account["id"], kind=task["kind"], step_number=number + 1, step_name=steps[number],
-        key=key, due_at=now, now=now, actor=actor, model_id=model_id,
-    )  # fmt: skip
+        db,
+        ws.events,
+        account_id=account["id"],
+        kind=task["kind"],
+        step_number=number + 1,
+        step_name=steps[number],
+        key=key,
+        due_at=now,
+        now=now,
+        actor=actor,
+        model_id=model_id,
+    )
     if task_id is None:
         task_id = db.scalar("SELECT id FROM tasks WHERE idempotency_key = ?", [key])
-    return {"next_task": {"task_id": task_id, "step_number": number + 1, "step_name": steps[number], "due_at": to_db(now)}}
+    return {
+        "next_task": {"task_id": task_id, "step_number": number + 1, "step_name": steps[number], "due_at": to_db(now)}
+    }
 
 
-def onboarding_step_done(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, now: datetime, actor: str) -> dict[str, Any]:
+def onboarding_step_done(
+    ws: Workspace, db: Database, task: TaskRow, account: AccountRow, now: datetime, actor: str
+) -> dict[str, Any]:
     """`botwork.FOLLOW_UPS['onboarding']`: the next onboarding step queued due now, or after the
     last one the account's recurring schedule starts (from now)."""
     if account["lifecycle_state"] != lifecycle.ACTIVE or account["model_id"] != task["model_id"]:
@@ -346,31 +467,60 @@ def onboarding_step_done(ws: Workspace, db: Database, task: TaskRow, account: Ac
     return {}
 
 
-def start_cleanup(ws: Workspace, db: Database, account: AccountRow, *, now: datetime, actor: str, cause: str) -> int | None:
+def start_cleanup(
+    ws: Workspace, db: Database, account: AccountRow, *, now: datetime, actor: str, cause: str
+) -> int | None:
     """active / human_review → cleanup: the account's queued and in-review model tasks are
     cancelled (a task a bot holds runs to its end), and `reset_pfp` is queued due now; the other
     cleanup steps follow one after another."""
     at = to_db(now)
     model_id = account["model_id"]
     username = account["username"]
-    cancelled = len(tasks.cancel(
-        db, ws.events, old=[tasks.QUEUED, tasks.REVIEW], where="account_id = ? AND kind != 'cleanup'",
-        params=[account["id"]], at=at, actor=actor, cause="cleanup", account_id=account["id"], model_id=model_id,
-        summary=lambda n: f"{n} open task(s) of {username} cancelled: {cause}",
-    ))  # fmt: skip
+    cancelled = len(
+        tasks.cancel(
+            db,
+            ws.events,
+            old=[tasks.QUEUED, tasks.REVIEW],
+            where="account_id = ? AND kind != 'cleanup'",
+            params=[account["id"]],
+            at=at,
+            actor=actor,
+            cause="cleanup",
+            account_id=account["id"],
+            model_id=model_id,
+            summary=lambda n: f"{n} open task(s) of {username} cancelled: {cause}",
+        )
+    )
     lifecycle.move(
-        db, ws.events, account, lifecycle.CLEANUP, at=at, actor=actor, cause=cause,
+        db,
+        ws.events,
+        account,
+        lifecycle.CLEANUP,
+        at=at,
+        actor=actor,
+        cause=cause,
         fields={"next_slot_at": None, "requires_human_review": 0, "retry_count": 0},
         details={"tasks_cancelled": cancelled},
     )
     prefix = f"cleanup:{account['id']}:{model_id}:{at}"
     return tasks.enqueue(
-        db, ws.events, account_id=account["id"], kind="cleanup", step_number=1, step_name=CLEANUP_STEPS[0],
-        key=_step_key(prefix, 1), due_at=now, now=now, actor=actor, model_id=model_id,
-    )  # fmt: skip
+        db,
+        ws.events,
+        account_id=account["id"],
+        kind="cleanup",
+        step_number=1,
+        step_name=CLEANUP_STEPS[0],
+        key=_step_key(prefix, 1),
+        due_at=now,
+        now=now,
+        actor=actor,
+        model_id=model_id,
+    )
 
 
-def cleanup_step_done(ws: Workspace, db: Database, task: TaskRow, account: AccountRow, now: datetime, actor: str) -> dict[str, Any]:
+def cleanup_step_done(
+    ws: Workspace, db: Database, task: TaskRow, account: AccountRow, now: datetime, actor: str
+) -> dict[str, Any]:
     """`botwork.FOLLOW_UPS['cleanup']`: the next cleanup step queued due now; after the last one
     the account is ready again without a model, its proxy's model is released when no account of
     that model remains on it, and a pending reassignment is carried out."""
@@ -382,11 +532,23 @@ def cleanup_step_done(ws: Workspace, db: Database, task: TaskRow, account: Accou
     at = to_db(now)
     old_model = account["model_id"]
     lifecycle.move(
-        db, ws.events, account, lifecycle.READY, at=at, actor=actor, cause="cleanup completed",
-        fields={"model_id": None, "assigned_to_model_at": None, "onboarded_at": None, "next_slot_at": None,
-                "requires_human_review": 0, "retry_count": 0},
+        db,
+        ws.events,
+        account,
+        lifecycle.READY,
+        at=at,
+        actor=actor,
+        cause="cleanup completed",
+        fields={
+            "model_id": None,
+            "assigned_to_model_at": None,
+            "onboarded_at": None,
+            "next_slot_at": None,
+            "requires_human_review": 0,
+            "retry_count": 0,
+        },
         details={"left_model_id": old_model},
-    )  # fmt: skip
+    )
     proxies.refresh_proxy_model(db, account["proxy_id"], events=ws.events, at=at, actor=actor)
     if account["reassign_to_model_id"] is not None:
         try_reassign(ws, db, _account(db, account["id"]), now=now, actor=actor)
@@ -415,13 +577,22 @@ def try_reassign(ws: Workspace, db: Database, account: AccountRow, *, now: datet
         if pick is None:
             return f"no active proxy with room may serve model {target['name']}"
         old = account["proxy_id"]
-        db.execute("UPDATE accounts SET proxy_id = ?, proxy_assigned_at = ?, updated_at = ? WHERE id = ?",
-                   [pick["id"], at, at, account["id"]])
+        db.execute(
+            "UPDATE accounts SET proxy_id = ?, proxy_assigned_at = ?, updated_at = ? WHERE id = ?",
+            [pick["id"], at, at, account["id"]],
+        )
         ws.events.record(
-            db, at, "proxy.moved", actor, account_id=account["id"], proxy_id=pick["id"], model_id=target["id"],
-            cause="reassign", message=f"{account['username']}: proxy {old} → proxy {pick['id']} to join {target['name']}",
+            db,
+            at,
+            "proxy.moved",
+            actor,
+            account_id=account["id"],
+            proxy_id=pick["id"],
+            model_id=target["id"],
+            cause="reassign",
+            message=f"{account['username']}: proxy {old} → proxy {pick['id']} to join {target['name']}",
             details={"from_proxy_id": old, "to_proxy_id": pick["id"]},
-        )  # fmt: skip
+        )
         proxies.refresh_proxy_model(db, old, events=ws.events, at=at, actor=actor)
         account = _account(db, account["id"])
     join(ws, db, account, target, stored(target), now=now, actor=actor, cause=f"reassigned to {target['name']}")
@@ -475,8 +646,10 @@ def unassign(ws: Workspace, name: str, usernames: list[str], *, actor: str) -> d
 
 # -- batch assignment --------------------------------------------------------------------------------
 def _followers_sql(alias: str = "a") -> str:
-    return (f"(SELECT x.followers FROM account_metrics x WHERE x.account_id = {alias}.id AND x.followers IS NOT NULL"
-            " ORDER BY x.at DESC, x.id DESC LIMIT 1)")
+    return (
+        f"(SELECT x.followers FROM account_metrics x WHERE x.account_id = {alias}.id AND x.followers IS NOT NULL"
+        " ORDER BY x.at DESC, x.id DESC LIMIT 1)"
+    )
 
 
 def candidates(
@@ -512,7 +685,7 @@ def candidates(
                       WHERE o.proxy_id = a.proxy_id AND o.model_id IS NOT NULL AND o.model_id != :model
                         AND o.lifecycle_state != 'retired' LIMIT 1) AS other_model
             FROM accounts a LEFT JOIN proxies p ON p.id = a.proxy_id LEFT JOIN models pm ON pm.id = p.assigned_model_id
-            WHERE {' AND '.join(where)}""".replace(":model", "?"),
+            WHERE {" AND ".join(where)}""".replace(":model", "?"),
         [model["id"], *params],
     )
     preferred = [loc.lower() for loc in strategy.locations]
@@ -538,16 +711,28 @@ def candidates(
         rank = preferred.index(loc) if loc in preferred else len(preferred)
         warmup_hours = None
         if r["warmup_started_at"] and r["warmup_completed_at"]:
-            warmup_hours = round((from_db(r["warmup_completed_at"]) - from_db(r["warmup_started_at"])).total_seconds() / 3600, 1)
-        out.append({
-            "account_id": r["id"], "username": r["username"], "lifecycle_state": r["lifecycle_state"],
-            "proxy_id": r["proxy_id"], "proxy_location": r["location"], "proxy_model": r["proxy_model"],
-            "preferred_location": bool(preferred) and rank < len(preferred),
-            "warmup_started_at": r["warmup_started_at"], "warmup_completed_at": r["warmup_completed_at"],
-            "warmup_hours": warmup_hours, "warmup_retries": r["warmup_retries"], "followers": r["followers"],
-            "eligible": reason is None, "reason": reason,
-            "_key": (rank, r["assigned_model_id"] != model["id"], r["warmup_completed_at"] or "", r["id"]),
-        })  # fmt: skip
+            warmup_hours = round(
+                (from_db(r["warmup_completed_at"]) - from_db(r["warmup_started_at"])).total_seconds() / 3600, 1
+            )
+        out.append(
+            {
+                "account_id": r["id"],
+                "username": r["username"],
+                "lifecycle_state": r["lifecycle_state"],
+                "proxy_id": r["proxy_id"],
+                "proxy_location": r["location"],
+                "proxy_model": r["proxy_model"],
+                "preferred_location": bool(preferred) and rank < len(preferred),
+                "warmup_started_at": r["warmup_started_at"],
+                "warmup_completed_at": r["warmup_completed_at"],
+                "warmup_hours": warmup_hours,
+                "warmup_retries": r["warmup_retries"],
+                "followers": r["followers"],
+                "eligible": reason is None,
+                "reason": reason,
+                "_key": (rank, r["assigned_model_id"] != model["id"], r["warmup_completed_at"] or "", r["id"]),
+            }
+        )
     out.sort(key=lambda c: c.pop("_key"))
     return out
 
@@ -586,7 +771,9 @@ def assign(
     if (count is None) == (not usernames):
         raise InvalidInput("give a number of accounts or their usernames, not both", about=("count", "usernames"))
     if reassign and not usernames:
-        raise InvalidInput("reassignment works on named accounts: give their usernames", about=("reassign", "usernames"))
+        raise InvalidInput(
+            "reassignment works on named accounts: give their usernames", about=("reassign", "usernames")
+        )
     check_filters(count, max_retries, min_followers)
     db = ws.db()
     now = ws.instant(now)
@@ -596,7 +783,19 @@ def assign(
     return result
 
 
-def _assign(ws: Workspace, db: Database, name: str, usernames: list[str] | None, count: int | None, location: str | None, max_retries: int | None, min_followers: int | None, reassign: bool, now: datetime, actor: str) -> dict[str, Any]:
+def _assign(
+    ws: Workspace,
+    db: Database,
+    name: str,
+    usernames: list[str] | None,
+    count: int | None,
+    location: str | None,
+    max_retries: int | None,
+    min_followers: int | None,
+    reassign: bool,
+    now: datetime,
+    actor: str,
+) -> dict[str, Any]:
     model = live_model(db, name)
     strategy = load_strategy(ws, db, model, actor=actor, now=now)
     assigned: list[str] = []
@@ -604,8 +803,10 @@ def _assign(ws: Workspace, db: Database, name: str, usernames: list[str] | None,
     reassigning: list[str] = []
     room = None
     if strategy.max_accounts is not None:
-        current = db.scalar("SELECT COUNT(*) FROM accounts WHERE model_id = ? AND lifecycle_state IN ('active', 'human_review')",
-                            [model["id"]])  # fmt: skip
+        current = db.scalar(
+            "SELECT COUNT(*) FROM accounts WHERE model_id = ? AND lifecycle_state IN ('active', 'human_review')",
+            [model["id"]],
+        )
         room = max(strategy.max_accounts - current, 0)
     cause = f"assigned to model {model['name']}"
     if usernames:
@@ -626,7 +827,11 @@ def _assign(ws: Workspace, db: Database, name: str, usernames: list[str] | None,
             state = row["lifecycle_state"]
             if state == lifecycle.READY:
                 ready.append(row)
-            elif row["model_id"] == model["id"] and state in (lifecycle.ACTIVE, lifecycle.HUMAN_REVIEW, lifecycle.CLEANUP):
+            elif row["model_id"] == model["id"] and state in (
+                lifecycle.ACTIVE,
+                lifecycle.HUMAN_REVIEW,
+                lifecycle.CLEANUP,
+            ):
                 skipped.append({"username": row["username"], "reason": f"already in model {model['name']} ({state})"})
             elif state == lifecycle.ACTIVE and row["model_id"] is not None and reassign:
                 moving.append(row)
@@ -638,10 +843,23 @@ def _assign(ws: Workspace, db: Database, name: str, usernames: list[str] | None,
         if problems:
             reassignable = any("reassigned" in p for p in problems)
             raise IllegalTransition(
-                "only ready accounts can be assigned: " + "; ".join(problems), about=("reassign",) if reassignable else ()
+                "only ready accounts can be assigned: " + "; ".join(problems),
+                about=("reassign",) if reassignable else (),
             )
-        pool = candidates(ws, db, model, strategy, location=location, max_retries=max_retries,
-                          min_followers=min_followers, account_ids=[r["id"] for r in ready]) if ready else []  # fmt: skip
+        pool = (
+            candidates(
+                ws,
+                db,
+                model,
+                strategy,
+                location=location,
+                max_retries=max_retries,
+                min_followers=min_followers,
+                account_ids=[r["id"] for r in ready],
+            )
+            if ready
+            else []
+        )
         in_pool = {c["account_id"] for c in pool}
         for row in ready:
             if row["id"] not in in_pool:
@@ -651,7 +869,12 @@ def _assign(ws: Workspace, db: Database, name: str, usernames: list[str] | None,
             if not c["eligible"]:
                 skipped.append({"username": c["username"], "reason": c["reason"]})
             elif room is not None and len(assigned) >= room:
-                skipped.append({"username": c["username"], "reason": f"model {model['name']} is full (max_accounts {strategy.max_accounts})"})
+                skipped.append(
+                    {
+                        "username": c["username"],
+                        "reason": f"model {model['name']} is full (max_accounts {strategy.max_accounts})",
+                    }
+                )
             else:
                 join(ws, db, by_id[c["account_id"]], model, strategy, now=now, actor=actor, cause=cause)
                 assigned.append(c["username"])
@@ -664,13 +887,20 @@ def _assign(ws: Workspace, db: Database, name: str, usernames: list[str] | None,
             start_cleanup(ws, db, row, now=now, actor=actor, cause=f"reassigned from {old} to {model['name']}")
             db.execute("UPDATE accounts SET reassign_to_model_id = ? WHERE id = ?", [model["id"], row["id"]])
             ws.events.record(
-                db, to_db(now), "model.reassign", actor, account_id=row["id"], model_id=model["id"],
+                db,
+                to_db(now),
+                "model.reassign",
+                actor,
+                account_id=row["id"],
+                model_id=model["id"],
                 message=f"{row['username']} leaves {old} through cleanup, then joins {model['name']}",
                 details={"from_model": old, "to_model": model["name"]},
-            )  # fmt: skip
+            )
             reassigning.append(row["username"])
     else:
-        pool = candidates(ws, db, model, strategy, location=location, max_retries=max_retries, min_followers=min_followers)
+        pool = candidates(
+            ws, db, model, strategy, location=location, max_retries=max_retries, min_followers=min_followers
+        )
         assert count is not None  # assign() takes a count or usernames
         limit = count if room is None else min(count, room)
         for c in pool:
@@ -697,7 +927,11 @@ def _reassign_check(db: Database, account: AccountRow, target: ModelRow, moving_
         return None
     if proxies.pick_proxy(db, target["id"]) is not None:
         return None
-    why = f"its proxy {account['proxy_id']} keeps serving {other}" if other else f"its proxy {account['proxy_id']} is not active"
+    why = (
+        f"its proxy {account['proxy_id']} keeps serving {other}"
+        if other
+        else f"its proxy {account['proxy_id']} is not active"
+    )
     return f"{why} and no other active proxy with room may serve model {target['name']}"
 
 
@@ -770,20 +1004,37 @@ def schedule_due(ws: Workspace, db: Database, now: datetime, actor: str) -> dict
             if missed:
                 skipped += missed
                 ws.events.record(
-                    db, at, "schedule.skipped", actor, account_id=r["id"], model_id=r["model_id"],
+                    db,
+                    at,
+                    "schedule.skipped",
+                    actor,
+                    account_id=r["id"],
+                    model_id=r["model_id"],
                     message=f"{missed} slot(s) of {r['username']} missed by more than {ws.config.schedule.grace_hours:g} h skipped",
                     details={"slots": missed, "from": r["next_slot_at"], "until": to_db(floor)},
-                )  # fmt: skip
+                )
             start = floor
         for slot in schedule.slots_between(plan_, strategy.active_hours, ws.tz, r["id"], start, horizon):
             key = f"{slot.kind}:{r['id']}:{r['model_id']}:{strategy.schedule_signature}:{to_db(slot.at)}"
-            if tasks.enqueue(
-                db, ws.events, account_id=r["id"], kind=slot.kind, step_name=slot.kind, key=key, due_at=slot.at, now=now,
-                actor=actor, model_id=r["model_id"], stale_at=slot.at + grace,
-            ) is not None:  # fmt: skip
+            if (
+                tasks.enqueue(
+                    db,
+                    ws.events,
+                    account_id=r["id"],
+                    kind=slot.kind,
+                    step_name=slot.kind,
+                    key=key,
+                    due_at=slot.at,
+                    now=now,
+                    actor=actor,
+                    model_id=r["model_id"],
+                    stale_at=slot.at + grace,
+                )
+                is not None
+            ):
                 queued += 1
         following = schedule.next_after(plan_, strategy.active_hours, ws.tz, r["id"], horizon)
-        db.execute("UPDATE accounts SET next_slot_at = ? WHERE id = ?", [to_db(following) if following else None, r["id"]])
+        db.execute(
+            "UPDATE accounts SET next_slot_at = ? WHERE id = ?", [to_db(following) if following else None, r["id"]]
+        )
     return {"accounts": len(rows), "queued": queued, "skipped": skipped}
-
-

@@ -52,7 +52,9 @@ def _accounts_in_review(db: Database, usernames: list[str] | None, all_: bool) -
 def _review_task(ws: Workspace, db: Database, account: AccountRow, now: datetime, actor: str) -> TaskRow:
     """The task the account is stuck on. An account sent to review without one (by hand, or by
     older data) gets its warm-up step's task, made if need be."""
-    task = db.one("SELECT * FROM tasks WHERE account_id = ? AND status = 'review' ORDER BY id DESC LIMIT 1", [account["id"]])
+    task = db.one(
+        "SELECT * FROM tasks WHERE account_id = ? AND status = 'review' ORDER BY id DESC LIMIT 1", [account["id"]]
+    )
     if task is not None:
         return task
     if account["warmup_completed_at"] is None and account["warmup_step"]:
@@ -63,21 +65,40 @@ def _review_task(ws: Workspace, db: Database, account: AccountRow, now: datetime
             task = db.one("SELECT * FROM tasks WHERE idempotency_key = ?", [key])
             assert task is not None  # queued just above
         if task["status"] in ("queued", "claimed"):
-            raise IllegalTransition(f"account {account['username']}: its step {task['step_number']} is already {task['status']}")
+            raise IllegalTransition(
+                f"account {account['username']}: its step {task['step_number']} is already {task['status']}"
+            )
         if task["status"] == "completed":
-            raise IllegalTransition(f"account {account['username']}: its step {task['step_number']} is already completed; nothing to resolve")
+            raise IllegalTransition(
+                f"account {account['username']}: its step {task['step_number']} is already completed; nothing to resolve"
+            )
         return task
     raise IllegalTransition(f"account {account['username']} is in review without a step to retry or resolve")
 
 
-def _back_to_work(ws: Workspace, db: Database, account: AccountRow, task: TaskRow, now: datetime, actor: str, cause: str) -> None:
+def _back_to_work(
+    ws: Workspace, db: Database, account: AccountRow, task: TaskRow, now: datetime, actor: str, cause: str
+) -> None:
     lifecycle.move(
-        db, ws.events, account, botwork.KIND_STATE[task["kind"]], at=to_db(now), actor=actor, cause=cause,
+        db,
+        ws.events,
+        account,
+        botwork.KIND_STATE[task["kind"]],
+        at=to_db(now),
+        actor=actor,
+        cause=cause,
         fields={"requires_human_review": 0, "retry_count": 0},
     )
 
 
-def retry(ws: Workspace, usernames: list[str] | None = None, *, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict[str, Any]]:
+def retry(
+    ws: Workspace,
+    usernames: list[str] | None = None,
+    *,
+    all_: bool = False,
+    actor: str,
+    now: datetime | str | None = None,
+) -> list[dict[str, Any]]:
     """Put each account's stuck step back in the queue, due now, with fresh attempts; the
     account returns to the state its task runs in (warming_up for a warm-up step)."""
     db = ws.db()
@@ -91,16 +112,40 @@ def retry(ws: Workspace, usernames: list[str] | None = None, *, all_: bool = Fal
             # a scheduled slot retried by a person gets a fresh grace period instead of going stale at once
             stale = to_db(now + timedelta(hours=ws.config.schedule.grace_hours))
             tasks.requeue(
-                db, ws.events, task, at=at, due=at, actor=actor, cause="review retry", fresh=True, stale_at=stale,
+                db,
+                ws.events,
+                task,
+                at=at,
+                due=at,
+                actor=actor,
+                cause="review retry",
+                fresh=True,
+                stale_at=stale,
                 message=f"{task['kind']} {task['step_name']} of {account['username']} back in the queue, due now",
-            )  # fmt: skip
-            out.append({"username": account["username"], "account_id": account["id"], "task_id": task["id"],
-                        "kind": task["kind"], "step_number": task["step_number"], "step_name": task["step_name"],
-                        "due_at": at})  # fmt: skip
+            )
+            out.append(
+                {
+                    "username": account["username"],
+                    "account_id": account["id"],
+                    "task_id": task["id"],
+                    "kind": task["kind"],
+                    "step_number": task["step_number"],
+                    "step_name": task["step_name"],
+                    "due_at": at,
+                }
+            )
     return out
 
 
-def resolve(ws: Workspace, usernames: list[str] | None = None, *, note: str, all_: bool = False, actor: str, now: datetime | str | None = None) -> list[dict[str, Any]]:
+def resolve(
+    ws: Workspace,
+    usernames: list[str] | None = None,
+    *,
+    note: str,
+    all_: bool = False,
+    actor: str,
+    now: datetime | str | None = None,
+) -> list[dict[str, Any]]:
     """Record each account's stuck step as done by a person (the note kept in its step log and
     the event log) and move on exactly as a bot's completion would: the next step is queued, or
     after the plan's last step the account is ready."""
@@ -117,12 +162,26 @@ def resolve(ws: Workspace, usernames: list[str] | None = None, *, note: str, all
             _back_to_work(ws, db, account, task, now, actor, cause="review resolved")
             tasks.log_by_hand(db, task, at=at, actor=actor)
             ws.events.record(
-                db, at, "account.review_resolved", actor, account_id=account["id"], task_id=task["id"],
+                db,
+                at,
+                "account.review_resolved",
+                actor,
+                account_id=account["id"],
+                task_id=task["id"],
                 message=f"{task['kind']} {task['step_name']} of {account['username']} done by hand: {note}",
                 details={"note": note, "step_number": task["step_number"], "step_name": task["step_name"]},
             )
             result = botwork.finish_task(ws, db, task, now=now, actor=actor, bot_id=None, how=f"by hand ({actor})")
-            out.append({"username": account["username"], "account_id": account["id"], "task_id": task["id"],
-                        "kind": task["kind"], "step_number": task["step_number"], "step_name": task["step_name"],
-                        "account_state": result["account_state"], "next_task": result["next_task"]})  # fmt: skip
+            out.append(
+                {
+                    "username": account["username"],
+                    "account_id": account["id"],
+                    "task_id": task["id"],
+                    "kind": task["kind"],
+                    "step_number": task["step_number"],
+                    "step_name": task["step_name"],
+                    "account_state": result["account_state"],
+                    "next_task": result["next_task"],
+                }
+            )
     return out

@@ -149,10 +149,14 @@ def start_warmups(ws: Workspace, db: Database, now: datetime, actor: str) -> tup
         return [], deferred
     at = to_db(now)
     lifecycle.move_many(
-        db, ws.events,
+        db,
+        ws.events,
         [lifecycle.Move(a, {"warmup_step": 1, "warmup_started_at": at, "retry_count": 0}) for a in chosen],
-        lifecycle.WARMING_UP, at=at, actor=actor, cause="warm-up started",
-    )  # fmt: skip
+        lifecycle.WARMING_UP,
+        at=at,
+        actor=actor,
+        cause="warm-up started",
+    )
     due = Plan.of(ws).first_due(now)
     for a in chosen:
         warmup.queue_step(ws, db, a["id"], 1, due, now, actor)
@@ -180,9 +184,15 @@ def repair(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, 
         elif existing is not None:
             # dropped or cancelled by hand: back in the queue, due now
             tasks.requeue(
-                db, ws.events, existing, at=at, due=at, actor=actor, cause="repair",
+                db,
+                ws.events,
+                existing,
+                at=at,
+                due=at,
+                actor=actor,
+                cause="repair",
                 message=f"warm-up step {step} of {account['username']} back in the queue (it had no open task)",
-            )  # fmt: skip
+            )
         else:
             warmup.queue_step(ws, db, account["id"], step, now, now, actor)
         requeued.append(account["username"])
@@ -192,11 +202,17 @@ def repair(ws: Workspace, db: Database, now: datetime, actor: str) -> dict[str, 
         """SELECT DISTINCT a.id, a.username FROM tasks t JOIN accounts a ON a.id = t.account_id
            WHERE t.status IN ('queued', 'claimed') AND a.lifecycle_state = 'retired'"""
     ):
-        username = row["username"]
         tasks.cancel(
-            db, ws.events, old=[tasks.QUEUED, tasks.CLAIMED], where="account_id = ?", params=[row["id"]], at=at,
-            actor=actor, cause="repair", account_id=row["id"],
-            summary=lambda n: f"open tasks of retired account {username} cancelled",
-        )  # fmt: skip
+            db,
+            ws.events,
+            old=[tasks.QUEUED, tasks.CLAIMED],
+            where="account_id = ?",
+            params=[row["id"]],
+            at=at,
+            actor=actor,
+            cause="repair",
+            account_id=row["id"],
+            summary=tasks.saying(f"open tasks of retired account {row['username']} cancelled"),
+        )
         released += 1
     return {"requeued": requeued, "released": released}

@@ -31,10 +31,17 @@ def queue_step(
     """Queue warm-up step `step_number` of an account (idempotent)."""
     plan = Plan.of(ws)
     return tasks.enqueue(
-        db, ws.events, account_id=account_id, kind="warmup", step_number=step_number,
-        step_name=plan.step_name(step_number), key=step_key(account_id, step_number),
-        due_at=due_at, now=now, actor=actor,
-    )  # fmt: skip
+        db,
+        ws.events,
+        account_id=account_id,
+        kind="warmup",
+        step_number=step_number,
+        step_name=plan.step_name(step_number),
+        key=step_key(account_id, step_number),
+        due_at=due_at,
+        now=now,
+        actor=actor,
+    )
 
 
 def start(
@@ -43,9 +50,15 @@ def start(
     """proxy_assigned → warming_up, step 1 queued due now (or at the start of active hours)."""
     plan = Plan.of(ws)
     lifecycle.move(
-        db, ws.events, account, lifecycle.WARMING_UP, at=to_db(now), actor=actor, cause=cause,
+        db,
+        ws.events,
+        account,
+        lifecycle.WARMING_UP,
+        at=to_db(now),
+        actor=actor,
+        cause=cause,
         fields={"warmup_step": 1, "warmup_started_at": to_db(now), "retry_count": 0},
-    )  # fmt: skip
+    )
     return queue_step(ws, db, account["id"], 1, plan.first_due(now), now, actor)
 
 
@@ -61,9 +74,15 @@ def step_done(
     at = to_db(now)
     if plan.is_last(step):
         lifecycle.move(
-            db, ws.events, account, lifecycle.READY, at=at, actor=actor, cause="warm-up completed",
+            db,
+            ws.events,
+            account,
+            lifecycle.READY,
+            at=at,
+            actor=actor,
+            cause="warm-up completed",
             fields={"warmup_completed_at": at, "warmup_step": step, "requires_human_review": 0, "retry_count": 0},
-        )  # fmt: skip
+        )
         return {}
     due = plan.next_due(account["id"], step, now)
     db.execute("UPDATE accounts SET warmup_step = ?, updated_at = ? WHERE id = ?", [step + 1, at, account["id"]])

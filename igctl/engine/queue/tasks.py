@@ -41,11 +41,17 @@ from ..store.events import EventLog
 from ..store.records import BotRow, TaskRow
 
 QUEUED, CLAIMED, COMPLETED, REVIEW, CANCELLED, DROPPED = (
-    "queued", "claimed", "completed", "review", "cancelled", "dropped",
-)  # fmt: skip
+    "queued",
+    "claimed",
+    "completed",
+    "review",
+    "cancelled",
+    "dropped",
+)
 STATUSES = (QUEUED, CLAIMED, COMPLETED, REVIEW, CANCELLED, DROPPED)
 
 # Which status may follow which. Anything else is refused, never half-applied.
+# A table reads better aligned (fmt: skip).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     QUEUED:    (CLAIMED, DROPPED, CANCELLED),
     CLAIMED:   (COMPLETED, QUEUED, REVIEW, CANCELLED),
@@ -53,14 +59,26 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     DROPPED:   (QUEUED, COMPLETED),
     CANCELLED: (QUEUED, COMPLETED),
     COMPLETED: (),
-}  # fmt: skip  (a table reads better aligned)
+}  # fmt: skip
 
 OPEN_STATUSES = (QUEUED, CLAIMED, REVIEW)
 # The columns a verb may set beside the status.
 _FIELDS = frozenset(
-    {"bot_id", "claimed_at", "lease_expires_at", "attempts", "content_json", "result_json", "due_at", "stale_at",
-     "completed_at", "last_error", "last_error_kind", "claim_key"}
-)  # fmt: skip
+    {
+        "bot_id",
+        "claimed_at",
+        "lease_expires_at",
+        "attempts",
+        "content_json",
+        "result_json",
+        "due_at",
+        "stale_at",
+        "completed_at",
+        "last_error",
+        "last_error_kind",
+        "claim_key",
+    }
+)
 
 Task = TaskRow
 
@@ -127,9 +145,16 @@ def _move_one(
 ) -> None:
     """One task from the status it was read in to `to`; IllegalTransition when it has changed."""
     moved = set_status(
-        db, to, old=[task["status"]], where="id = ?", params=[task["id"]], at=at, fields=fields, raw=raw,
+        db,
+        to,
+        old=[task["status"]],
+        where="id = ?",
+        params=[task["id"]],
+        at=at,
+        fields=fields,
+        raw=raw,
         raw_params=raw_params,
-    )  # fmt: skip
+    )
     if not moved:
         raise IllegalTransition(f"task {task['id']} is no longer {task['status']}")
 
@@ -159,17 +184,33 @@ def enqueue(
                               status, due_at, stale_at, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
            ON CONFLICT (idempotency_key) DO NOTHING""",
-        [account_id, kind, step_number, step_name, model_id, key, to_db(due_at),
-         to_db(stale_at) if stale_at else None, at, at],
-    )  # fmt: skip
+        [
+            account_id,
+            kind,
+            step_number,
+            step_name,
+            model_id,
+            key,
+            to_db(due_at),
+            to_db(stale_at) if stale_at else None,
+            at,
+            at,
+        ],
+    )
     if cur.rowcount != 1:
         return None
     task_id = cur.lastrowid
     events.record(
-        db, at, "task.queued", actor, account_id=account_id, model_id=model_id, task_id=task_id,
+        db,
+        at,
+        "task.queued",
+        actor,
+        account_id=account_id,
+        model_id=model_id,
+        task_id=task_id,
         message=f"{kind} {step_name} queued, due {to_db(due_at)}",
         details={"kind": kind, "step_number": step_number, "step_name": step_name, "due_at": to_db(due_at)},
-    )  # fmt: skip
+    )
     return task_id
 
 
@@ -196,30 +237,61 @@ def claim(
     Idempotency-Key, kept with it. Returns the attempt's number."""
     attempt = task["attempts"] + 1
     _move_one(
-        db, task, CLAIMED, at=at,
-        fields={"bot_id": bot["id"], "claimed_at": at, "lease_expires_at": lease, "attempts": attempt,
-                "content_json": content_json, "result_json": None, "claim_key": claim_key},
-    )  # fmt: skip
+        db,
+        task,
+        CLAIMED,
+        at=at,
+        fields={
+            "bot_id": bot["id"],
+            "claimed_at": at,
+            "lease_expires_at": lease,
+            "attempts": attempt,
+            "content_json": content_json,
+            "result_json": None,
+            "claim_key": claim_key,
+        },
+    )
     db.execute(
         """INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, status,
                                  bot_id, content_used_json, retry_count)
            VALUES (?, ?, ?, ?, ?, ?, 'in_progress', ?, ?, ?)""",
-        [task["id"], task["account_id"], task["kind"], task["step_number"], task["step_name"], at, bot["id"],
-         content_json, attempt - 1],
-    )  # fmt: skip
+        [
+            task["id"],
+            task["account_id"],
+            task["kind"],
+            task["step_number"],
+            task["step_name"],
+            at,
+            bot["id"],
+            content_json,
+            attempt - 1,
+        ],
+    )
     actor = f"bot:{bot['name']}"
     events.record(
-        db, at, "task.claimed", actor, account_id=task["account_id"], bot_id=bot["id"], task_id=task["id"],
+        db,
+        at,
+        "task.claimed",
+        actor,
+        account_id=task["account_id"],
+        bot_id=bot["id"],
+        task_id=task["id"],
         proxy_id=proxy_id,
         message=f"bot {bot['name']} claimed {task['kind']} {task['step_name']} of {username} (attempt {attempt})",
         details={"kind": task["kind"], "step_name": task["step_name"], "attempt": attempt, "lease_expires_at": lease},
-    )  # fmt: skip
+    )
     events.record(
-        db, at, "bot.credentials", actor, account_id=task["account_id"], bot_id=bot["id"], task_id=task["id"],
+        db,
+        at,
+        "bot.credentials",
+        actor,
+        account_id=task["account_id"],
+        bot_id=bot["id"],
+        task_id=task["id"],
         proxy_id=proxy_id,
         message=f"credentials of {username} and its proxy handed to bot {bot['name']}",
         details={"handed_out": ["account login", "email login", "proxy login"]},
-    )  # fmt: skip
+    )
     return attempt
 
 
@@ -242,9 +314,19 @@ def log_by_hand(db: Database, task: Task, *, at: str, actor: str) -> None:
         """INSERT INTO step_log (task_id, account_id, kind, step_number, step_name, started_at, completed_at,
                                  status, bot_session_id, content_used_json, retry_count)
            VALUES (?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?)""",
-        [task["id"], task["account_id"], task["kind"], task["step_number"], task["step_name"], at, at,
-         f"human:{actor}", task["content_json"], task["attempts"]],
-    )  # fmt: skip
+        [
+            task["id"],
+            task["account_id"],
+            task["kind"],
+            task["step_number"],
+            task["step_name"],
+            at,
+            at,
+            f"human:{actor}",
+            task["content_json"],
+            task["attempts"],
+        ],
+    )
 
 
 def complete(
@@ -262,11 +344,22 @@ def complete(
     """claimed (a bot's report) or review (a person's resolve) → completed, with its event. The
     answer is stored afterwards (`store_result`): it names what the completion queued next."""
     events.record(
-        db, at, "task.completed", actor, account_id=task["account_id"], bot_id=bot_id, task_id=task["id"],
+        db,
+        at,
+        "task.completed",
+        actor,
+        account_id=task["account_id"],
+        bot_id=bot_id,
+        task_id=task["id"],
         message=f"{task['kind']} {task['step_name']} of {username} completed {how}",
-        details={"kind": task["kind"], "step_number": task["step_number"], "step_name": task["step_name"],
-                 "attempts": task["attempts"], **(details or {})},
-    )  # fmt: skip
+        details={
+            "kind": task["kind"],
+            "step_number": task["step_number"],
+            "step_name": task["step_name"],
+            "attempts": task["attempts"],
+            **(details or {}),
+        },
+    )
     _move_one(db, task, COMPLETED, at=at, fields={"completed_at": at, "lease_expires_at": None})
 
 
@@ -306,18 +399,35 @@ def settle_failure(
 ) -> None:
     """A failed attempt (a bot's report, or a lease that ran out) settled: claimed → queued (due
     at `due`, or as it was), review, or cancelled; the answer stored and the event written."""
-    fields = {"bot_id": None, "lease_expires_at": None, "last_error": error_message, "last_error_kind": error_kind,
-              "result_json": as_json(result)}  # fmt: skip
+    fields = {
+        "bot_id": None,
+        "lease_expires_at": None,
+        "last_error": error_message,
+        "last_error_kind": error_kind,
+        "result_json": as_json(result),
+    }
     if due is not None:
         fields["due_at"] = due
     _move_one(db, task, to, at=at, fields=fields)
     events.record(
-        db, at, event_kind, actor, account_id=task["account_id"], bot_id=bot_id, task_id=task["id"],
-        proxy_id=proxy_id, cause=error_kind,
+        db,
+        at,
+        event_kind,
+        actor,
+        account_id=task["account_id"],
+        bot_id=bot_id,
+        task_id=task["id"],
+        proxy_id=proxy_id,
+        cause=error_kind,
         message=f"{task['kind']} {task['step_name']} of {username}, attempt {task['attempts']}: {error_message} → {result['status']}",
-        details={"error_kind": error_kind, "error_details": error_details, "attempts": task["attempts"],
-                 "retry_at": result["retry_at"], "outcome": result["status"]},
-    )  # fmt: skip
+        details={
+            "error_kind": error_kind,
+            "error_details": error_details,
+            "attempts": task["attempts"],
+            "retry_at": result["retry_at"],
+            "outcome": result["status"],
+        },
+    )
 
 
 def extend_leases(db: Database, bot_id: int, *, at: str, lease: str) -> int:
@@ -360,28 +470,50 @@ def requeue(
     if fresh:
         fields |= {"attempts": 0, "result_json": None}
     if fresh:
-        _move_one(db, task, QUEUED, at=at, fields=fields,
-                  raw="stale_at = CASE WHEN stale_at IS NULL THEN NULL ELSE ? END", raw_params=[stale_at])  # fmt: skip
+        _move_one(
+            db,
+            task,
+            QUEUED,
+            at=at,
+            fields=fields,
+            raw="stale_at = CASE WHEN stale_at IS NULL THEN NULL ELSE ? END",
+            raw_params=[stale_at],
+        )
     else:
         _move_one(db, task, QUEUED, at=at, fields=fields)
-    events.record(db, at, "task.requeued", actor, account_id=task["account_id"], task_id=task["id"], cause=cause, message=message)
+    events.record(
+        db, at, "task.requeued", actor, account_id=task["account_id"], task_id=task["id"], cause=cause, message=message
+    )
 
 
 def release(db: Database, events: EventLog, task: Task, *, at: str, actor: str, bot: BotRow) -> None:
     """claimed → queued when its bot is revoked: due as it was, and the attempt given back (the
     operator's revocation is not the account's failure; a lease expiry, by contrast, counts).
     The attempt the bot had started ends here, so no step stays "in progress" forever."""
-    _move_one(db, task, QUEUED, at=at, fields={"bot_id": None, "claimed_at": None, "lease_expires_at": None},
-              raw="attempts = max(attempts - 1, 0)")  # fmt: skip
+    _move_one(
+        db,
+        task,
+        QUEUED,
+        at=at,
+        fields={"bot_id": None, "claimed_at": None, "lease_expires_at": None},
+        raw="attempts = max(attempts - 1, 0)",
+    )
     db.execute(
         "UPDATE step_log SET status = 'failed', completed_at = ?, error_kind = 'bot_revoked', error_message = ?"
         " WHERE task_id = ? AND bot_id = ? AND status = 'in_progress'",
         [at, f"bot {bot['name']} was revoked; the task went back to the queue", task["id"], bot["id"]],
     )
     events.record(
-        db, at, "task.released", actor, account_id=task["account_id"], bot_id=bot["id"], task_id=task["id"],
-        cause="bot revoked", message=f"task {task['id']} ({task['step_name']}) back to the queue: bot {bot['name']} revoked",
-    )  # fmt: skip
+        db,
+        at,
+        "task.released",
+        actor,
+        account_id=task["account_id"],
+        bot_id=bot["id"],
+        task_id=task["id"],
+        cause="bot revoked",
+        message=f"task {task['id']} ({task['step_name']}) back to the queue: bot {bot['name']} revoked",
+    )
 
 
 def drop_stale(db: Database, events: EventLog, task: Task, *, at: str, actor: str, username: str) -> bool:
@@ -389,11 +521,22 @@ def drop_stale(db: Database, events: EventLog, task: Task, *, at: str, actor: st
     if not set_status(db, DROPPED, old=[QUEUED], where="id = ?", params=[task["id"]], at=at):
         return False
     events.record(
-        db, at, "task.dropped", actor, account_id=task["account_id"], task_id=task["id"], cause="stale",
+        db,
+        at,
+        "task.dropped",
+        actor,
+        account_id=task["account_id"],
+        task_id=task["id"],
+        cause="stale",
         message=f"{task['kind']} {task['step_name']} of {username} dropped: not claimed before {task['stale_at']}",
         details={"stale_at": task["stale_at"]},
-    )  # fmt: skip
+    )
     return True
+
+
+def saying(text: str) -> Callable[[int], str]:
+    """A `cancel` message that does not depend on the task id or count: `text` as it is."""
+    return lambda _n: text
 
 
 def cancel(
@@ -418,9 +561,25 @@ def cancel(
     rows.sort(key=lambda r: r["id"])
     if each is not None:
         for r in rows:
-            events.record(db, at, "task.cancelled", actor, account_id=r["account_id"], task_id=r["id"], cause=cause,
-                          message=each(r["id"]))  # fmt: skip
+            events.record(
+                db,
+                at,
+                "task.cancelled",
+                actor,
+                account_id=r["account_id"],
+                task_id=r["id"],
+                cause=cause,
+                message=each(r["id"]),
+            )
     elif summary is not None and rows:
-        events.record(db, at, "task.cancelled", actor, account_id=account_id, model_id=model_id, cause=cause,
-                      message=summary(len(rows)))  # fmt: skip
+        events.record(
+            db,
+            at,
+            "task.cancelled",
+            actor,
+            account_id=account_id,
+            model_id=model_id,
+            cause=cause,
+            message=summary(len(rows)),
+        )
     return rows

@@ -8,13 +8,13 @@ compare them as text.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from typing import overload
 from zoneinfo import ZoneInfo
 
 from .errors import InvalidInput
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def parse_instant(text: str, tz: ZoneInfo | timezone = UTC) -> datetime:

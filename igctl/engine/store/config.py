@@ -127,7 +127,7 @@ class ProxySettings(Strict):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http:// or https:// URL, e.g. https://api.ipify.org?format=json")
         try:
-            parts.port
+            _ = parts.port  # reading it checks it
         except ValueError:
             raise ValueError("the URL's port is not a number from 1 to 65535") from None
         return value

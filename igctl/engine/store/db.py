@@ -12,10 +12,10 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
+from typing import Any
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -102,7 +102,7 @@ class Database:
 
     # -- writing -----------------------------------------------------------------------
     @contextmanager
-    def write(self, *, dry_run: bool = False) -> Iterator["Database"]:
+    def write(self, *, dry_run: bool = False) -> Iterator[Database]:
         """A write transaction (`BEGIN IMMEDIATE`). Nested calls join the outer transaction.
         Callbacks registered with `after_commit` run once the outermost one commits. With
         `dry_run` the work is done and then rolled back (only for the outermost transaction:
@@ -152,7 +152,7 @@ class Database:
                 log.exception("an after-commit step failed (the transaction stands)")
 
     @contextmanager
-    def savepoint(self) -> Iterator["Database"]:
+    def savepoint(self) -> Iterator[Database]:
         """Inside a write transaction, a part that can fail alone: on an exception its changes
         are rolled back (and the after-commit callbacks it registered forgotten) while the
         rest of the transaction stands. Used to run several requests in one transaction
@@ -167,7 +167,7 @@ class Database:
             del self._after_commit[callbacks:]
             for key in list(self._batches):
                 if key in batches:
-                    del self._batches[key][batches[key]:]
+                    del self._batches[key][batches[key] :]
                 else:
                     del self._batches[key]  # its flush callback was registered after the mark
             # After a full disk or an I/O error SQLite may have rolled back the whole

@@ -127,8 +127,10 @@ class EventLog:
         assert db.in_transaction, "an event is amended inside the transaction that recorded it"
         stored = db.scalar("SELECT details_json FROM events WHERE id = ?", [event_id])
         merged = redact({**(json.loads(stored) if stored else {}), **details})
-        db.execute("UPDATE events SET details_json = ? WHERE id = ?",
-                   [json.dumps(merged, sort_keys=True, default=str) if merged else None, event_id])  # fmt: skip
+        db.execute(
+            "UPDATE events SET details_json = ? WHERE id = ?",
+            [json.dumps(merged, sort_keys=True, default=str) if merged else None, event_id],
+        )
         for line in db.pending("events"):
             if line["id"] == event_id:
                 if merged:
@@ -152,8 +154,20 @@ class EventLog:
         if not events:
             return 0
         assert db.in_transaction, "record_many must run inside db.write()"
-        columns = ["at", "kind", "actor", "account_id", "proxy_id", "bot_id", "model_id", "task_id",
-                   "old_state", "new_state", "cause", "message"]
+        columns = [
+            "at",
+            "kind",
+            "actor",
+            "account_id",
+            "proxy_id",
+            "bot_id",
+            "model_id",
+            "task_id",
+            "old_state",
+            "new_state",
+            "cause",
+            "message",
+        ]
         rows, lines = [], []
         # Inside the write lock ids are handed out one after another from max(id) + 1.
         next_id = (db.scalar("SELECT max(id) FROM events") or 0) + 1
@@ -180,7 +194,9 @@ class EventLog:
     def _mirror_many(self, lines: list[dict]) -> None:
         by_day: dict[str, list[bytes]] = {}
         for line in lines:
-            by_day.setdefault(line["at"][:10], []).append((json.dumps(line, sort_keys=True, default=str) + "\n").encode())
+            by_day.setdefault(line["at"][:10], []).append(
+                (json.dumps(line, sort_keys=True, default=str) + "\n").encode()
+            )
         try:
             for day, texts in by_day.items():
                 chunk: list[bytes] = []
@@ -210,7 +226,7 @@ class EventLog:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
 

@@ -8,7 +8,7 @@ same workspace at once apply each step exactly once.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .db import Database
 from .errors import WorkspaceError
@@ -281,9 +281,8 @@ def m001_initial(db: Database) -> None:
             result_json TEXT,
             handled_at TEXT NOT NULL
         );
-        """
+        """,
     )
-
 
 
 @migration
@@ -297,6 +296,7 @@ def m002_claim_keys(db: Database) -> None:
         CREATE INDEX tasks_claim_key ON tasks (bot_id, claim_key) WHERE status = 'claimed';
         """,
     )
+
 
 def run_script(db: Database, script: str) -> None:
     """Run several statements inside the current transaction (sqlite3's executescript would

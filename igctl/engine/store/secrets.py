@@ -141,8 +141,7 @@ class Cipher:
             if self._reload():
                 return self.decrypt(token)
             raise SecretError(
-                f"cannot decrypt a stored secret with the key from {self.source}: "
-                "wrong key for this workspace"
+                f"cannot decrypt a stored secret with the key from {self.source}: wrong key for this workspace"
             ) from None
 
     def rotate_token(self, token: str | None) -> str | None:
@@ -187,9 +186,7 @@ def rotate(ws: Workspace, actor: str = "operator") -> dict[str, Any]:
     finishes the job.
     """
     if os.environ.get(ENV_KEY):
-        raise SecretError(
-            f"{ENV_KEY} is set: rotate the key where it is kept, or unset it to rotate secret.key"
-        )
+        raise SecretError(f"{ENV_KEY} is set: rotate the key where it is kept, or unset it to rotate secret.key")
     old_keys, _ = load_keys(ws.key_path)
     old = Cipher(old_keys, ws.key_path.name)
     db = ws.db()
@@ -247,9 +244,11 @@ def unseal_bytes(cipher: Cipher, path: Path) -> bytes:
     if not data.startswith(SEAL_HEADER):
         raise SecretError(f"{path} is not a file sealed by igctl")
     try:
-        return cipher.decrypt_bytes(data[len(SEAL_HEADER):].strip())
+        return cipher.decrypt_bytes(data[len(SEAL_HEADER) :].strip())
     except InvalidToken:
-        raise SecretError(f"cannot unseal {path} with the key from {cipher.source}: wrong key or damaged file") from None
+        raise SecretError(
+            f"cannot unseal {path} with the key from {cipher.source}: wrong key or damaged file"
+        ) from None
 
 
 def unseal_file(ws: Workspace, path: Path, *, actor: str = "operator") -> bytes:
@@ -260,7 +259,9 @@ def unseal_file(ws: Workspace, path: Path, *, actor: str = "operator") -> bytes:
     data = unseal_bytes(ws.cipher, path)
     db = ws.db()
     with db.write():
-        ws.events.record(db, ws.now(), "secrets.unseal", actor, message=f"unsealed {path.name}", details={"file": str(path)})
+        ws.events.record(
+            db, ws.now(), "secrets.unseal", actor, message=f"unsealed {path.name}", details={"file": str(path)}
+        )
     return data
 
 
@@ -274,7 +275,7 @@ def reseal_file(cipher: Cipher, path: Path) -> None:
     """Re-encrypt a sealed file with the cipher's current key (for rotation)."""
     data = path.read_bytes()
     try:
-        token = cipher.rotate_bytes(data[len(SEAL_HEADER):].strip())
+        token = cipher.rotate_bytes(data[len(SEAL_HEADER) :].strip())
     except InvalidToken:
         raise SecretError(f"cannot re-encrypt the sealed file {path}: wrong key or damaged file") from None
     _replace_bytes(path, SEAL_HEADER + token + b"\n")

@@ -11,13 +11,12 @@ import shutil
 import threading
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from . import migrations
-from . import settings
+from . import migrations, settings
 from .clock import Clock, parse_instant
 from .db import Database
 from .errors import InvalidInput, WorkspaceError
@@ -64,7 +63,9 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | N
     if given is not None:
         path = Path(given).expanduser()
         if not (path / CONFIG_NAME).is_file():
-            raise WorkspaceError(f"{path} is not an igctl workspace (no {CONFIG_NAME}); create one with: igctl init {path}")
+            raise WorkspaceError(
+                f"{path} is not an igctl workspace (no {CONFIG_NAME}); create one with: igctl init {path}"
+            )
         return path.resolve()
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -98,7 +99,7 @@ class Workspace:
         return Clock(self.config.tz)
 
     @classmethod
-    def open(cls, explicit: str | os.PathLike[str] | None = None, clock: Clock | None = None) -> "Workspace":
+    def open(cls, explicit: str | os.PathLike[str] | None = None, clock: Clock | None = None) -> Workspace:
         path = find_workspace(explicit)
         if not (path / DB_NAME).exists():
             settings.read_text(path / CONFIG_NAME, CONFIG_NAME)  # a broken igctl.yaml is named first

@@ -43,7 +43,8 @@ import queue
 import sqlite3
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .writer_process import WriterLost, WriterProcess, function_name
 
@@ -112,11 +113,13 @@ class Writer:
     def running(self) -> bool:
         return self._thread is not None
 
-    def start(self) -> "Writer":
+    def start(self) -> Writer:
         """Start the thread; returns once it has its connection (or raises why it could not)."""
         ready: list = []
         opened = threading.Event()
-        thread = self._thread = threading.Thread(target=self._loop, args=(ready, opened), name="igctl-writer", daemon=True)
+        thread = self._thread = threading.Thread(
+            target=self._loop, args=(ready, opened), name="igctl-writer", daemon=True
+        )
         thread.start()
         opened.wait()
         if ready and isinstance(ready[0], BaseException):
@@ -133,8 +136,14 @@ class Writer:
             mode = "request threads"
         else:
             mode = "process" if self.pid is not None else "thread"
-        return {"mode": mode, "processes": 1 + (self.pid is not None), "server_pid": os.getpid(),
-                "writer_pid": self.pid, "restarts": self.restarts, "degraded": self.degraded}  # fmt: skip
+        return {
+            "mode": mode,
+            "processes": 1 + (self.pid is not None),
+            "server_pid": os.getpid(),
+            "writer_pid": self.pid,
+            "restarts": self.restarts,
+            "degraded": self.degraded,
+        }
 
     def stop(self) -> None:
         """Finish the calls already queued, then stop. Calls made after this run in the caller's
@@ -216,13 +225,17 @@ class Writer:
                     remote = self._child()
                     self.restarts += remote is not None
                     if remote is not None:
-                        log.error("the writer process %s ended: writer process %s started in its place (%d restart(s) so far)",
-                                  lost, remote.pid, self.restarts)  # fmt: skip
+                        log.error(
+                            "the writer process %s ended: writer process %s started in its place (%d restart(s) so far)",
+                            lost,
+                            remote.pid,
+                            self.restarts,
+                        )
                     undelivered = [item for item in items if not item.answered]
-                    if undelivered:  # the child never had them: they run in the new one, or here
-                        if remote is None or not self._run_remote(remote, undelivered):
-                            remote, db, self.degraded = None, db or self.ws.db(), self.process
-                            self._run(db, [item for item in undelivered if not item.answered])
+                    # the child never had them: they run in the new one, or here
+                    if undelivered and (remote is None or not self._run_remote(remote, undelivered)):
+                        remote, db, self.degraded = None, db or self.ws.db(), self.process
+                        self._run(db, [item for item in undelivered if not item.answered])
                 elif remote is None:
                     db = db or self.ws.db()
                     self._run(db, items)

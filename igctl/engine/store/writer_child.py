@@ -17,8 +17,9 @@ import pickle
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from .clock import Clock
 from .errors import IgctlError
@@ -54,7 +55,10 @@ def _sendable(answer: tuple[bool, Any]) -> tuple[bool, Any]:
         pickle.dumps(answer)
         return answer
     except Exception as exc:  # noqa: BLE001
-        return (False, RuntimeError(f"the writer process could not send an answer back ({exc}); its work was committed"))
+        return (
+            False,
+            RuntimeError(f"the writer process could not send an answer back ({exc}); its work was committed"),
+        )
 
 
 def _raise(exc: BaseException) -> None:
@@ -130,4 +134,3 @@ def main(argv: list[str] | None = None) -> int:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
     return _serve(argv[0], inbox, outbox)
-

@@ -47,8 +47,9 @@ import pickle
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import IgctlError
 
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from .writer import _Call
 
 log = logging.getLogger("igctl.server")
+
 
 class WorkspaceArg:
     """Stands for the workspace among a call's arguments (a class of its own, so no argument a
@@ -72,8 +74,10 @@ WS = WorkspaceArg()
 # decrypts passwords; the folder this igctl was imported from goes first only when it is not on
 # the path already (a source checkout), so an installed igctl's site-packages keeps its place
 # after the standard library.
-_BOOT = ("import sys; root = sys.argv[1]; root in sys.path or sys.path.insert(0, root); "
-         "from igctl.engine.store.writer_child import main; raise SystemExit(main(sys.argv[2:]))")
+_BOOT = (
+    "import sys; root = sys.argv[1]; root in sys.path or sys.path.insert(0, root); "
+    "from igctl.engine.store.writer_child import main; raise SystemExit(main(sys.argv[2:]))"
+)
 _HEAD = struct.Struct("!I")
 STOP_SECONDS = 30.0
 
@@ -86,7 +90,9 @@ class WriterLost(IgctlError):
     http_status = 503
 
     def __init__(self, message: str, delivered: bool = True):
-        super().__init__(message, detail={"committed": "unknown: repeat the request (a claim with the same Idempotency-Key)"})
+        super().__init__(
+            message, detail={"committed": "unknown: repeat the request (a claim with the same Idempotency-Key)"}
+        )
         self.delivered = delivered
 
 
@@ -156,8 +162,17 @@ class WriterProcess:
         sent, payload = [], []
         for item in items:
             try:  # each call's own pickle: one that cannot be sent fails alone
-                payload.append(pickle.dumps((function_name(item.fn), tuple(WS if a is self.ws else a for a in item.args),
-                                             item.kwargs, item.at), protocol=pickle.HIGHEST_PROTOCOL))  # fmt: skip
+                payload.append(
+                    pickle.dumps(
+                        (
+                            function_name(item.fn),
+                            tuple(WS if a is self.ws else a for a in item.args),
+                            item.kwargs,
+                            item.at,
+                        ),
+                        protocol=pickle.HIGHEST_PROTOCOL,
+                    )
+                )
                 sent.append(item)
             except Exception as exc:  # noqa: BLE001 - its caller gets it
                 item.answer(TypeError(f"this call cannot be sent to the writer process: {exc}"))
@@ -175,7 +190,7 @@ class WriterProcess:
                 pass
             raise WriterLost(f"the writer process stopped (exit code {self.proc.returncode})")
         answers, transactions, calls = reply
-        for item, (ok, value) in zip(sent, answers):
+        for item, (ok, value) in zip(sent, answers, strict=False):
             item.result, item.error = (value, None) if ok else (None, value)
         return transactions, calls
 

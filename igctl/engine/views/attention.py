@@ -20,8 +20,20 @@ from ..store.db import Database
 from ..store.workspace import Workspace
 
 DROPPED_WINDOW = timedelta(hours=24)
-ITEM_KEYS = ("kind", "username", "account_id", "state", "step_number", "step_name", "proxy_id", "bot",
-             "model", "since", "waited_seconds", "message")  # fmt: skip
+ITEM_KEYS = (
+    "kind",
+    "username",
+    "account_id",
+    "state",
+    "step_number",
+    "step_name",
+    "proxy_id",
+    "bot",
+    "model",
+    "since",
+    "waited_seconds",
+    "message",
+)
 
 
 def _item(**values: Any) -> dict[str, Any]:
@@ -61,12 +73,24 @@ def _human_review(db: Database, now: datetime) -> list[dict[str, Any]]:
     )
     return [
         _item(
-            kind="human_review", username=r["username"], account_id=r["id"], state=r["lifecycle_state"],
-            step_number=r["task_step"], step_name=r["task_step_name"], proxy_id=r["proxy_id"], bot=r["bot_name"],
-            model=r["model_name"], since=r["last_error_at"], waited_seconds=_waited(now, r["last_error_at"]),
-            message=r["last_error_message"], task_id=r["task_id"], task_kind=r["task_kind"],
-            error_kind=r["last_error_kind"], attempts=r["attempts"], retry_count=r["retry_count"],
-        )  # fmt: skip
+            kind="human_review",
+            username=r["username"],
+            account_id=r["id"],
+            state=r["lifecycle_state"],
+            step_number=r["task_step"],
+            step_name=r["task_step_name"],
+            proxy_id=r["proxy_id"],
+            bot=r["bot_name"],
+            model=r["model_name"],
+            since=r["last_error_at"],
+            waited_seconds=_waited(now, r["last_error_at"]),
+            message=r["last_error_message"],
+            task_id=r["task_id"],
+            task_kind=r["task_kind"],
+            error_kind=r["last_error_kind"],
+            attempts=r["attempts"],
+            retry_count=r["retry_count"],
+        )
         for r in rows
     ]
 
@@ -79,10 +103,15 @@ def _without_proxy(db: Database, now: datetime) -> list[dict[str, Any]]:
     )
     return [
         _item(
-            kind="no_proxy", username=r["username"], account_id=r["id"], state=r["lifecycle_state"],
-            model=r["model_name"], since=r["created_at"], waited_seconds=_waited(now, r["created_at"]),
+            kind="no_proxy",
+            username=r["username"],
+            account_id=r["id"],
+            state=r["lifecycle_state"],
+            model=r["model_name"],
+            since=r["created_at"],
+            waited_seconds=_waited(now, r["created_at"]),
             message="no proxy: add proxies (igctl proxy add/import) or free a slot, then igctl proxy auto-assign",
-        )  # fmt: skip
+        )
         for r in rows
     ]
 
@@ -97,11 +126,17 @@ def _bad_proxy(db: Database, now: datetime) -> list[dict[str, Any]]:
     )
     return [
         _item(
-            kind="bad_proxy", username=r["username"], account_id=r["id"], state=r["lifecycle_state"],
-            proxy_id=r["proxy_id"], model=r["model_name"], since=r["proxy_changed_at"],
-            waited_seconds=_waited(now, r["proxy_changed_at"]), proxy_status=r["proxy_status"],
+            kind="bad_proxy",
+            username=r["username"],
+            account_id=r["id"],
+            state=r["lifecycle_state"],
+            proxy_id=r["proxy_id"],
+            model=r["model_name"],
+            since=r["proxy_changed_at"],
+            waited_seconds=_waited(now, r["proxy_changed_at"]),
+            proxy_status=r["proxy_status"],
             message=f"proxy {r['proxy_id']} ({r['host']}:{r['port']}) is {r['proxy_status']}: its accounts get no tasks",
-        )  # fmt: skip
+        )
         for r in rows
     ]
 
@@ -126,11 +161,17 @@ def _silent_bots(ws: Workspace, db: Database, now: datetime) -> list[dict[str, A
     for r in rows:
         seen = r["last_seen_at"]
         what = f"last seen {seen}" if seen else "never seen since it was added"
-        out.append(_item(
-            kind="bot_offline", bot=r["name"], since=seen or r["created_at"],
-            waited_seconds=_waited(now, seen or r["created_at"]), bound_accounts=r["bound"], claimed_tasks=r["claimed"],
-            message=f"bot {r['name']} silent for more than {minutes:g} minutes ({what}); {r['bound']} bound accounts wait for it",
-        ))  # fmt: skip
+        out.append(
+            _item(
+                kind="bot_offline",
+                bot=r["name"],
+                since=seen or r["created_at"],
+                waited_seconds=_waited(now, seen or r["created_at"]),
+                bound_accounts=r["bound"],
+                claimed_tasks=r["claimed"],
+                message=f"bot {r['name']} silent for more than {minutes:g} minutes ({what}); {r['bound']} bound accounts wait for it",
+            )
+        )
     return out
 
 
@@ -152,23 +193,43 @@ def _failed_operations(db: Database, now: datetime) -> list[dict[str, Any]]:
     )
     out = [
         _item(
-            kind="retrying", username=r["username"], account_id=r["account_id"], state=r["lifecycle_state"],
-            step_number=r["step_number"], step_name=r["step_name"], proxy_id=r["proxy_id"], bot=r["bot_name"],
-            model=r["model_name"], since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]), task_id=r["id"],
+            kind="retrying",
+            username=r["username"],
+            account_id=r["account_id"],
+            state=r["lifecycle_state"],
+            step_number=r["step_number"],
+            step_name=r["step_name"],
+            proxy_id=r["proxy_id"],
+            bot=r["bot_name"],
+            model=r["model_name"],
+            since=r["updated_at"],
+            waited_seconds=_waited(now, r["updated_at"]),
+            task_id=r["id"],
             task_kind=r["kind"],
-            error_kind=r["last_error_kind"], attempts=r["attempts"], retry_at=r["due_at"],
+            error_kind=r["last_error_kind"],
+            attempts=r["attempts"],
+            retry_at=r["due_at"],
             message=f"{r['kind']} {r['step_name']} failed (attempt {r['attempts']}): {r['last_error']}; retry due {r['due_at']}",
-        )  # fmt: skip
+        )
         for r in retrying
     ]
     out += [
         _item(
-            kind="dropped", username=r["username"], account_id=r["account_id"], state=r["lifecycle_state"],
-            step_number=r["step_number"], step_name=r["step_name"], proxy_id=r["proxy_id"], bot=r["bot_name"],
-            model=r["model_name"], since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]), task_id=r["id"],
+            kind="dropped",
+            username=r["username"],
+            account_id=r["account_id"],
+            state=r["lifecycle_state"],
+            step_number=r["step_number"],
+            step_name=r["step_name"],
+            proxy_id=r["proxy_id"],
+            bot=r["bot_name"],
+            model=r["model_name"],
+            since=r["updated_at"],
+            waited_seconds=_waited(now, r["updated_at"]),
+            task_id=r["id"],
             task_kind=r["kind"],
             message=f"{r['kind']} {r['step_name']} dropped: nobody claimed it before {r['stale_at']}",
-        )  # fmt: skip
+        )
         for r in dropped
     ]
     return out
@@ -177,17 +238,30 @@ def _failed_operations(db: Database, now: datetime) -> list[dict[str, Any]]:
 def _content_problems(ws: Workspace, db: Database, now: datetime) -> list[dict[str, Any]]:
     out = []
     for m in content.missing_types(ws, db):
-        out.append(_item(
-            kind="content_missing", model=m["model"], step_name=", ".join(m["steps"]), since=m["oldest_due_at"],
-            waited_seconds=_waited(now, m["oldest_due_at"]), content_type=m["type"], waiting_tasks=m["waiting_tasks"],
-            message=f"{m['model']} has no {m['type']} {m['kind']} at all: {m['waiting_tasks']} task(s) wait; add some to {m['folder']}",
-        ))  # fmt: skip
+        out.append(
+            _item(
+                kind="content_missing",
+                model=m["model"],
+                step_name=", ".join(m["steps"]),
+                since=m["oldest_due_at"],
+                waited_seconds=_waited(now, m["oldest_due_at"]),
+                content_type=m["type"],
+                waiting_tasks=m["waiting_tasks"],
+                message=f"{m['model']} has no {m['type']} {m['kind']} at all: {m['waiting_tasks']} task(s) wait; add some to {m['folder']}",
+            )
+        )
     for s in content.running_short(ws, db):
-        out.append(_item(
-            kind="content_short", model=s["model"], since=s["first_at"], waited_seconds=_waited(now, s["first_at"]),
-            content_type=s["type"], reuses=s["reuses"],
-            message=f"{s['model']} is running short of {s['type']} {s['kind']}s: reused {s['reuses']} time(s) by {s['accounts']} account(s)",
-        ))  # fmt: skip
+        out.append(
+            _item(
+                kind="content_short",
+                model=s["model"],
+                since=s["first_at"],
+                waited_seconds=_waited(now, s["first_at"]),
+                content_type=s["type"],
+                reuses=s["reuses"],
+                message=f"{s['model']} is running short of {s['type']} {s['kind']}s: reused {s['reuses']} time(s) by {s['accounts']} account(s)",
+            )
+        )
     return out
 
 
@@ -204,11 +278,17 @@ def _model_problems(ws: Workspace, db: Database, now: datetime) -> list[dict[str
     )
     out += [
         _item(
-            kind="reassign_waiting", username=r["username"], account_id=r["id"], state=r["lifecycle_state"],
-            proxy_id=r["proxy_id"], model=r["target"], since=r["updated_at"], waited_seconds=_waited(now, r["updated_at"]),
+            kind="reassign_waiting",
+            username=r["username"],
+            account_id=r["id"],
+            state=r["lifecycle_state"],
+            proxy_id=r["proxy_id"],
+            model=r["target"],
+            since=r["updated_at"],
+            waited_seconds=_waited(now, r["updated_at"]),
             message=f"{r['username']} waits to join {r['target']}: no active proxy with room may serve it; add proxies "
-                    "or free a slot (tick retries)",
-        )  # fmt: skip
+            "or free a slot (tick retries)",
+        )
         for r in rows
     ]
     return out

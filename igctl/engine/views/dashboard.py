@@ -53,7 +53,9 @@ def screenshot_file(ws: Workspace, username: str, step_log_id: int) -> Path:
     """The evidence file of one step-log row of an account, inside the workspace's evidence
     folder; NotFound for anything else."""
     account = accounts.get_account(ws, username)
-    rel = ws.db().scalar("SELECT screenshot_path FROM step_log WHERE id = ? AND account_id = ?", [step_log_id, account["id"]])
+    rel = ws.db().scalar(
+        "SELECT screenshot_path FROM step_log WHERE id = ? AND account_id = ?", [step_log_id, account["id"]]
+    )
     if not rel:
         raise NotFound(f"no screenshot for step {step_log_id} of {account['username']}")
     root = (ws.path / EVIDENCE_DIR).resolve()

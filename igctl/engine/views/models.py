@@ -33,10 +33,16 @@ def _figures(ws: Workspace, db: Database, account_id: int) -> tuple[int | None, 
 
 
 def _counts(db: Database, model_id: int) -> dict[str, Any]:
-    states = {r["lifecycle_state"]: r["n"] for r in db.query(
-        "SELECT lifecycle_state, COUNT(*) AS n FROM accounts WHERE model_id = ? GROUP BY lifecycle_state", [model_id])}  # fmt: skip
+    states = {
+        r["lifecycle_state"]: r["n"]
+        for r in db.query(
+            "SELECT lifecycle_state, COUNT(*) AS n FROM accounts WHERE model_id = ? GROUP BY lifecycle_state",
+            [model_id],
+        )
+    }
     onboarding = db.scalar(
-        "SELECT COUNT(*) FROM accounts WHERE model_id = ? AND lifecycle_state = 'active' AND onboarded_at IS NULL", [model_id]
+        "SELECT COUNT(*) FROM accounts WHERE model_id = ? AND lifecycle_state = 'active' AND onboarded_at IS NULL",
+        [model_id],
     )
     return {
         "active": states.get("active", 0),
@@ -48,7 +54,12 @@ def _counts(db: Database, model_id: int) -> dict[str, Any]:
 
 
 def model_summary(
-    ws: Workspace, model: ModelRow, db: Database | None = None, now: datetime | None = None, *, strategy: Strategy | None = None
+    ws: Workspace,
+    model: ModelRow,
+    db: Database | None = None,
+    now: datetime | None = None,
+    *,
+    strategy: Strategy | None = None,
 ) -> dict[str, Any]:
     """One model as the dashboard shows it (`model list`): its accounts by state, tasks done and
     failed in the last 7 days, content counts by type, followers where bots reported them."""
@@ -57,7 +68,9 @@ def model_summary(
     since = to_db(now - timedelta(days=7))
     strategy = strategy or stored(model)
     mid = model["id"]
-    done = db.scalar("SELECT COUNT(*) FROM tasks WHERE model_id = ? AND status = 'completed' AND completed_at >= ?", [mid, since])
+    done = db.scalar(
+        "SELECT COUNT(*) FROM tasks WHERE model_id = ? AND status = 'completed' AND completed_at >= ?", [mid, since]
+    )
     failed = db.scalar(
         """SELECT COUNT(*) FROM step_log s JOIN tasks t ON t.id = s.task_id
            WHERE t.model_id = ? AND s.status IN ('failed', 'requires_review') AND s.completed_at >= ?""",
@@ -66,7 +79,9 @@ def model_summary(
     content_counts: dict[str, int] = {}
     for r in db.query(
         """SELECT content_type, COUNT(*) AS n FROM content WHERE model_id = ? AND active = 1
-           GROUP BY content_type ORDER BY content_type""", [mid]):  # fmt: skip
+           GROUP BY content_type ORDER BY content_type""",
+        [mid],
+    ):
         content_counts[r["content_type"]] = r["n"]
     followers_total = change_total = None
     reporting = 0
@@ -88,8 +103,12 @@ def model_summary(
         "tasks_done_7d": done,
         "tasks_failed_7d": failed,
         "content": content_counts,
-        "content_images": db.scalar("SELECT COUNT(*) FROM content WHERE model_id = ? AND active = 1 AND path IS NOT NULL", [mid]),
-        "content_texts": db.scalar("SELECT COUNT(*) FROM content WHERE model_id = ? AND active = 1 AND text_content IS NOT NULL", [mid]),
+        "content_images": db.scalar(
+            "SELECT COUNT(*) FROM content WHERE model_id = ? AND active = 1 AND path IS NOT NULL", [mid]
+        ),
+        "content_texts": db.scalar(
+            "SELECT COUNT(*) FROM content WHERE model_id = ? AND active = 1 AND text_content IS NOT NULL", [mid]
+        ),
         "followers_total": followers_total,
         "followers_change_7d": change_total,
         "accounts_reporting": reporting,
@@ -117,8 +136,10 @@ def _current_task(db: Database, account_id: int) -> tuple[TaskRow | None, bool]:
     )
     if open_ is not None:
         return open_, True
-    return db.one("SELECT * FROM tasks WHERE account_id = ? AND status != 'cancelled' ORDER BY updated_at DESC, id DESC LIMIT 1",
-                  [account_id]), False  # fmt: skip
+    return db.one(
+        "SELECT * FROM tasks WHERE account_id = ? AND status != 'cancelled' ORDER BY updated_at DESC, id DESC LIMIT 1",
+        [account_id],
+    ), False
 
 
 def _phase(a: AccountRow) -> str:
@@ -144,19 +165,37 @@ def overview(ws: Workspace, model: ModelRow, db: Database | None = None) -> list
     for a in rows:
         task, is_open = _current_task(db, a["id"])
         followers, change = _figures(ws, db, a["id"])
-        out.append({
-            "account_id": a["id"], "username": a["username"], "lifecycle_state": a["lifecycle_state"], "phase": _phase(a),
-            "proxy_id": a["proxy_id"], "proxy_location": a["location"], "proxy_status": a["proxy_status"], "bot": a["bot"],
-            "task_id": task["id"] if task else None, "task_kind": task["kind"] if task else None,
-            "task_step": task["step_name"] if task else None, "task_status": task["status"] if task else None,
-            "task_due_at": task["due_at"] if task else None, "task_is_current": is_open if task else None,
-            "last_bot_action_by": a["last_bot_action_by"], "last_bot_action_at": a["last_bot_action_at"],
-            "followers": followers, "followers_change_7d": change,
-            "tasks_done_7d": db.scalar("SELECT COUNT(*) FROM tasks WHERE account_id = ? AND model_id = ? AND status = 'completed' "
-                                       "AND completed_at >= ?", [a["id"], model["id"], since]),
-            "assigned_to_model_at": a["assigned_to_model_at"], "onboarded_at": a["onboarded_at"],
-            "next_slot_at": a["next_slot_at"], "last_error_message": a["last_error_message"],
-        })  # fmt: skip
+        out.append(
+            {
+                "account_id": a["id"],
+                "username": a["username"],
+                "lifecycle_state": a["lifecycle_state"],
+                "phase": _phase(a),
+                "proxy_id": a["proxy_id"],
+                "proxy_location": a["location"],
+                "proxy_status": a["proxy_status"],
+                "bot": a["bot"],
+                "task_id": task["id"] if task else None,
+                "task_kind": task["kind"] if task else None,
+                "task_step": task["step_name"] if task else None,
+                "task_status": task["status"] if task else None,
+                "task_due_at": task["due_at"] if task else None,
+                "task_is_current": is_open if task else None,
+                "last_bot_action_by": a["last_bot_action_by"],
+                "last_bot_action_at": a["last_bot_action_at"],
+                "followers": followers,
+                "followers_change_7d": change,
+                "tasks_done_7d": db.scalar(
+                    "SELECT COUNT(*) FROM tasks WHERE account_id = ? AND model_id = ? AND status = 'completed' "
+                    "AND completed_at >= ?",
+                    [a["id"], model["id"], since],
+                ),
+                "assigned_to_model_at": a["assigned_to_model_at"],
+                "onboarded_at": a["onboarded_at"],
+                "next_slot_at": a["next_slot_at"],
+                "last_error_message": a["last_error_message"],
+            }
+        )
     return out
 
 
@@ -184,13 +223,22 @@ def pipeline_view(
         [model["id"]],
     )
     for r in rows:
-        steps[r["kind"]].append({
-            "account_id": r["id"], "username": r["username"], "lifecycle_state": r["lifecycle_state"], "task_id": r["task_id"],
-            "step_number": r["step_number"],
-            "steps": len(strategy.onboarding) if r["kind"] == "onboarding" else len(CLEANUP_STEPS),
-            "step_name": r["step_name"], "status": r["status"], "due_at": r["due_at"], "attempts": r["attempts"],
-            "last_error": r["last_error"], "reassigning": r["reassign_to_model_id"] is not None,
-        })  # fmt: skip
+        steps[r["kind"]].append(
+            {
+                "account_id": r["id"],
+                "username": r["username"],
+                "lifecycle_state": r["lifecycle_state"],
+                "task_id": r["task_id"],
+                "step_number": r["step_number"],
+                "steps": len(strategy.onboarding) if r["kind"] == "onboarding" else len(CLEANUP_STEPS),
+                "step_name": r["step_name"],
+                "status": r["status"],
+                "due_at": r["due_at"],
+                "attempts": r["attempts"],
+                "last_error": r["last_error"],
+                "reassigning": r["reassign_to_model_id"] is not None,
+            }
+        )
     return {"warmup": warm, **steps}
 
 
@@ -200,14 +248,28 @@ def proxies_view(ws: Workspace, model: ModelRow, db: Database | None = None) -> 
     db = db or ws.db()
     mine = proxies.list_proxies(ws, model=model["name"])
     for p in mine:
-        p["accounts"] = [r["username"] for r in db.query(
-            "SELECT username FROM accounts WHERE proxy_id = ? AND lifecycle_state != 'retired' ORDER BY username", [p["id"]])]  # fmt: skip
+        p["accounts"] = [
+            r["username"]
+            for r in db.query(
+                "SELECT username FROM accounts WHERE proxy_id = ? AND lifecycle_state != 'retired' ORDER BY username",
+                [p["id"]],
+            )
+        ]
     free = [p for p in proxies.list_proxies(ws, free=True) if p["model"] is None]
     used = [
-        {"proxy_id": p["id"], "host": p["host"], "port": p["port"], "location": p["location"], "status": p["status"],
-         "model": p["model"], "account_count": p["account_count"], "max_accounts": p["max_accounts"]}
-        for p in proxies.list_proxies(ws) if p["model"] is not None
-    ]  # fmt: skip
+        {
+            "proxy_id": p["id"],
+            "host": p["host"],
+            "port": p["port"],
+            "location": p["location"],
+            "status": p["status"],
+            "model": p["model"],
+            "account_count": p["account_count"],
+            "max_accounts": p["max_accounts"],
+        }
+        for p in proxies.list_proxies(ws)
+        if p["model"] is not None
+    ]
     return {"model_proxies": mine, "free_proxies": free, "proxy_models": used}
 
 
@@ -231,8 +293,15 @@ def available(
     """View B: ready accounts this model may take (and those it may not, with the reason)."""
     check_filters(None, max_retries, min_followers)
     db = db or ws.db()
-    return candidates(ws, db, model, strategy or stored(model), location=location, max_retries=max_retries,
-                      min_followers=min_followers)  # fmt: skip
+    return candidates(
+        ws,
+        db,
+        model,
+        strategy or stored(model),
+        location=location,
+        max_retries=max_retries,
+        min_followers=min_followers,
+    )
 
 
 def show(
@@ -256,8 +325,9 @@ def show(
     if view == "overview":
         data = overview(ws, model, db)
     elif view == "available":
-        data = available(ws, model, location=location, max_retries=max_retries, min_followers=min_followers, db=db,
-                         strategy=strategy)  # fmt: skip
+        data = available(
+            ws, model, location=location, max_retries=max_retries, min_followers=min_followers, db=db, strategy=strategy
+        )
     elif view == "pipeline":
         data = pipeline_view(ws, model, db, strategy=strategy)
     elif view == "proxies":

@@ -19,12 +19,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from ..domain.plan import Plan
 from ..store.clock import from_db
 from ..store.db import Database
 from ..store.errors import InvalidInput, NotFound
 from ..store.migrations import STATES
 from ..store.workspace import Workspace
-from ..domain.plan import Plan
 
 # The main path of an account, in order; conversion counts the accounts that ever reached each.
 FUNNEL = ("imported", "proxy_assigned", "warming_up", "ready", "active")
@@ -145,7 +145,10 @@ def build_report(
 def accounts_by_state(db: Database, scope: _Scope) -> dict[str, Any]:
     """Accounts in each of the 8 states now (zeros included), in lifecycle order."""
     where, params = scope.accounts()
-    counts = {state: n for state, n in db.query(f"SELECT lifecycle_state, COUNT(*) FROM accounts a WHERE 1 {where} GROUP BY 1", params)}
+    counts = {
+        state: n
+        for state, n in db.query(f"SELECT lifecycle_state, COUNT(*) FROM accounts a WHERE 1 {where} GROUP BY 1", params)
+    }
     return {state: counts.get(state, 0) for state in STATES}
 
 
@@ -304,7 +307,9 @@ def model_figures(db: Database, scope: _Scope) -> list[dict[str, Any]]:
     """Per model: its accounts now (all, active), its tasks (attempts completed and failed in the
     window, tasks open now) and its accounts' follower growth over the window."""
     models = db.query(
-        "SELECT id, name, display_name FROM models" + (" WHERE id = ?" if scope.model_id is not None else "") + " ORDER BY id",
+        "SELECT id, name, display_name FROM models"
+        + (" WHERE id = ?" if scope.model_id is not None else "")
+        + " ORDER BY id",
         [scope.model_id] if scope.model_id is not None else [],
     )
     if not models:
@@ -328,7 +333,8 @@ def model_figures(db: Database, scope: _Scope) -> list[dict[str, Any]]:
         )
     }
     open_tasks = {
-        model_id: n for model_id, n in db.query(
+        model_id: n
+        for model_id, n in db.query(
             "SELECT model_id, COUNT(*) FROM tasks WHERE model_id IS NOT NULL AND status IN ('queued', 'claimed') GROUP BY model_id"
         )
     }
@@ -397,15 +403,19 @@ def conversion(db: Database, scope: _Scope) -> dict[str, Any]:
     stage: the furthest stage of an account is the furthest of its current state and every state
     its `account.state` events moved it to. Also how many ever went to human review, and how many
     are retired."""
-    rank_sql = "CASE {col} " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(FUNNEL)) + " WHEN 'cleanup' THEN 4 ELSE -1 END"
+    rank_sql = (
+        "CASE {col} "
+        + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(FUNNEL))
+        + " WHEN 'cleanup' THEN 4 ELSE -1 END"
+    )
     win, params = scope.window("a.created_at")
     aw, ap = scope.accounts()
     row_sql = f"""
-        SELECT MAX({rank_sql.format(col='a.lifecycle_state')}, COALESCE(ev.furthest, -1)) AS furthest,
+        SELECT MAX({rank_sql.format(col="a.lifecycle_state")}, COALESCE(ev.furthest, -1)) AS furthest,
                COALESCE(ev.review, 0) OR a.lifecycle_state = 'human_review' AS review,
                a.lifecycle_state = 'retired' AS retired
         FROM accounts a LEFT JOIN (
-            SELECT account_id, MAX({rank_sql.format(col='new_state')}) AS furthest, MAX(new_state = 'human_review') AS review
+            SELECT account_id, MAX({rank_sql.format(col="new_state")}) AS furthest, MAX(new_state = 'human_review') AS review
             FROM events WHERE kind = 'account.state' AND account_id IS NOT NULL GROUP BY account_id
         ) ev ON ev.account_id = a.id
         WHERE 1 {win} {aw}"""
@@ -431,7 +441,7 @@ def conversion(db: Database, scope: _Scope) -> dict[str, Any]:
                 "rate_from_imported": fraction(reached[i], cohort),
             }
         )
-    stage = dict(zip(FUNNEL, reached))
+    stage = dict(zip(FUNNEL, reached, strict=True))
     return {
         "cohort": cohort,
         **{f"reached_{s}": n for s, n in stage.items()},
@@ -504,16 +514,28 @@ def tables(report: dict) -> dict[str, list[dict]]:
     }
     conv = report["conversion"]
     out["conversion"] = [dict(row) for row in conv["funnel"]] + [
-        {"stage": "went_to_review", "accounts": conv["went_to_review"], "rate_from_previous": None,
-         "rate_from_imported": fraction(conv["went_to_review"], conv["cohort"])},
-        {"stage": "retired", "accounts": conv["retired"], "rate_from_previous": None,
-         "rate_from_imported": fraction(conv["retired"], conv["cohort"])},
-    ]  # fmt: skip
+        {
+            "stage": "went_to_review",
+            "accounts": conv["went_to_review"],
+            "rate_from_previous": None,
+            "rate_from_imported": fraction(conv["went_to_review"], conv["cohort"]),
+        },
+        {
+            "stage": "retired",
+            "accounts": conv["retired"],
+            "rate_from_previous": None,
+            "rate_from_imported": fraction(conv["retired"], conv["cohort"]),
+        },
+    ]
     if "daily" in report:
         d = report["daily"]
         out["daily"] = [
-            {"day": day, "completed": d["completed"][i], "failed": d["failed"][i],
-             **{f"errors_{k}": v[i] for k, v in d["errors_by_kind"].items()}}
+            {
+                "day": day,
+                "completed": d["completed"][i],
+                "failed": d["failed"][i],
+                **{f"errors_{k}": v[i] for k, v in d["errors_by_kind"].items()},
+            }
             for i, day in enumerate(d["days"])
-        ]  # fmt: skip
+        ]
     return out
