@@ -111,7 +111,7 @@ class IgctlGroup(click.Group):
         return ctx
 
     def invoke(self, ctx):
-        from igctl.engine.store.errors import IgctlError, UsageError
+        from igctl.engine.store.errors import IgctlError, UsageError  # start-up time: loaded when the command runs
 
         try:
             return super().invoke(ctx)

@@ -25,6 +25,7 @@ in the engine (which knows nothing of HTTP).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -39,6 +40,20 @@ from pathlib import Path
 from time import monotonic as _monotonic
 from time import sleep as _sleep
 from zoneinfo import ZoneInfo
+
+from igctl import report_html
+from igctl.botclient import BotClient
+from igctl.botserver.serve import make_server, run
+from igctl.engine.domain import accounts as engine_accounts
+from igctl.engine.domain import bots as engine_bots
+from igctl.engine.domain import content, proxies
+from igctl.engine.flows import models, review, tick
+from igctl.engine.store import changes
+from igctl.engine.store.clock import Clock
+from igctl.engine.store.migrations import STATES
+from igctl.engine.store.workspace import init_workspace
+from igctl.engine.views import reports
+from igctl.simulation import Settings, Simulation
 
 DEMO_TIMEZONE = "Europe/Berlin"
 # The times of day (workspace zone) at which the demo's clock stops and the bots work what is
@@ -139,7 +154,6 @@ def png(width: int, height: int, rgb: tuple[int, int, int], seed: int = 0) -> by
 
 def write_content(folder: Path, pool: str, rng: random.Random) -> int:
     """Images (PNG) and texts.yaml of one content pool; returns the number of images."""
-    import json
 
     n = 0
     for kind, count in IMAGES[pool].items():
@@ -196,7 +210,6 @@ class _Server:
     """The bot API (cheroot, as `igctl serve-bots`) on a free loopback port, in a thread."""
 
     def __init__(self, ws, threads: int = 8):
-        from igctl.botserver.serve import make_server, run
 
         self.bound = make_server(ws, "127.0.0.1", 0, threads)
         host, port = self.bound.addresses[0]
@@ -248,8 +261,6 @@ class Demo:
 
     def work(self) -> Totals:
         """A tick, then the simulated bots until none of them finds anything due."""
-        from igctl.engine.flows import tick
-        from igctl.simulation import Settings, Simulation
 
         tick.tick(self.ws)
         done = Totals()
@@ -318,14 +329,12 @@ class Demo:
         return done
 
     def states(self) -> dict:
-        from igctl.engine.store.migrations import STATES
 
         counts = dict(self.ws.db().query("SELECT lifecycle_state, COUNT(*) FROM accounts GROUP BY 1"))
         return {s: counts.get(s, 0) for s in STATES}
 
     # -- the operator --------------------------------------------------------------------------
     def resolve_reviews(self) -> list[dict]:
-        from igctl.engine.flows import review
 
         if not self.ws.db().scalar("SELECT COUNT(*) FROM accounts WHERE lifecycle_state = 'human_review'"):
             return []
@@ -339,7 +348,6 @@ class Demo:
     def challenge(self) -> str | None:
         """One bot meets a challenge screen: over HTTP, the step fails with `challenge` and the
         account goes to human review at once."""
-        from igctl.botclient import BotClient
 
         for token in self.tokens:
             client = BotClient(self.server_url, token)
@@ -364,7 +372,6 @@ class Demo:
 
 def _local_start(tz: ZoneInfo) -> date:
     """The demo's first day: today in the workspace zone (by IGCTL_NOW when it is set)."""
-    from igctl.engine.store.clock import Clock
 
     return Clock(tz).now().astimezone(tz).date()
 
@@ -384,13 +391,6 @@ def run_demo(
     "accounts", "days", "bots", "tasks": {claimed, completed, failed, …}, "timeline", "report"}`
     — `report` is `engine.reports.build_report()` of the finished workspace. `path` must be a
     new or empty folder (default: a new temporary folder)."""
-    from igctl.engine.domain import accounts as engine_accounts
-    from igctl.engine.domain import bots as engine_bots
-    from igctl.engine.domain import content, proxies
-    from igctl.engine.flows import models, tick
-    from igctl.engine.store import changes
-    from igctl.engine.store.workspace import init_workspace
-    from igctl.engine.views import reports
 
     if accounts < 3:
         raise ValueError("the demo needs at least 3 accounts")
@@ -528,7 +528,6 @@ def run_demo(
                 break
 
         # -- the report ---------------------------------------------------------------------------
-        from igctl import report_html
 
         report = reports.build_report(ws)
         html = ws.path / "report.html"

@@ -19,7 +19,7 @@ from igctl.commands._options import WS_KEY, workspace_option  # noqa: F401  (re-
 
 
 def open_workspace():
-    from igctl.engine.store.workspace import Workspace
+    from igctl.engine.store.workspace import Workspace  # start-up time: loaded when the command runs
 
     ctx = click.get_current_context()
     root = ctx.find_root()
@@ -43,7 +43,7 @@ def actor() -> str:
 
 def command_line() -> list[str]:
     """This command's arguments as they may be logged: proxy passwords masked."""
-    from igctl.engine.store.events import redact_argument
+    from igctl.engine.store.events import redact_argument  # start-up time: loaded when the command runs
 
     ctx = click.get_current_context(silent=True)
     argv = ctx.find_root().meta.get("igctl.argv") if ctx else None
@@ -52,7 +52,7 @@ def command_line() -> list[str]:
 
 def command(name: str, **details):
     """This CLI command as the `command` event of its change: the login, the command line."""
-    from igctl.engine.store.changes import Command
+    from igctl.engine.store.changes import Command  # start-up time: loaded when the command runs
 
     return Command(name, actor(), "cli", argv=command_line(), details=details)
 
@@ -62,7 +62,7 @@ def changing(name: str, *, dry_run: bool = False, **details):
     """This command's change (engine/store/changes.py): one write transaction that starts with
     its `command` event; the engine calls made in the block join it, so a refused command
     leaves no trace. Yields the `Change` (`.ws`, `.db`, `.note(...)`, `.discard()`)."""
-    from igctl.engine.store.changes import operator_change
+    from igctl.engine.store.changes import operator_change  # start-up time: loaded when the command runs
 
     ws = open_workspace()
     with operator_change(ws, command(name, **details), dry_run=dry_run) as change:
@@ -128,7 +128,7 @@ def print_rows(
     if not rows:
         click.echo(empty)
         return
-    from tabulate import tabulate
+    from tabulate import tabulate  # start-up time: loaded when the command runs
 
     cols = columns or list(rows[0].keys())
     head = [(headers or {}).get(c, c) for c in cols]

@@ -19,6 +19,7 @@ from igctl.commands._common import (
     show_progress,
     workspace_option,
 )
+from igctl.commands.bot import ACCOUNTS_SUBCOMMANDS
 from igctl.engine.domain import accounts as engine
 from igctl.engine.store.clock import show
 from igctl.engine.store.errors import IgctlError
@@ -277,12 +278,6 @@ def retire_(usernames, reason, json_):
 COMMANDS = [accounts]
 
 
-def _attach_bot_commands() -> None:
-    # `accounts move` rebinds an account to another bot: it is written with the bot commands.
-    from igctl.commands.bot import ACCOUNTS_SUBCOMMANDS
-
-    for command in ACCOUNTS_SUBCOMMANDS:
-        accounts.add_command(command)
-
-
-_attach_bot_commands()
+# `accounts move` rebinds an account to another bot: it is written with the bot commands.
+for _command in ACCOUNTS_SUBCOMMANDS:
+    accounts.add_command(_command)

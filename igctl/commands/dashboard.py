@@ -31,7 +31,7 @@ def dashboard(ctx, host, port, secure_cookie):
     `igctl dashboard set-password`."""
     if ctx.invoked_subcommand is not None:
         return
-    from igctl.dashboard import serve
+    from igctl.dashboard import serve  # start-up time: loaded when the command runs
     from igctl.engine.domain import operators
 
     ws = open_workspace()
@@ -72,7 +72,7 @@ def _read_twice() -> tuple[str, str]:
 def set_password():
     """Set the operator password of the dashboard: asked twice (read as two lines from standard
     input when it is not a terminal), never taken from an argument. Ends every open session."""
-    from igctl.engine.domain import operators
+    from igctl.engine.domain import operators  # start-up time: loaded when the command runs
 
     first, second = _read_twice()
     if first != second:

@@ -53,7 +53,7 @@ def demo(path, accounts, days, bots, failure_rate, seed, json_):
     review resolved, assignment to the models, DAYS of posting, a retired account, and a model
     deleted with its accounts cleaned up. Ends with the report and the path of its HTML page.
     Afterwards, look around with `igctl -w PATH …`."""
-    from igctl.demo import run_demo
+    from igctl.demo import run_demo  # start-up time: loaded when the command runs
 
     started = time.monotonic()
 
@@ -68,7 +68,7 @@ def demo(path, accounts, days, bots, failure_rate, seed, json_):
     if json_:
         print_json({**result, "seconds": seconds})
         return
-    from igctl.commands.report import print_report_tables
+    from igctl.commands.report import print_report_tables  # start-up time: loaded when the command runs
     from igctl.engine.store.workspace import Workspace
     from igctl.engine.views import reports
 

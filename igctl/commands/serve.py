@@ -32,7 +32,7 @@ def serve_bots(host, port, threads):
     finish and are answered first. The bots' claims and reports are written by a second
     process it starts (igctl.engine.store.writer_child), which ends with it and is replaced
     at once if it dies (logged; GET /api/health shows it)."""
-    from igctl.botserver import serve
+    from igctl.botserver import serve  # start-up time: loaded when the command runs
 
     ws = open_workspace()
     settings = ws.config.server

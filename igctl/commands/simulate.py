@@ -51,7 +51,7 @@ def _error_kinds(ctx, param, value):
 def read_tokens(path: Path) -> list[str]:
     """Tokens, one a line: a bare token, or a JSON object with "token" (`igctl bot add --json`
     output, one per line). Blank lines and # comments are skipped."""
-    from igctl.engine.store.errors import InvalidInput
+    from igctl.engine.store.errors import InvalidInput  # start-up time: loaded when the command runs
 
     tokens = []
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
@@ -149,7 +149,7 @@ def simulate(
     """Run simulated bots against a running `igctl serve-bots`: each claims tasks, fetches their
     content and images, works a random short time, then completes or fails them, heartbeats and
     reports metrics. Prints a live summary on a terminal and a table per bot at the end."""
-    from igctl.botclient import ApiError, BotClient
+    from igctl.botclient import ApiError, BotClient  # start-up time: loaded when the command runs
     from igctl.engine.store.errors import InvalidInput
     from igctl.simulation import Settings, Simulation
 
@@ -173,7 +173,7 @@ def simulate(
     if token_file is not None:
         tokens = read_tokens(token_file)
     else:
-        from igctl.engine.domain import bots as engine_bots
+        from igctl.engine.domain import bots as engine_bots  # start-up time: loaded when the command runs
 
         prefix = f"sim-{secrets.token_hex(3)}"
         with changing("bots simulate"):

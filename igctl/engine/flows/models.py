@@ -778,7 +778,19 @@ def assign(
     db = ws.db()
     now = ws.instant(now)
     with db.write():
-        result = _assign(ws, db, name, usernames, count, location, max_retries, min_followers, reassign, now, actor)
+        result = _assign(
+            ws,
+            db,
+            model=live_model(db, name),
+            usernames=usernames,
+            count=count,
+            location=location,
+            max_retries=max_retries,
+            min_followers=min_followers,
+            reassign=reassign,
+            now=now,
+            actor=actor,
+        )
         result["dry_run"] = db.dry_run
     return result
 
@@ -786,7 +798,8 @@ def assign(
 def _assign(
     ws: Workspace,
     db: Database,
-    name: str,
+    *,
+    model: ModelRow,
     usernames: list[str] | None,
     count: int | None,
     location: str | None,
@@ -796,7 +809,6 @@ def _assign(
     now: datetime,
     actor: str,
 ) -> dict[str, Any]:
-    model = live_model(db, name)
     strategy = load_strategy(ws, db, model, actor=actor, now=now)
     assigned: list[str] = []
     skipped: list[dict[str, Any]] = []
