@@ -17,18 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from igctl.botclient import ApiError, BotClient, Conflict
-
-ERROR_KINDS = (
-    "challenge",
-    "captcha",
-    "login_failed",
-    "action_blocked",
-    "rate_limited",
-    "ui_not_found",
-    "device_offline",
-    "proxy_error",
-    "other",
-)
+from igctl.engine.flows.botwork import ERROR_KINDS  # the kinds the bot API takes
 
 
 def tiny_png() -> bytes:

@@ -12,19 +12,9 @@ import click
 
 from igctl.commands._common import actor, changing, json_option, open_workspace, print_json, print_rows
 from igctl.commands._options import workspace_option
+from igctl.engine.flows.botwork import ERROR_KINDS
 
 WORK_MS = re.compile(r"^\s*(\d{1,7})\s*(?:-\s*(\d{1,7})\s*)?$")
-SIM_ERROR_KINDS = (
-    "challenge",
-    "captcha",
-    "login_failed",
-    "action_blocked",
-    "rate_limited",
-    "ui_not_found",
-    "device_offline",
-    "proxy_error",
-    "other",
-)
 
 
 def _work_ms(ctx, param, value):
@@ -40,10 +30,10 @@ def _work_ms(ctx, param, value):
 
 def _error_kinds(ctx, param, value):
     kinds = tuple(k.strip() for k in value.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in SIM_ERROR_KINDS]
+    unknown = [k for k in kinds if k not in ERROR_KINDS]
     if not kinds or unknown:
         raise click.BadParameter(
-            f"unknown error kind(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(SIM_ERROR_KINDS)}"
+            f"unknown error kind(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(ERROR_KINDS)}"
         )
     return kinds
 
@@ -115,7 +105,7 @@ def bots():
 )
 @click.option(
     "--error-kinds",
-    default=",".join(SIM_ERROR_KINDS),
+    default=",".join(ERROR_KINDS),
     callback=_error_kinds,
     metavar="K1,K2",
     help="Error kinds to draw failures from (default: all nine).",
