@@ -23,6 +23,24 @@ from igctl.engine.flows import tick as engine_tick
 pytestmark = pytest.mark.slow
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_what_a_test_left_running():
+    """A test that fails before it stops its server must not leave it (and its writer process)
+    running: each server runs in a session of its own, ended here."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+
+
 def start(ws_path, *args):
     env = {**os.environ, "IGCTL_WORKSPACE": str(ws_path)}
     # a session of its own: a Ctrl-C can be sent to its whole process group, as a terminal does
@@ -34,6 +52,7 @@ def start(ws_path, *args):
         text=True,
         start_new_session=True,
     )
+    _STARTED.append(proc)
     line = proc.stdout.readline()
     m = re.search(r"on (http://[^ ]+) \(", line)
     assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
