@@ -475,7 +475,8 @@ def start_cleanup(
     cleanup steps follow one after another."""
     at = to_db(now)
     model_id = account["model_id"]
-    username = account["username"]
+    # the tasks' event follows the account's move to cleanup (as before issue 14), so the
+    # cancel writes none itself
     cancelled = len(
         tasks.cancel(
             db,
@@ -485,10 +486,6 @@ def start_cleanup(
             params=[account["id"]],
             at=at,
             actor=actor,
-            cause="cleanup",
-            account_id=account["id"],
-            model_id=model_id,
-            summary=lambda n: f"{n} open task(s) of {username} cancelled: {cause}",
         )
     )
     lifecycle.move(
@@ -502,6 +499,17 @@ def start_cleanup(
         fields={"next_slot_at": None, "requires_human_review": 0, "retry_count": 0},
         details={"tasks_cancelled": cancelled},
     )
+    if cancelled:
+        ws.events.record(
+            db,
+            at,
+            "task.cancelled",
+            actor,
+            account_id=account["id"],
+            model_id=model_id,
+            cause="cleanup",
+            message=f"{cancelled} open task(s) of {account['username']} cancelled: {cause}",
+        )
     prefix = f"cleanup:{account['id']}:{model_id}:{at}"
     return tasks.enqueue(
         db,
