@@ -19,6 +19,13 @@ def test_unassign_records_state_change_before_the_cancelled_tasks(igctl, ws_path
     ]
     cancelled = kinds.index("task.cancelled")
     assert any(k.startswith("account.") for k in kinds[:cancelled]), kinds
+    moved = ws.db().one("SELECT details_json FROM events WHERE kind = 'account.state' AND new_state = 'cleanup'")
+    assert '"tasks_cancelled": 1' in moved["details_json"]
+    assert (
+        ws.db()
+        .scalar("SELECT message FROM events WHERE kind = 'task.cancelled'")
+        .startswith("1 open task(s) of a00001")
+    )
 
 
 def test_review_resolve_and_retry_a_warmup_step_cancelled_or_dropped_by_hand(igctl, ws):

@@ -475,18 +475,12 @@ def start_cleanup(
     cleanup steps follow one after another."""
     at = to_db(now)
     model_id = account["model_id"]
-    # the tasks' event follows the account's move to cleanup (as before issue 14), so the
-    # cancel writes none itself
-    cancelled = len(
-        tasks.cancel(
-            db,
-            ws.events,
-            old=[tasks.QUEUED, tasks.REVIEW],
-            where="account_id = ? AND kind != 'cleanup'",
-            params=[account["id"]],
-            at=at,
-            actor=actor,
-        )
+    username = account["username"]
+    # The account's move to cleanup is recorded before its tasks' cancellation (the order of the
+    # log before issue 14), so the move's count is read first, in this same transaction.
+    open_tasks = "account_id = ? AND kind != 'cleanup'"
+    cancelling = db.scalar(
+        f"SELECT COUNT(*) FROM tasks WHERE status IN ('queued', 'review') AND {open_tasks}", [account["id"]]
     )
     lifecycle.move(
         db,
@@ -497,19 +491,21 @@ def start_cleanup(
         actor=actor,
         cause=cause,
         fields={"next_slot_at": None, "requires_human_review": 0, "retry_count": 0},
-        details={"tasks_cancelled": cancelled},
+        details={"tasks_cancelled": cancelling},
     )
-    if cancelled:
-        ws.events.record(
-            db,
-            at,
-            "task.cancelled",
-            actor,
-            account_id=account["id"],
-            model_id=model_id,
-            cause="cleanup",
-            message=f"{cancelled} open task(s) of {account['username']} cancelled: {cause}",
-        )
+    tasks.cancel(
+        db,
+        ws.events,
+        old=[tasks.QUEUED, tasks.REVIEW],
+        where=open_tasks,
+        params=[account["id"]],
+        at=at,
+        actor=actor,
+        cause="cleanup",
+        account_id=account["id"],
+        model_id=model_id,
+        summary=lambda n: f"{n} open task(s) of {username} cancelled: {cause}",
+    )
     prefix = f"cleanup:{account['id']}:{model_id}:{at}"
     return tasks.enqueue(
         db,
