@@ -225,7 +225,7 @@ class FileHashes:
 def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | None = None) -> Bottle:
     """The bot API over the workspace `ws` (its clock is the app's clock). With a running
     `writer` every write of a bot (claim, complete, fail, heartbeat, metrics, screenshot) goes
-    through its group commit (engine/writer.py); without one they run in the request's thread."""
+    through its group commit (engine/store/writer.py); without one they run in the request's thread."""
     write = writer.call if writer is not None else (lambda fn, *args, **kwargs: fn(*args, **kwargs))
     # catchall stays on as a last net (errors outside routes become our JSON 500 below);
     # routes' own errors never get that far: json_errors answers them.

@@ -68,7 +68,7 @@ class Bound:
     stopping: threading.Event = field(default_factory=threading.Event)
     hurry: threading.Event = field(default_factory=threading.Event)
     # started by `run()` before it serves, stopped (in reverse) once the last answer is out:
-    # the bot API's group-commit writer (engine/writer.py), in its own process
+    # the bot API's group-commit writer (engine/store/writer.py), in its own process
     services: list = field(default_factory=list)
 
     def stop(self) -> None:
@@ -244,7 +244,7 @@ def make_server(ws, host: str, port: int, threads: int, *, throttle: AuthThrottl
         ident="igctl",
         json_errors=True,
     )
-    # the bots' writes: grouped, in a process of their own (engine/writer.py); SQLite's own
+    # the bots' writes: grouped, in a process of their own (engine/store/writer.py); SQLite's own
     # automatic checkpoints keep the WAL small (docs/reliability.md, defect 13)
     bound.services = [writer]
     return bound

@@ -476,20 +476,11 @@ def start_cleanup(
     at = to_db(now)
     model_id = account["model_id"]
     username = account["username"]
-    cancelled = len(
-        tasks.cancel(
-            db,
-            ws.events,
-            old=[tasks.QUEUED, tasks.REVIEW],
-            where="account_id = ? AND kind != 'cleanup'",
-            params=[account["id"]],
-            at=at,
-            actor=actor,
-            cause="cleanup",
-            account_id=account["id"],
-            model_id=model_id,
-            summary=lambda n: f"{n} open task(s) of {username} cancelled: {cause}",
-        )
+    # The account's move to cleanup is recorded before its tasks' cancellation (the order of the
+    # log before issue 14), so the move's count is read first, in this same transaction.
+    open_tasks = "account_id = ? AND kind != 'cleanup'"
+    cancelling = db.scalar(
+        f"SELECT COUNT(*) FROM tasks WHERE status IN ('queued', 'review') AND {open_tasks}", [account["id"]]
     )
     lifecycle.move(
         db,
@@ -500,7 +491,20 @@ def start_cleanup(
         actor=actor,
         cause=cause,
         fields={"next_slot_at": None, "requires_human_review": 0, "retry_count": 0},
-        details={"tasks_cancelled": cancelled},
+        details={"tasks_cancelled": cancelling},
+    )
+    tasks.cancel(
+        db,
+        ws.events,
+        old=[tasks.QUEUED, tasks.REVIEW],
+        where=open_tasks,
+        params=[account["id"]],
+        at=at,
+        actor=actor,
+        cause="cleanup",
+        account_id=account["id"],
+        model_id=model_id,
+        summary=lambda n: f"{n} open task(s) of {username} cancelled: {cause}",
     )
     prefix = f"cleanup:{account['id']}:{model_id}:{at}"
     return tasks.enqueue(

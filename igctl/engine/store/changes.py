@@ -10,7 +10,8 @@ whole transaction, event included, is rolled back.
 
 `record()` is the one function that writes a `command` event. Besides `operator_change`, only
 the calls that must wait for the network before their transaction (the tick's proxy tests,
-`proxy test`) use it directly, inside their own transaction (docs/architecture.md).
+`proxy test`) and the demo (whose command comes before its many changes, each of its own)
+use it directly, inside their own transaction (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ and a new child tried again every RETRY_SECONDS. `status()` is what /api/health 
 
 When things go wrong: if SQLite rolls the whole transaction back (a full disk, an I/O error),
 the calls run so far in it get that error and the others run in a transaction of their own;
-an after-commit step that fails is logged and fails nobody (the commit stands, engine/db.py);
+an after-commit step that fails is logged and fails nobody (the commit stands, engine/store/db.py);
 if the thread cannot open its connection `start()` raises; if the loop itself breaks, every
 waiting caller gets the error and later calls run in their own threads. The calls of a group
 lost with a child get `WriterLost` (HTTP 503: the work may or may not have been committed;
