@@ -325,3 +325,26 @@ def test_failed_model_tasks_go_to_review_and_come_back(igctl, ws_path, ws, clock
     assert by_name(ws, "a00001")["lifecycle_state"] == "human_review"
     igctl("review", "retry", "a00001")
     assert by_name(ws, "a00001")["lifecycle_state"] == "cleanup"
+
+
+def test_unassign_records_state_change_before_the_cancelled_tasks(igctl, ws_path, ws):
+    # the account's move to cleanup comes before the task.cancelled event of its open tasks
+    igctl("model", "create", "Alice")
+    ready_on(ws, proxy(ws, 1), 1, "a")
+    igctl("model", "assign", "Alice", "a00001")  # onboarding step 1 queued
+    igctl("model", "unassign", "Alice", "a00001")
+    kinds = [
+        r["kind"]
+        for r in ws.db().query(
+            "SELECT kind FROM events WHERE cause = 'cleanup' OR message LIKE '%unassigned%' ORDER BY id"
+        )
+    ]
+    cancelled = kinds.index("task.cancelled")
+    assert any(k.startswith("account.") for k in kinds[:cancelled]), kinds
+    moved = ws.db().one("SELECT details_json FROM events WHERE kind = 'account.state' AND new_state = 'cleanup'")
+    assert '"tasks_cancelled": 1' in moved["details_json"]
+    assert (
+        ws.db()
+        .scalar("SELECT message FROM events WHERE kind = 'task.cancelled'")
+        .startswith("1 open task(s) of a00001")
+    )

@@ -198,3 +198,29 @@ def test_bad_usage_exits_2(igctl, ws, stuck, args):
     result = igctl("review", *args, expect=2)
     assert "Usage:" in result.stderr and "Traceback" not in result.output
     assert snapshot(ws) == before
+
+
+def test_review_resolve_and_retry_a_warmup_step_cancelled_or_dropped_by_hand(igctl, ws):
+    # an account sent to review by hand, its warm-up step's task cancelled (or dropped): retry
+    # and resolve take that task back, as they always did (TRANSITIONS: cancelled/dropped →
+    # queued/completed)
+    seed_templates(ws)
+    fleet(ws, 2)
+    igctl("warmup", "tick")
+    db = ws.db()
+    with db.write():
+        db.execute(
+            "UPDATE tasks SET status = 'cancelled' WHERE account_id = (SELECT id FROM accounts WHERE username = 'acct00001')"
+        )
+        db.execute(
+            "UPDATE tasks SET status = 'dropped' WHERE account_id = (SELECT id FROM accounts WHERE username = 'acct00002')"
+        )
+        db.execute("UPDATE accounts SET lifecycle_state = 'human_review'")
+    out = igctl.json("review", "retry", "acct00001")
+    assert out[0]["step_number"] == 1 and by_name(ws, "acct00001")["lifecycle_state"] == "warming_up"
+    assert db.scalar("SELECT status FROM tasks WHERE id = ?", [out[0]["task_id"]]) == "queued"
+    out = igctl.json("review", "resolve", "acct00002", "--note", "done by hand")
+    assert out[0]["account_state"] == "warming_up" and out[0]["next_task"]["step_number"] == 2
+    assert db.scalar("SELECT status FROM tasks WHERE id = ?", [out[0]["task_id"]]) == "completed"
+    bot = add_bot(ws, "pc")
+    assert botwork.claim_next(ws, bot)["account"]["username"] == "acct00001"
