@@ -61,7 +61,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     COMPLETED: (),
 }  # fmt: skip
 
-OPEN_STATUSES = (QUEUED, CLAIMED, REVIEW)
 # The columns a verb may set beside the status.
 _FIELDS = frozenset(
     {
