@@ -17,6 +17,7 @@ from ..domain import content, proxy_health
 from ..flows.models import strategy_problems
 from ..store.clock import from_db, to_db
 from ..store.db import Database
+from ..store.records import Record
 from ..store.workspace import Workspace
 
 DROPPED_WINDOW = timedelta(hours=24)
@@ -175,6 +176,27 @@ def _silent_bots(ws: Workspace, db: Database, now: datetime) -> list[dict[str, A
     return out
 
 
+def _task_item(r: Record, now: datetime, *, kind: str, message: str, **extra: Any) -> dict[str, Any]:
+    """An item about one task and its account (a row of `_failed_operations`' queries)."""
+    return _item(
+        kind=kind,
+        username=r["username"],
+        account_id=r["account_id"],
+        state=r["lifecycle_state"],
+        step_number=r["step_number"],
+        step_name=r["step_name"],
+        proxy_id=r["proxy_id"],
+        bot=r["bot_name"],
+        model=r["model_name"],
+        since=r["updated_at"],
+        waited_seconds=_waited(now, r["updated_at"]),
+        task_id=r["id"],
+        task_kind=r["kind"],
+        message=message,
+        **extra,
+    )
+
+
 def _failed_operations(db: Database, now: datetime) -> list[dict[str, Any]]:
     retrying = db.query(
         """SELECT t.*, a.username, a.lifecycle_state, a.proxy_id, b.name AS bot_name, m.name AS model_name
@@ -192,20 +214,10 @@ def _failed_operations(db: Database, now: datetime) -> list[dict[str, Any]]:
         [to_db(now - DROPPED_WINDOW)],
     )
     out = [
-        _item(
+        _task_item(
+            r,
+            now,
             kind="retrying",
-            username=r["username"],
-            account_id=r["account_id"],
-            state=r["lifecycle_state"],
-            step_number=r["step_number"],
-            step_name=r["step_name"],
-            proxy_id=r["proxy_id"],
-            bot=r["bot_name"],
-            model=r["model_name"],
-            since=r["updated_at"],
-            waited_seconds=_waited(now, r["updated_at"]),
-            task_id=r["id"],
-            task_kind=r["kind"],
             error_kind=r["last_error_kind"],
             attempts=r["attempts"],
             retry_at=r["due_at"],
@@ -214,20 +226,10 @@ def _failed_operations(db: Database, now: datetime) -> list[dict[str, Any]]:
         for r in retrying
     ]
     out += [
-        _item(
+        _task_item(
+            r,
+            now,
             kind="dropped",
-            username=r["username"],
-            account_id=r["account_id"],
-            state=r["lifecycle_state"],
-            step_number=r["step_number"],
-            step_name=r["step_name"],
-            proxy_id=r["proxy_id"],
-            bot=r["bot_name"],
-            model=r["model_name"],
-            since=r["updated_at"],
-            waited_seconds=_waited(now, r["updated_at"]),
-            task_id=r["id"],
-            task_kind=r["kind"],
             message=f"{r['kind']} {r['step_name']} dropped: nobody claimed it before {r['stale_at']}",
         )
         for r in dropped
