@@ -291,17 +291,8 @@ def _claimed_again(ws: Workspace, db: Database, bot: Any, key: str, at: str, act
     account = db.one("SELECT * FROM accounts WHERE id = ?", [task["account_id"]])
     assert account is not None  # a task's account is never deleted (a foreign key)
     proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]])
-    ws.events.record(
-        db,
-        at,
-        "bot.credentials",
-        actor,
-        account_id=account["id"],
-        bot_id=bot["id"],
-        task_id=task["id"],
-        proxy_id=account["proxy_id"],
-        message=f"credentials of {account['username']} and its proxy handed to bot {bot['name']} again (a repeated claim)",
-        details={"handed_out": ["account login", "email login", "proxy login"], "repeated_claim": True},
+    tasks.log_handout(
+        db, ws.events, task, bot=bot, username=account["username"], proxy_id=account["proxy_id"], at=at, again=True
     )
     content = json.loads(task["content_json"]) if task["content_json"] else None
     return _task_payload(

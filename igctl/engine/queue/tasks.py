@@ -279,19 +279,39 @@ def claim(
         message=f"bot {bot['name']} claimed {task['kind']} {task['step_name']} of {username} (attempt {attempt})",
         details={"kind": task["kind"], "step_name": task["step_name"], "attempt": attempt, "lease_expires_at": lease},
     )
+    log_handout(db, events, task, bot=bot, username=username, proxy_id=proxy_id, at=at)
+    return attempt
+
+
+def log_handout(
+    db: Database,
+    events: EventLog,
+    task: Task,
+    *,
+    bot: BotRow,
+    username: str,
+    proxy_id: int | None,
+    at: str,
+    again: bool = False,
+) -> None:
+    """Every hand-out of an account's and its proxy's credentials to a bot is an event: with
+    the claim, and `again` when a claim retried with its Idempotency-Key gets the task back."""
     events.record(
         db,
         at,
         "bot.credentials",
-        actor,
+        f"bot:{bot['name']}",
         account_id=task["account_id"],
         bot_id=bot["id"],
         task_id=task["id"],
         proxy_id=proxy_id,
-        message=f"credentials of {username} and its proxy handed to bot {bot['name']}",
-        details={"handed_out": ["account login", "email login", "proxy login"]},
+        message=f"credentials of {username} and its proxy handed to bot {bot['name']}"
+        + (" again (a repeated claim)" if again else ""),
+        details={
+            "handed_out": ["account login", "email login", "proxy login"],
+            **({"repeated_claim": True} if again else {}),
+        },
     )
-    return attempt
 
 
 def log_success(
