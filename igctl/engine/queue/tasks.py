@@ -111,9 +111,9 @@ def set_status(
     raw_params: list[Any] | None = None,
 ) -> list[sqlite3.Row]:
     """The only UPDATE of `tasks.status`: the tasks matching `where` whose status is one of `old`
-    move to `to` (every old → new pair must be in TRANSITIONS), with `fields` set beside it
-    (and `raw`, SQL assignments for the few that depend on the row, with `raw_params`). Returns the moved rows
-    (`id, account_id, kind, step_name, status before`). Must run inside db.write()."""
+    move to `to` (every old → new pair must be in TRANSITIONS), with `fields` set beside it (and
+    `raw`, SQL assignments that depend on the row, with `raw_params`). Returns the moved rows
+    (`id, account_id, kind, step_name, step_number, model_id`). Must run inside db.write()."""
     assert db.in_transaction, "a task changes inside db.write()"
     olds = tuple(old)
     bad = [o for o in olds if not can_move(o, to)]
