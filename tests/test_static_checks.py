@@ -52,8 +52,14 @@ def test_a_new_import_cycle_is_caught(tmp_path):
         "[importlinter]\nroot_package = demo_pkg\n\n"
         "[importlinter:contract:acyclic]\nname = no cycle\ntype = acyclic_siblings\nancestors = demo_pkg\n"
     )
-    result = subprocess.run([tool("lint-imports"), "--no-cache"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120, env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)})  # fmt: skip
+    result = subprocess.run(
+        [tool("lint-imports"), "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(tmp_path), "PATH": str(BIN)},
+    )
     assert result.returncode != 0 and "BROKEN" in result.stdout, result.stdout + result.stderr
 
 
