@@ -14,8 +14,6 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import shutil
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -24,15 +22,12 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from bottle import Bottle, HTTPResponse, SimpleTemplate, redirect, request, response, static_file
 
 from igctl import __version__
-from igctl.engine.domain import accounts, bots, operators, plan, proxies
-from igctl.engine.flows import models, review
+from igctl.dashboard import pages
+from igctl.dashboard.face import Face, local_path
+from igctl.engine.domain import operators
 from igctl.engine.store.changes import Command, operator_change
 from igctl.engine.store.clock import show as show_time
-from igctl.engine.store.errors import IgctlError, InvalidInput, Unauthorized
-from igctl.engine.store.migrations import STATES
-from igctl.engine.store.timeparse import operator_instant
-from igctl.engine.views import attention, dashboard, reports
-from igctl.engine.views import models as model_views
+from igctl.engine.store.errors import IgctlError, Unauthorized
 
 log = logging.getLogger("igctl.dashboard")
 access_log = logging.getLogger("igctl.dashboard.access")
@@ -44,15 +39,13 @@ SESSION_COOKIE = "igctl_session"
 LOGIN_COOKIE = "igctl_login"
 FLASH_COOKIE = "igctl_flash"
 OPEN_PATHS = ("/login", "/static/", "/health")
+# the page modules, each adding its routes (pages/*.py)
+PAGES = (pages.models, pages.accounts, pages.review, pages.proxies, pages.bots, pages.report, pages.imports)
 LOGIN_FAILURES_ALLOWED = 10
 LOGIN_WINDOW_SECONDS = 60.0
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
-)
-# The HTML report is self-contained: its chart library and data are inline.
-REPORT_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 )
 
 
@@ -77,25 +70,6 @@ class LoginThrottle:
 
     def failed(self, address: str) -> None:
         self._failures.setdefault(address, []).append(self.clock())
-
-
-def local_path(target: str | None, default: str = "/") -> str:
-    """A redirect target from a form: only a path on this site (never `//host` or a URL)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or "\n" in target:
-        return default
-    return target
-
-
-def _int(value: str | None, label: str) -> int | None:
-    """A form field as a whole number (None when empty), as click's `type=int` reads an option:
-    which numbers are allowed is the engine's rule, so its refusal is what the operator sees."""
-    if value is None or value.strip() == "":
-        return None
-    text = value.strip()
-    digits = text[1:] if text[:1] in "+-" else text
-    if not digits.isascii() or not digits.isdigit() or len(digits) > 18:
-        raise InvalidInput(f"{label} must be a whole number")
-    return int(text)
 
 
 def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | None = None) -> Bottle:
@@ -350,292 +324,7 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
         response.delete_cookie(SESSION_COOKIE, path="/")
         redirect("/login?out=1", 303)
 
-    # -- models ---------------------------------------------------------------------------------
-    @app.get("/")
-    def home():
-        return render(
-            "home",
-            title="Models",
-            nav="models",
-            models=model_views.list_models(ws),
-            fleet=dashboard.fleet(ws),
-            short=dashboard.content_short(ws),
-        )
-
-    @app.get("/models/<model_id:int>/accounts")
-    def model_accounts(model_id):
-        row = dashboard.model_by_id(ws, model_id)
-        q = request.query.decode()
-        view = q.get("view") or "overview"
-        filters = {
-            "location": (q.get("location") or "").strip() or None,
-            "max_retries": _int(q.get("max_retries"), "max retries"),
-            "min_followers": _int(q.get("min_followers"), "min followers"),
-        }
-        if view != "available":
-            filters = {"location": None, "max_retries": None, "min_followers": None}
-        summary, data = model_views.show(ws, row["name"], view, **filters)
-        extra = {}
-        if view == "proxies":
-            extra["ready_or_unplaced"] = [a["username"] for a in accounts.list_accounts(ws, state="imported")]
-        return render(
-            "model",
-            title=summary["display_name"],
-            nav="models",
-            summary=summary,
-            view=view,
-            data=data,
-            views=model_views.VIEWS,
-            filters=filters,
-            **extra,
-        )
-
-    @app.post("/models/<model_id:int>/assign")
-    def model_assign(model_id):
-        row = dashboard.model_by_id(ws, model_id)
-        f = forms()
-        usernames = [u for u in f.getall("usernames") if u.strip()]
-        count = _int(f.get("count"), "count")
-        with change("model assign", model=row["name"], usernames=usernames or None, count=count) as c:
-            result = models.assign(ws, row["name"], usernames=usernames or None, count=count, actor=actor())
-            c.note(assigned=len(result["assigned"]))
-        parts = [
-            f"{len(result['assigned'])} account(s) assigned to {result['model']}"
-            + (": " + ", ".join(result["assigned"]) if result["assigned"] else ".")
-        ]
-        parts += [f"skipped {s['username']}: {s['reason']}" for s in result["skipped"]]
-        done("; ".join(parts), f"/models/{model_id}/accounts?view=overview")
-
-    # -- accounts -----------------------------------------------------------------------------------
-    @app.get("/accounts")
-    def accounts_list():
-        state = request.query.get("state") or None
-        return render(
-            "accounts",
-            title="Accounts",
-            nav="accounts",
-            rows=accounts.list_accounts(ws, state=state),
-            state=state,
-            states=STATES,
-        )
-
-    @app.get("/accounts/<username>")
-    def account_page(username):
-        data = accounts.show_account(ws, username, actor=actor())
-        plan_data = None
-        if data["lifecycle_state"] in ("warming_up", "human_review") and data["warmup_completed_at"] is None:
-            try:
-                plan_data = plan.account_plan(ws, data["username"])
-            except IgctlError:
-                plan_data = None
-        bot_names = [b["name"] for b in bots.list_bots(ws) if not b["revoked"]]
-        return render("account", title=data["username"], nav="accounts", a=data, plan=plan_data, bots=bot_names)
-
-    @app.get("/accounts/<username>/screenshots/<step_id:int>")
-    def account_screenshot(username, step_id):
-        path = dashboard.screenshot_file(ws, username, step_id)
-        return static_file(path.name, root=str(path.parent))
-
-    @app.post("/accounts/<username>/retire")
-    def account_retire(username):
-        reason = (forms().get("reason") or "").strip()
-        with change("accounts retire", usernames=[username], reason=reason):
-            retired = accounts.retire(ws, [username], reason=reason, actor=actor())
-        done(f"{retired[0]['username']} retired (was {retired[0]['old_state']}).", f"/accounts/{quote(username)}")
-
-    @app.post("/accounts/<username>/move")
-    def account_move(username):
-        bot = (forms().get("bot") or "").strip()
-        if not bot:
-            raise InvalidInput("choose a bot to move the account to")
-        with change("accounts move", username=username, bot=bot):
-            moved = bots.move_account(ws, username, bot, actor=actor())
-        text = (
-            f"{moved['username']} moved to bot {moved['bot']} slot {moved['slot']}."
-            if moved["changed"]
-            else f"{moved['username']} is already on bot {moved['bot']}."
-        )
-        done(text, f"/accounts/{quote(username)}")
-
-    # -- review ---------------------------------------------------------------------------------------
-    @app.get("/review")
-    def review_page():
-        return render("review", title="Needs attention", nav="review", items=attention.attention(ws))
-
-    def _review_names(f) -> list[str]:
-        return [u for u in f.getall("usernames") if u.strip()]
-
-    @app.post("/review/retry")
-    def review_retry():
-        f = forms()
-        names = _review_names(f)
-        with change("review retry") as c:
-            result = review.retry(ws, names, actor=actor())
-            c.note(usernames=[d["username"] for d in result])
-        done(
-            "Queued again, due now: " + ", ".join(f"{d['username']} ({d['step_name']})" for d in result) + ".",
-            f.get("next") or "/review",
-        )
-
-    @app.post("/review/resolve")
-    def review_resolve():
-        f = forms()
-        names = _review_names(f)
-        note = (f.get("note") or "").strip()
-        with change("review resolve", note=note) as c:
-            result = review.resolve(ws, names, note=note, actor=actor())
-            c.note(usernames=[d["username"] for d in result])
-        done(
-            "Recorded as done by hand: "
-            + ", ".join(f"{d['username']} ({d['step_name']}) → {d['account_state']}" for d in result)
-            + ".",
-            f.get("next") or "/review",
-        )
-
-    # -- proxies and bots -----------------------------------------------------------------------------
-    @app.get("/proxies")
-    def proxies_page():
-        return render(
-            "proxies",
-            title="Proxies",
-            nav="proxies",
-            rows=proxies.list_proxies(ws),
-            statuses=proxies.STATUSES,
-            unplaced=[a["username"] for a in accounts.list_accounts(ws, state="imported")],
-        )
-
-    @app.post("/proxies/<proxy_id:int>/status")
-    def proxy_status(proxy_id):
-        f = forms()
-        status = (f.get("status") or "").strip()
-        with change("proxy set-status", proxy_id=proxy_id, status=status):
-            result = proxies.set_status(
-                ws, proxy_id, status, actor=actor(), cause=(f.get("reason") or "").strip() or None, acknowledge=True
-            )
-        text = (
-            f"Proxy {proxy_id}: {result['old_status']} → {status}."
-            if result["changed"]
-            else f"Proxy {proxy_id} is already {status}."
-        )
-        done(text, f.get("next") or "/proxies")
-
-    @app.post("/proxies/assign")
-    def proxy_assign():
-        f = forms()
-        username = (f.get("username") or "").strip()
-        if not username:
-            raise InvalidInput("give the account to put on a proxy")
-        proxy_id = _int(f.get("proxy_id"), "proxy id")
-        with change("proxy assign", username=username, proxy_id=proxy_id):
-            result = proxies.assign(ws, username, proxy_id, actor=actor())
-        done(
-            f"{result['username']} is on proxy {result['proxy_id']}; state {result['lifecycle_state']}.",
-            f.get("next") or "/proxies",
-        )
-
-    @app.post("/proxies/auto-assign")
-    def proxy_auto_assign():
-        f = forms()
-        with change("proxy auto-assign"):
-            result = proxies.auto_assign(ws, actor=actor())
-        done(
-            f"{result['assigned']} account(s) got a proxy; {result['left_without_proxy']} left without one.",
-            f.get("next") or "/proxies",
-        )
-
-    @app.get("/bots")
-    def bots_page():
-        return render("bots", title="Bots", nav="bots", rows=bots.list_bots(ws))
-
-    # -- report ----------------------------------------------------------------------------------------
-    def _report_args() -> dict:
-        q = request.query.decode()
-        model = (q.get("model") or "").strip() or None
-        since = (q.get("since") or "").strip() or None
-        until = (q.get("until") or "").strip() or None
-        return {
-            "model": model,
-            "since": operator_instant(since, ws.tz) if since else None,
-            "until": operator_instant(until, ws.tz) if until else None,
-            "_given": {"model": model or "", "since": since or "", "until": until or ""},
-        }
-
-    @app.get("/report")
-    def report_page():
-        args = _report_args()
-        given = args.pop("_given")
-        data = reports.build_report(ws, daily=False, **args)
-        return render(
-            "report",
-            title="Report",
-            nav="report",
-            r=data,
-            given=given,
-            charts="/report/charts?" + urlencode({k: v for k, v in given.items() if v}),
-            model_names=[m["name"] for m in model_views.list_models(ws)],
-        )
-
-    @app.get("/report/charts")
-    def report_charts():
-        from igctl import report_html
-
-        args = _report_args()
-        args.pop("_given")
-        data = reports.build_report(ws, daily=True, **args)
-        response.set_header("Content-Security-Policy", REPORT_CSP)
-        response.content_type = "text/html; charset=utf-8"
-        return report_html.render(data, title="igctl report" + (f" — model {args['model']}" if args["model"] else ""))
-
-    # -- import --------------------------------------------------------------------------------------
-    @app.get("/import")
-    def import_page():
-        return render("import", title="Import", nav="import", result=None, kind="accounts")
-
-    @app.post("/import")
-    def import_post():
-        f = forms()
-        kind = f.get("kind") or "accounts"
-        if kind not in ("accounts", "proxies"):
-            raise InvalidInput("choose what the file holds: accounts or proxies")
-        upload = request.files.get("file")
-        if upload is None or not getattr(upload, "raw_filename", None):
-            raise InvalidInput("choose a file to upload")
-        # The file holds passwords in plain text: it goes to a private folder outside the
-        # workspace and is deleted as soon as it is imported.
-        folder = Path(tempfile.mkdtemp(prefix="igctl-upload-"))
-        try:
-            path = folder / (upload.filename or "upload.txt")
-            written = 0
-            with open(path, "wb") as out:
-                while chunk := upload.file.read(1 << 20):
-                    written += len(chunk)
-                    if written > max_upload:
-                        raise InvalidInput(
-                            f"{upload.filename} is over the limit of {ws.config.import_.max_file_mb:g} MB (import.max_file_mb)"
-                        )
-                    out.write(chunk)
-            if kind == "accounts":
-                assign = not f.get("no_assign")
-                with change("accounts import", file=upload.filename, assign=assign):
-                    result = accounts.import_file(ws, path, assign=assign, actor=actor())
-            else:
-                cost = (f.get("cost") or "").strip()
-                try:
-                    cost_value = float(cost) if cost else None
-                except ValueError:
-                    raise InvalidInput("the monthly cost must be a number") from None
-                with change("proxy import", file=upload.filename):
-                    result = proxies.import_file(
-                        ws,
-                        path,
-                        provider=(f.get("provider") or "").strip() or None,
-                        location=(f.get("location") or "").strip() or None,
-                        cost=cost_value,
-                        actor=actor(),
-                    )
-            result["file"] = upload.filename
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return render("import", title="Import", nav="import", result=result, kind=kind)
-
+    face = Face(ws=ws, render=render, change=change, actor=actor, done=done, forms=forms, max_upload=max_upload)
+    for module in PAGES:
+        module.install(app, face)
     return app
