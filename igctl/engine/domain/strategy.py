@@ -31,6 +31,22 @@ CLEANUP_STEPS = ["reset_pfp", "reset_bio", "delete_posts"]
 MAX_PER_DAY = 48
 MAX_PER_WEEK = 7 * MAX_PER_DAY
 NAME_MAX = 60
+DEFAULT_SET = "default"  # the template set in content/_templates/ itself; `templates: true` means it
+SET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# a set's folder is content/_templates/<set>/, beside the default set's type folders
+NOT_SET_NAMES = frozenset({"pfp", "post", "story", "highlight", "any"})
+
+
+def check_set_name(name: object) -> str:
+    """A template set's name: lower-case letters, digits, `-` and `_`, at most 40, not the name
+    of a content type folder (those are the default set's)."""
+    if not isinstance(name, str) or not SET_NAME.match(name):
+        raise ValueError(
+            f"template set name {name!r}: lower-case letters, digits, - and _ (at most 40, starting with a letter or digit)"
+        )
+    if name in NOT_SET_NAMES:
+        raise ValueError(f"template set name {name!r} is a content type folder; choose another name")
+    return name
 
 
 # -- the strategy file ---------------------------------------------------------------------------
@@ -61,7 +77,8 @@ class Strategy(_Strict):
     """`models/<slug>.yaml`. Every key is optional; unknown keys are errors."""
 
     display_name: str | None = Field(default=None, max_length=100)
-    templates: bool = False
+    # the template sets the model also draws from: true = [default], false = none, or their names
+    templates: bool | list[str] = False
     onboarding: list[str] = Field(default_factory=lambda: list(DEFAULT_ONBOARDING), max_length=20)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     active_hours: str | None = None
@@ -82,6 +99,24 @@ class Strategy(_Strict):
             if v.lower() not in (o.lower() for o in out):
                 out.append(v)
         return out
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, value: bool | list[str]) -> bool | list[str]:
+        if isinstance(value, bool):
+            return value
+        out: list[str] = []
+        for name in value:
+            if check_set_name(name) not in out:
+                out.append(name)
+        return out
+
+    @property
+    def template_sets(self) -> list[str]:
+        """The sets drawn from, by name: `templates: true` is the default set."""
+        if isinstance(self.templates, bool):
+            return [DEFAULT_SET] if self.templates else []
+        return list(self.templates)
 
     _hours = field_validator("active_hours")(classmethod(lambda cls, v: check_active_hours(v)))
 
