@@ -40,7 +40,16 @@ LOGIN_COOKIE = "igctl_login"
 FLASH_COOKIE = "igctl_flash"
 OPEN_PATHS = ("/login", "/static/", "/health")
 # the page modules, each adding its routes (pages/*.py)
-PAGES = (pages.models, pages.accounts, pages.review, pages.proxies, pages.bots, pages.report, pages.imports)
+PAGES = (
+    pages.models,
+    pages.accounts,
+    pages.review,
+    pages.proxies,
+    pages.bots,
+    pages.content,
+    pages.report,
+    pages.imports,
+)
 LOGIN_FAILURES_ALLOWED = 10
 LOGIN_WINDOW_SECONDS = 60.0
 PAGE_CSP = (
