@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_dashboard import PASSWORD, scene  # noqa: F401  (the fixture)
+from dashboard_helpers import PASSWORD, scene  # noqa: F401  (the fixture)
 from warmup_helpers import snapshot
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
