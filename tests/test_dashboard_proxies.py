@@ -275,7 +275,16 @@ def test_the_replace_page_lists_what_moves_and_where_it_can_go(pbrowser, two):
     assert page.code == 200 and page.figure("replace-count") == "2"
     assert "old00001" in page.text and "old00002" in page.text
     options = re.findall(r'<option value="(\d+)">', page.text)
-    assert options == ["2", "4", "5"]  # active with room, not itself, not the inactive one
+    assert options == ["2", "4"]  # active with room for both, not itself, not the inactive one
+    assert 'id="no-candidates"' not in page.text
+
+
+def test_the_replace_page_says_when_no_proxy_has_room(pbrowser, two):
+    proxies.set_status(two, 2, "inactive", actor="test")
+    add_accounts(two, 1, state="ready", proxy_ids=[4], prefix="more")
+    page = pbrowser.get("/proxies/1/replace")
+    assert re.findall(r'<option value="(\d+)">', page.text) == []
+    assert "No active proxy has room for all 2 accounts" in page.text
 
 
 def test_replace_moves_every_account(pbrowser, two):
