@@ -203,13 +203,16 @@ def test_secrets_are_never_arguments(igctl, ws):
         assert "No such option" in result.stderr
 
 
-def test_the_engine_refuses_before_it_reads_the_account(ws):
+def test_the_engine_refusals_change_nothing(ws):
     add_accounts(ws, 1)
     before = snapshot(ws)
     with pytest.raises(InvalidInput, match="nothing to change"):
         credentials.update_credentials(ws, "acct00001", actor="test")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no account named nobody"):
         credentials.update_credentials(ws, "nobody", password="x", actor="test")
+    with pytest.raises(InvalidInput, match="may not be empty"):
+        credentials.update_credentials(ws, "acct00001", email_password="", actor="test")
+    assert snapshot(ws) == before
     accounts.retire(ws, ["acct00001"], reason="banned", actor="test")
     before = snapshot(ws)
     with pytest.raises(Conflict, match="retired"):
