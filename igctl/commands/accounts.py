@@ -1,7 +1,8 @@
-"""`igctl accounts`: import, list, show, retire."""
+"""`igctl accounts`: import, list, show, update, retire."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -21,8 +22,9 @@ from igctl.commands._common import (
 )
 from igctl.commands.bot import ACCOUNTS_SUBCOMMANDS
 from igctl.engine.domain import accounts as engine
+from igctl.engine.domain import credentials as engine_credentials
 from igctl.engine.store.clock import show
-from igctl.engine.store.errors import IgctlError
+from igctl.engine.store.errors import IgctlError, InvalidInput
 from igctl.engine.store.migrations import STATES
 
 
@@ -246,6 +248,78 @@ def show_(username, reveal, json_):
         ["at", "actor", "kind", "message"],
         empty="(none)",
     )
+
+
+# -- update ----------------------------------------------------------------------------------
+def _read_secrets(wanted: list[str]) -> list[str]:
+    """The secrets `wanted` names ("password", "e-mail password"), never from an argument: asked
+    twice, hidden, on a terminal; else one a line from standard input, in that order."""
+    if sys.stdin.isatty():
+        return [click.prompt(f"New {what}", hide_input=True, confirmation_prompt=True) for what in wanted]
+    lines = sys.stdin.read().splitlines()
+    while len(lines) > len(wanted) and lines[-1] == "":
+        lines.pop()  # blank lines at the end (an extra newline)
+    if len(lines) != len(wanted):
+        order = " and ".join(f"the {what} on line {n}" for n, what in enumerate(wanted, 1))
+        raise InvalidInput(
+            f"give {order} of standard input ({len(lines)} line{'s' if len(lines) != 1 else ''} given); "
+            "nothing was changed"
+        )
+    return lines
+
+
+@accounts.command("update")
+@click.argument("username")
+@click.option("--email", metavar="E", help="The new e-mail address.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the new password from standard input (asked twice on a terminal)."
+)
+@click.option(
+    "--email-password-stdin",
+    is_flag=True,
+    help="Read the new e-mail password from standard input; with --password-stdin too, the password is line 1 "
+    "and the e-mail password line 2.",
+)
+@json_option
+@workspace_option
+def update(username, email, password_stdin, email_password_stdin, json_):
+    """Change USERNAME's e-mail address, password or e-mail password. Secrets are read from
+    standard input, never from an argument, stored encrypted and never printed; the event log
+    names the fields that changed. The account's next task carries the new credentials."""
+    wanted = [w for w, on in (("password", password_stdin), ("e-mail password", email_password_stdin)) if on]
+    secrets = dict(zip(wanted, _read_secrets(wanted), strict=True)) if wanted else {}
+    fields = [
+        f
+        for f, on in (
+            ("email", email is not None),
+            ("password", password_stdin),
+            ("email_password", email_password_stdin),
+        )
+        if on
+    ]
+    with changing("accounts update", username=username, fields=fields) as change:
+        result = engine_credentials.update_credentials(
+            change.ws,
+            username,
+            email=email,
+            password=secrets.get("password"),
+            email_password=secrets.get("e-mail password"),
+            actor=actor(),
+        )
+    if json_:
+        print_json(result)
+        return
+    line = f"{result['username']}: {engine_credentials.field_words(result['changed'])} changed."
+    if result["unchanged"]:
+        line += f" Already as given: {engine_credentials.field_words(result['unchanged'])}."
+    click.echo(line)
+    held = result["tasks_in_hand"]
+    if held:
+        click.echo(
+            f"Task{'s' if len(held) > 1 else ''} {', '.join(map(str, held))} "
+            f"{'were' if len(held) > 1 else 'was'} handed out before the change with the old credentials; "
+            "the next task carries the new ones."
+        )
 
 
 # -- retire ----------------------------------------------------------------------------------

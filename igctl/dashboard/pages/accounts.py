@@ -7,7 +7,7 @@ from urllib.parse import quote
 from bottle import Bottle, request, static_file
 
 from igctl.dashboard.face import Face
-from igctl.engine.domain import accounts, bots, plan
+from igctl.engine.domain import accounts, bots, credentials, plan
 from igctl.engine.store.errors import IgctlError, InvalidInput
 from igctl.engine.store.migrations import STATES
 from igctl.engine.views import dashboard
@@ -64,4 +64,23 @@ def install(app: Bottle, face: Face) -> None:
             if moved["changed"]
             else f"{moved['username']} is already on bot {moved['bot']}."
         )
+        done(text, f"/accounts/{quote(username)}")
+
+    @app.post("/accounts/<username>/credentials")
+    def account_credentials(username):
+        f = forms()
+        # An empty field keeps what is stored (a form cannot leave a field out); a secret is
+        # typed twice, since it is never shown back.
+        given: dict[str, str | None] = {}
+        for field in credentials.FIELDS:
+            value = f.get(field) or ""
+            if field != "email" and value != (f.get(field + "_repeat") or ""):
+                raise InvalidInput(f"the two {credentials.WORDS[field]}s differ; nothing was changed")
+            given[field] = (value.strip() if field == "email" else value) or None
+        fields = [k for k, v in given.items() if v is not None]
+        with change("accounts update", username=username, fields=fields):
+            result = credentials.update_credentials(ws, username, **given, actor=actor())
+        text = f"{result['username']}: {credentials.field_words(result['changed'])} changed."
+        if result["tasks_in_hand"]:
+            text += " A task handed out before keeps the old ones; the next task carries the new ones."
         done(text, f"/accounts/{quote(username)}")

@@ -25,7 +25,8 @@ def install(app: Bottle, face: Face) -> None:
 
     @app.get("/import")
     def import_page():
-        return render("import", title="Import", nav="import", result=None, kind="accounts")
+        kind = "proxies" if request.query.get("kind") == "proxies" else "accounts"  # the Proxies page links here
+        return render("import", title="Import", nav="import", result=None, kind=kind)
 
     @app.post("/import")
     def import_post():

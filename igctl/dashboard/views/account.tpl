@@ -5,7 +5,9 @@
   <h2>Account</h2>
   <dl class="fields">
     <dt>id</dt><dd>{{a["id"]}}</dd>
-    <dt>email</dt><dd>{{a["email"] or ""}}</dd>
+    <dt>email</dt><dd id="account-email">{{a["email"] or ""}}</dd>
+    <dt>password</dt><dd id="account-password">set</dd>
+    <dt>email password</dt><dd id="account-email-password">{{"set" if a["has_email_password"] else "not set"}}</dd>
     <dt>warm-up step</dt><dd>{{a["warmup_step"] or ""}}</dd>
     <dt>model</dt><dd>{{a["model"] or ""}}</dd>
     % p = a["proxy"]
@@ -54,6 +56,17 @@
     <button type="submit" class="danger" id="retire">Retire</button>
   </form>
   <p class="hint">Retiring frees the proxy slot and device slot; the account never gets a task again.</p>
+  <h3>Credentials</h3>
+  <form method="post" action="/accounts/{{q(a['username'])}}/credentials" id="credentials-form" class="inline" autocomplete="off">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <label>New email <input type="email" name="email" autocomplete="off" placeholder="{{a['email'] or ''}}"></label>
+    <label>New password <input type="password" name="password" autocomplete="off"></label>
+    <label>Repeat it <input type="password" name="password_repeat" autocomplete="off"></label>
+    <label>New email password <input type="password" name="email_password" autocomplete="off"></label>
+    <label>Repeat it <input type="password" name="email_password_repeat" autocomplete="off"></label>
+    <button type="submit" id="credentials-submit">Change</button>
+  </form>
+  <p class="hint">Leave a field empty to keep it. Passwords are stored encrypted and never shown here; the event log names the fields that changed. The account's next task carries the new ones (<code>igctl accounts update</code>).</p>
   % else:
   <p class="empty">A retired account takes no action.</p>
   % end
