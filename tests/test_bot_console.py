@@ -285,3 +285,26 @@ def test_the_api_still_records_the_bot(ws, walk):
     assert actors == {"bot:phone1"}
     assert bots.by_id(ws.db(), bot)["last_seen_at"] is not None
     assert task["account"]["password"] == PASSWORD
+
+
+def test_keep_the_lease(browser, ws, walk, clock):
+    bot = walk["bot"]
+    botwork.heartbeat(ws, bot, status="idle", app_version="1.0")  # the phone's own heartbeat
+    phone = dict(bots.by_id(ws.db(), bot))
+    answer, _ = claim(browser, bot)
+    task_id = int(answer.location.rsplit("/", 1)[1])
+    csrf = browser.get(answer.location).csrf
+    clock.set("2026-03-02T10:15:00")
+    kept = browser.post(f"/bots/{bot}/console/heartbeat", {"csrf_token": csrf, "next": answer.location})
+    assert kept.code == 303 and kept.location == answer.location
+    assert "1 lease(s) extended to 2026-03-02 10:35" in browser.get(kept.location).text
+    assert ws.db().scalar("SELECT lease_expires_at FROM tasks WHERE id = ?", [task_id]) == "2026-03-02T10:35:00.000Z"
+    assert dict(bots.by_id(ws.db(), bot)) == phone  # seen, status, version: still the phone's
+    assert [e["message"] for e in events(ws, kind="command")][-1] == "bot console heartbeat"
+    # once the lease ran out, the task goes back to the queue as for a phone, and the console says so
+    clock.set("2026-03-02T10:36:00")
+    kept = browser.post(f"/bots/{bot}/console/heartbeat", {"csrf_token": csrf})
+    assert "No lease to extend" in browser.get(kept.location).text
+    assert ws.db().scalar("SELECT status FROM tasks WHERE id = ?", [task_id]) == "queued"
+    refused = browser.post(f"/bots/{bot}/console/tasks/{task_id}/complete", {"csrf_token": csrf})
+    assert refused.code == 409 and "does not hold task" in refused.text

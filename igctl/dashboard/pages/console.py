@@ -89,6 +89,19 @@ def install(app: Bottle, face: Face) -> None:
             f"{console_url(bot_id)}/tasks/{task['task_id']}",
         )
 
+    @app.post("/bots/<bot_id:int>/console/heartbeat")
+    def console_heartbeat(bot_id):
+        f = forms()
+        with change("bot console heartbeat", bot_id=bot_id) as c:
+            beat = botwork.heartbeat(ws, bot_id, actor=actor())
+            c.note(leases_extended=beat["leases_extended"])
+        text = (
+            f"{beat['leases_extended']} lease(s) extended to {show(beat['lease_expires_at'], ws.tz)}."
+            if beat["leases_extended"]
+            else "No lease to extend: this bot holds no task whose lease is still running."
+        )
+        done(text, f.get("next") or console_url(bot_id))
+
     @app.get("/bots/<bot_id:int>/console/tasks/<task_id:int>")
     def console_task(bot_id, task_id):
         return task_page(bot_id, botwork.held_task(ws, bot_id, task_id), revealed=False)

@@ -15,6 +15,12 @@ phone; the events name you ({{operator}}) as the actor.</p>
     <input type="hidden" name="claim_key" value="{{claim_key}}">
     <button type="submit" id="claim-button">Claim next task</button>
   </form>
+  % if b["held"]:
+  <form method="post" action="/bots/{{b['id']}}/console/heartbeat" class="inline">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <button type="submit" id="heartbeat-button">Keep the leases of the tasks it holds</button>
+  </form>
+  % end
   <p class="hint">= <code>GET /api/bot/next-task/{{b['id']}}</code> with an <code>Idempotency-Key</code> new for each
   click: sending the same form twice gets the same task back. Slots: {{"no limit" if b["slots"] is None else "%s (%s free)" % (b["slots"], b["free_slots"])}}.</p>
 </section>

@@ -14,7 +14,13 @@
     <dt>step</dt><dd>{{t["kind"]}} · {{t["step_number"] or ""}} {{t["step_name"]}}</dd>
     <dt>slot</dt><dd>{{t["slot"]}}</dd>
     <dt>attempt</dt><dd>{{t["attempt"]}}</dd>
-    <dt>lease until</dt><dd>{{show(t["lease_expires_at"])}}</dd>
+    <dt>lease until</dt><dd>{{show(t["lease_expires_at"])}}
+      <form method="post" action="/bots/{{b['id']}}/console/heartbeat" class="inline">
+        <input type="hidden" name="csrf_token" value="{{csrf}}">
+        <input type="hidden" name="next" value="/bots/{{b['id']}}/console/tasks/{{t['task_id']}}">
+        <button type="submit" id="heartbeat-button">Keep the lease</button>
+        <span class="hint">= the heartbeat's lease extension; a lease that runs out sends the task back to the queue</span>
+      </form></dd>
   </dl>
   % if revealed:
   <p class="warn" id="revealed-note">Passwords shown on this page only; revealing them was recorded in the event log.</p>

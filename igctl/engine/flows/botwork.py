@@ -740,9 +740,12 @@ def heartbeat(
     app_version: str | None = None,
     system_info: Any = None,
     now: datetime | str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """The bot is alive: its last-seen time is set and the leases of the tasks it holds are
-    extended to now + `bot.lease_minutes` (a lease that already ran out stays expired)."""
+    extended to now + `bot.lease_minutes` (a lease that already ran out stays expired).
+    `actor`: an operator keeping the leases of the bot console's tasks; only the leases are
+    extended (what the bot row says of its phone, last seen included, stays the phone's)."""
     db = ws.db()
     now = ws.instant(now)
     at = to_db(now)
@@ -751,6 +754,8 @@ def heartbeat(
         expire_leases(ws, db, now, actor="system")
         lease = to_db(now + timedelta(minutes=ws.config.bot.lease_minutes))
         extended = tasks.extend_leases(db, bot_id, at=at, lease=lease)
+        if actor is not None:
+            return {"server_time": at, "leases_extended": extended, "lease_expires_at": lease if extended else None}
         db.execute(
             """UPDATE bots SET last_seen_at = ?, status = COALESCE(?, status), current_task_id = ?,
                       app_version = COALESCE(?, app_version), system_info_json = COALESCE(?, system_info_json)
