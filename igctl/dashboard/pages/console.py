@@ -78,12 +78,12 @@ def install(app: Bottle, face: Face) -> None:
             else:
                 c.discard()
         if task is None:
-            done(
+            return done(
                 "No task for this bot now (the API would answer 204): nothing is due for an account bound to it, "
                 "or for an unbound one while it has a free slot.",
                 console_url(bot_id),
             )
-        done(
+        return done(
             f"Claimed task {task['task_id']}: {task['kind']} {task['step_name']} of {task['account']['username']} "
             f"(slot {task['slot']}, attempt {task['attempt']}).",
             f"{console_url(bot_id)}/tasks/{task['task_id']}",

@@ -25,7 +25,7 @@
   <h2>Add a bot</h2>
   <form method="post" action="/bots" class="inline">
     <input type="hidden" name="csrf_token" value="{{csrf}}">
-    <label>Name <input name="name" required maxlength="64" pattern="[A-Za-z0-9._\-]{1,64}" placeholder="pc-07"></label>
+    <label>Name <input name="name" required maxlength="64" placeholder="pc-07"></label>
     <label>Slots (app containers; empty: no limit) <input name="slots" inputmode="numeric" size="6" placeholder="4"></label>
     <button type="submit" id="add-bot-button">Add bot</button>
   </form>

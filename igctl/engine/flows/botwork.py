@@ -192,11 +192,11 @@ def claim_next(
     at = to_db(now)
     with db.write():
         bot = bots.get_bot(db, bot_id, seen_at=None if actor else at)
-        by = actor
-        actor = actor or bot_actor(bot)
+        operator = actor  # None: the bot itself, through the API
+        actor = operator or bot_actor(bot)
         expire_leases(ws, db, now, actor="system")
         if idempotency_key is not None:
-            again = _claimed_again(ws, db, bot, idempotency_key, at, by)
+            again = _claimed_again(ws, db, bot, idempotency_key, at, operator)
             if again is not None:
                 return again
         may_bind = _may_bind(db, bot)
@@ -239,7 +239,7 @@ def claim_next(
         lease = to_db(now + timedelta(minutes=ws.config.bot.lease_minutes))
         if account["bot_id"] is None:
             slot = free_slot
-            bots.bind(db, ws.events, bot, account, slot=slot, at=at, actor=by)
+            bots.bind(db, ws.events, bot, account, slot=slot, at=at, actor=operator)
         else:
             db.execute(
                 "UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ? WHERE id = ?",
@@ -256,7 +256,7 @@ def claim_next(
             lease=lease,
             content_json=tasks.as_json(payload_content),
             claim_key=idempotency_key,
-            actor=by,
+            actor=operator,
         )
         return _task_payload(ws, task, account, proxy, slot=slot, attempt=attempt, content=payload_content, lease=lease)
 
