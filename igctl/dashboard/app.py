@@ -46,6 +46,7 @@ PAGES = (
     pages.review,
     pages.proxies,
     pages.bots,
+    pages.console,
     pages.content,
     pages.report,
     pages.imports,

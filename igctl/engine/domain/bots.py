@@ -46,8 +46,18 @@ def get_bot(db: Database, bot_id: int, *, seen_at: str | None = None) -> BotRow:
     return bot
 
 
-def bind(db: Database, events: EventLog, bot: BotRow, account: AccountRow, *, slot: int | None, at: str) -> None:
-    """An unbound account bound to `bot` and its `slot` by the bot's first claim of it."""
+def bind(
+    db: Database,
+    events: EventLog,
+    bot: BotRow,
+    account: AccountRow,
+    *,
+    slot: int | None,
+    at: str,
+    actor: str | None = None,
+) -> None:
+    """An unbound account bound to `bot` and its `slot` by the bot's first claim of it (made by
+    the bot itself, or by `actor`, an operator working the bot's console)."""
     db.execute(
         """UPDATE accounts SET bot_id = ?, slot = ?, updated_at = ?, last_bot_action_by = ?, last_bot_action_at = ?
            WHERE id = ? AND bot_id IS NULL""",
@@ -57,7 +67,7 @@ def bind(db: Database, events: EventLog, bot: BotRow, account: AccountRow, *, sl
         db,
         at,
         "account.bound",
-        f"bot:{bot['name']}",
+        actor or f"bot:{bot['name']}",
         account_id=account["id"],
         bot_id=bot["id"],
         message=f"{account['username']} bound to bot {bot['name']}, slot {slot}",
@@ -69,13 +79,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def check_slots(slots: object) -> int | None:
+def check_slots(slots: object, about: tuple[str, ...] = ("slots",)) -> int | None:
+    """A slot limit: None (no limit) or a whole number of at least 1; `about` names the input
+    it came from (`bot add --slots N`; `bot set-slots` takes it as an argument)."""
     if slots is None:
         return None
     if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
         raise InvalidInput(
             f"a bot's slots must be a whole number of at least 1 (got {slots}); without a number it has no limit",
-            about=("slots",),
+            about=about,
         )
     return slots
 
@@ -255,6 +267,50 @@ def revoke(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
             details={"name": bot["name"], "tasks_released": len(held), "accounts_unbound": len(accounts)},
         )
     return {"name": bot["name"], "tasks_released": len(held), "accounts_unbound": len(accounts)}
+
+
+def set_slots(ws: Workspace, name: str, slots: int | None, *, actor: str) -> dict[str, Any]:
+    """`bot set-slots NAME N|none`: how many app containers the bot's phone runs (None: no
+    limit). Refused, with nothing changed, for a revoked bot and for a limit below the slots
+    already in use: every bound account keeps its slot number (its app container), so a limit
+    of N needs every bound account in slots 1..N; the message says how many accounts are bound
+    and which slots lie above the limit (move or retire those accounts first). Setting the
+    limit it has changes nothing (`changed` false, no event)."""
+    slots = check_slots(slots, about=())
+    db = ws.db()
+    now = ws.now()
+    with db.write():
+        bot = get(db, name)
+        if bot["revoked_at"] is not None:
+            raise Conflict(f"bot {bot['name']} is revoked; its slots cannot change")
+        old = bot["slots"]
+        bound = db.query("SELECT slot FROM accounts WHERE bot_id = ? ORDER BY slot", [bot["id"]])
+        answer = {"id": bot["id"], "name": bot["name"], "old_slots": old, "slots": slots, "bound_accounts": len(bound)}
+        if old == slots:
+            return {**answer, "changed": False}
+        if slots is not None:
+            above = [r["slot"] for r in bound if r["slot"] is not None and r["slot"] > slots]
+            if above:
+                raise Conflict(
+                    f"bot {bot['name']} cannot go down to {slots} slot(s): it has {len(bound)} account(s) bound, "
+                    f"{len(above)} of them in slot(s) above {slots} ({', '.join(map(str, above))}); "
+                    "move or retire those accounts first"
+                )
+        db.execute("UPDATE bots SET slots = ? WHERE id = ?", [slots, bot["id"]])
+        ws.events.record(
+            db,
+            now,
+            "bot.slots_changed",
+            actor,
+            bot_id=bot["id"],
+            message=f"bot {bot['name']}: {_limit(old)} → {_limit(slots)}",
+            details={"name": bot["name"], "old_slots": old, "slots": slots, "bound_accounts": len(bound)},
+        )
+    return {**answer, "changed": True}
+
+
+def _limit(slots: int | None) -> str:
+    return "no slot limit" if slots is None else f"{slots} slot(s)"
 
 
 def move_account(ws: Workspace, username: str, bot_name: str, *, actor: str) -> dict[str, Any]:

@@ -60,6 +60,8 @@ ERROR_KINDS = (
 # Failures a bot cannot get past by trying again: a person must look at the account.
 REVIEW_AT_ONCE = {"challenge", "captcha", "login_failed"}
 LEASE_EXPIRED = "lease_expired"
+# a password the bot console shows masked until the operator reveals it
+MASK = "••••••••"
 
 # Candidates are read in batches: the first is small (nearly always its first row is taken),
 # later ones grow, for a queue whose head waits for content.
@@ -164,7 +166,12 @@ def _split_candidate(row: Record) -> tuple[dict[str, Any], dict[str, Any], dict[
 
 
 def claim_next(
-    ws: Workspace, bot_id: int, now: datetime | str | None = None, idempotency_key: str | None = None
+    ws: Workspace,
+    bot_id: int,
+    now: datetime | str | None = None,
+    idempotency_key: str | None = None,
+    *,
+    actor: str | None = None,
 ) -> dict[str, Any] | None:
     """Hand the oldest due task this bot may work on to it, or return None when there is none.
 
@@ -175,16 +182,21 @@ def claim_next(
     credential hand-out are recorded. Returns the task payload of the bot API (§7).
 
     `idempotency_key`: kept with the claim; while the task is still claimed by this bot, a
-    claim with the same key returns that task again instead of a new one (`_claimed_again`)."""
+    claim with the same key returns that task again instead of a new one (`_claimed_again`).
+
+    `actor`: who claims for the bot when it is not the bot itself: the bot console passes the
+    operator (`operator:<name>`), and the events name the operator (their `bot_id` stays the
+    bot's); the bot is not marked as seen, since its phone was not."""
     db = ws.db()
     now = ws.instant(now)
     at = to_db(now)
     with db.write():
-        bot = bots.get_bot(db, bot_id, seen_at=at)
-        actor = bot_actor(bot)
+        bot = bots.get_bot(db, bot_id, seen_at=None if actor else at)
+        operator = actor  # None: the bot itself, through the API
+        actor = operator or bot_actor(bot)
         expire_leases(ws, db, now, actor="system")
         if idempotency_key is not None:
-            again = _claimed_again(ws, db, bot, idempotency_key, at, actor)
+            again = _claimed_again(ws, db, bot, idempotency_key, at, operator)
             if again is not None:
                 return again
         may_bind = _may_bind(db, bot)
@@ -227,7 +239,7 @@ def claim_next(
         lease = to_db(now + timedelta(minutes=ws.config.bot.lease_minutes))
         if account["bot_id"] is None:
             slot = free_slot
-            bots.bind(db, ws.events, bot, account, slot=slot, at=at)
+            bots.bind(db, ws.events, bot, account, slot=slot, at=at, actor=operator)
         else:
             db.execute(
                 "UPDATE accounts SET last_bot_action_by = ?, last_bot_action_at = ? WHERE id = ?",
@@ -244,16 +256,32 @@ def claim_next(
             lease=lease,
             content_json=tasks.as_json(payload_content),
             claim_key=idempotency_key,
+            actor=operator,
         )
         return _task_payload(ws, task, account, proxy, slot=slot, attempt=attempt, content=payload_content, lease=lease)
 
 
 def _task_payload(
-    ws: Workspace, task: Any, account: Any, proxy: Any, *, slot: int | None, attempt: int, content: Any, lease: str
+    ws: Workspace,
+    task: Any,
+    account: Any,
+    proxy: Any,
+    *,
+    slot: int | None,
+    attempt: int,
+    content: Any,
+    lease: str,
+    masked: bool = False,
 ) -> dict[str, Any]:
     """A claimed task as the bot API hands it out, credentials decrypted (inside the claim's
-    transaction: no claim stays without its hand-out)."""
+    transaction: no claim stays without its hand-out); `masked`: every password that is set
+    shown as MASK instead (the bot console before the operator reveals them)."""
     cipher = ws.cipher
+
+    def secret(token: str | None) -> str | None:
+        value = cipher.decrypt(token)
+        return MASK if masked and value else value
+
     return {
         "task_id": task["id"],
         "kind": task["kind"],
@@ -264,9 +292,9 @@ def _task_payload(
         "account": {
             "id": account["id"],
             "username": account["username"],
-            "password": cipher.decrypt(account["password_enc"]),
+            "password": secret(account["password_enc"]),
             "email": account["email"],
-            "email_password": cipher.decrypt(account["email_password_enc"]),
+            "email_password": secret(account["email_password_enc"]),
         },
         "proxy": {
             "id": proxy["id"],
@@ -274,17 +302,20 @@ def _task_payload(
             "host": proxy["host"],
             "port": proxy["port"],
             "username": proxy["username"] or None,
-            "password": cipher.decrypt(proxy["password_enc"]),
+            "password": secret(proxy["password_enc"]),
         },
         "content": content,
         "lease_expires_at": lease,
     }
 
 
-def _claimed_again(ws: Workspace, db: Database, bot: Any, key: str, at: str, actor: str) -> dict[str, Any] | None:
+def _claimed_again(
+    ws: Workspace, db: Database, bot: Any, key: str, at: str, actor: str | None
+) -> dict[str, Any] | None:
     """The task this bot claimed with `key` and still holds, handed out again (its answer was
     lost on the way and the bot retried), or None. No new claim, lease or attempt; the
-    credentials hand-out is recorded again, as every hand-out is."""
+    credentials hand-out is recorded again, as every hand-out is (`actor`: the operator at
+    the bot console, None for the bot itself)."""
     task = db.one("SELECT * FROM tasks WHERE bot_id = ? AND claim_key = ? AND status = 'claimed'", [bot["id"], key])
     if task is None:
         return None
@@ -292,7 +323,15 @@ def _claimed_again(ws: Workspace, db: Database, bot: Any, key: str, at: str, act
     assert account is not None  # a task's account is never deleted (a foreign key)
     proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]])
     tasks.log_handout(
-        db, ws.events, task, bot=bot, username=account["username"], proxy_id=account["proxy_id"], at=at, again=True
+        db,
+        ws.events,
+        task,
+        bot=bot,
+        username=account["username"],
+        proxy_id=account["proxy_id"],
+        at=at,
+        again=True,
+        actor=actor,
     )
     content = json.loads(task["content_json"]) if task["content_json"] else None
     return _task_payload(
@@ -305,6 +344,73 @@ def _claimed_again(ws: Workspace, db: Database, bot: Any, key: str, at: str, act
         content=content,
         lease=task["lease_expires_at"],
     )
+
+
+# -- the bot console -------------------------------------------------------------------------
+def _held(db: Database, bot_id: int, task_id: int) -> tuple[BotRow, TaskRow, AccountRow, Record]:
+    """A task this bot holds now, with its account and proxy: NotFound / Forbidden (revoked)
+    for the bot, NotFound for the task, Conflict when the bot does not hold it."""
+    bot = bots.get_bot(db, bot_id)
+    task = tasks.get(db, task_id)
+    _check_holder(task, bot)
+    account = db.one("SELECT * FROM accounts WHERE id = ?", [task["account_id"]])
+    assert account is not None  # a task's account is never deleted (a foreign key)
+    proxy = db.one("SELECT * FROM proxies WHERE id = ?", [account["proxy_id"]])
+    if proxy is None:
+        raise Conflict(f"account {account['username']} has no proxy any more", detail={"task_id": task_id})
+    return bot, task, account, proxy
+
+
+def held_task(ws: Workspace, bot_id: int, task_id: int) -> dict[str, Any]:
+    """A task the bot holds, as the claim handed it out (the bot API's payload: the content as
+    chosen, the lease as it is now), every password that is set masked (MASK). For the bot
+    console, to come back to a claimed task; it reads and records nothing."""
+    db = ws.db()
+    _bot, task, account, proxy = _held(db, bot_id, task_id)
+    return _task_payload(
+        ws,
+        task,
+        account,
+        proxy,
+        slot=account["slot"],
+        attempt=task["attempts"],
+        content=json.loads(task["content_json"]) if task["content_json"] else None,
+        lease=task["lease_expires_at"],
+        masked=True,
+    )
+
+
+def reveal_credentials(ws: Workspace, bot_id: int, task_id: int, *, actor: str) -> dict[str, Any]:
+    """The payload of a task the bot holds with its passwords shown, for the operator at the
+    bot console: a `bot.credentials_revealed` event names the operator (`actor`), the account
+    and the task, never a password. Only while the bot holds the task (Conflict otherwise)."""
+    db = ws.db()
+    at = ws.now()
+    with db.write():
+        bot, task, account, proxy = _held(db, bot_id, task_id)
+        ws.events.record(
+            db,
+            at,
+            "bot.credentials_revealed",
+            actor,
+            account_id=account["id"],
+            bot_id=bot["id"],
+            task_id=task["id"],
+            proxy_id=proxy["id"],
+            message=f"{actor} revealed the passwords of {account['username']} and its proxy "
+            f"at bot {bot['name']}'s console (task {task['id']})",
+            details={"revealed": ["account password", "email password", "proxy password"], "bot": bot["name"]},
+        )
+        return _task_payload(
+            ws,
+            task,
+            account,
+            proxy,
+            slot=account["slot"],
+            attempt=task["attempts"],
+            content=json.loads(task["content_json"]) if task["content_json"] else None,
+            lease=task["lease_expires_at"],
+        )
 
 
 # -- completion ------------------------------------------------------------------------------
@@ -332,11 +438,12 @@ def complete(
     content_used: Any = None,
     instagram_response: Any = None,
     now: datetime | str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """The holder reports success. The attempt is logged, the account advances (the next step
     queued at once, due at its time), and the answer is kept: the same report again gets the
     same answer. Anyone but the holder gets Conflict, and so does the holder once its lease
-    has run out."""
+    has run out. `actor`: the operator reporting for the bot at its console (as `claim_next`)."""
     _check_number("execution_time_ms", execution_time_ms)
     db = ws.db()
     now = ws.instant(now)
@@ -349,8 +456,10 @@ def complete(
         if expire_leases(ws, db, now, actor="system"):
             task = tasks.get(db, task_id)
         _check_holder(task, bot)
-        db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
-        actor = bot_actor(bot)
+        if actor is None:
+            db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [at, bot_id])
+        how = "by bot " + bot["name"] if actor is None else f"by {actor} for bot {bot['name']}"
+        actor = actor or bot_actor(bot)
         tasks.log_success(
             db,
             task_id,
@@ -375,7 +484,7 @@ def complete(
             now=now,
             actor=actor,
             bot_id=bot_id,
-            how="by bot " + bot["name"],
+            how=how,
             details=timing,
             account=account,
         )
@@ -434,13 +543,15 @@ def fail(
     retryable: bool = True,
     retry_after_seconds: float | None = None,
     now: datetime | str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """The holder reports failure. The attempt is logged with its error, the error is kept on
     the account, and the task is re-queued at its retry time, or the account goes to human
     review (at once for challenge, captcha, login_failed, requires_review or not retryable;
     otherwise after `warmup.max_attempts` attempts). Repeated `proxy_error` reports from
     different accounts of one proxy set the proxy to `error`. The same report again gets the
-    same answer; anyone but the holder gets Conflict."""
+    same answer; anyone but the holder gets Conflict. `actor`: the operator reporting for the
+    bot at its console (as `claim_next`)."""
     if not isinstance(error_message, str) or not error_message.strip():
         raise InvalidInput("error_message is required")
     if error_kind not in ERROR_KINDS:
@@ -467,13 +578,15 @@ def fail(
             if retry_after_seconds is not None:
                 delay = max(delay, timedelta(seconds=retry_after_seconds))
         review_now = bool(requires_review) or not retryable or error_kind in REVIEW_AT_ONCE
-        db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [to_db(now), bot_id])
+        if actor is None:
+            db.execute("UPDATE bots SET last_seen_at = ? WHERE id = ?", [to_db(now), bot_id])
+        actor = actor or bot_actor(bot)
         result = _settle_failure(
             ws,
             db,
             task,
             now=now,
-            actor=bot_actor(bot),
+            actor=actor,
             bot_id=bot_id,
             error_message=error_message.strip(),
             error_kind=error_kind,
@@ -483,7 +596,7 @@ def fail(
             event_kind="task.failed",
         )
         if error_kind == "proxy_error":
-            _check_proxy(ws, db, task["account_id"], now, bot_actor(bot))
+            _check_proxy(ws, db, task["account_id"], now, actor)
         return result
 
 
@@ -627,9 +740,12 @@ def heartbeat(
     app_version: str | None = None,
     system_info: Any = None,
     now: datetime | str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """The bot is alive: its last-seen time is set and the leases of the tasks it holds are
-    extended to now + `bot.lease_minutes` (a lease that already ran out stays expired)."""
+    extended to now + `bot.lease_minutes` (a lease that already ran out stays expired).
+    `actor`: an operator keeping the leases of the bot console's tasks; only the leases are
+    extended (what the bot row says of its phone, last seen included, stays the phone's)."""
     db = ws.db()
     now = ws.instant(now)
     at = to_db(now)
@@ -638,6 +754,8 @@ def heartbeat(
         expire_leases(ws, db, now, actor="system")
         lease = to_db(now + timedelta(minutes=ws.config.bot.lease_minutes))
         extended = tasks.extend_leases(db, bot_id, at=at, lease=lease)
+        if actor is not None:
+            return {"server_time": at, "leases_extended": extended, "lease_expires_at": lease if extended else None}
         db.execute(
             """UPDATE bots SET last_seen_at = ?, status = COALESCE(?, status), current_task_id = ?,
                       app_version = COALESCE(?, app_version), system_info_json = COALESCE(?, system_info_json)

@@ -230,10 +230,12 @@ def claim(
     lease: str,
     content_json: str | None,
     claim_key: str | None = None,
+    actor: str | None = None,
 ) -> int:
     """queued → claimed by `bot` until `lease`: the attempt counted, its step-log row opened,
     the claim and the hand-out of credentials recorded; `claim_key`, the claim's
-    Idempotency-Key, kept with it. Returns the attempt's number."""
+    Idempotency-Key, kept with it. `actor`: who claimed for the bot when not the bot itself
+    (an operator at the bot console); the events name it. Returns the attempt's number."""
     attempt = task["attempts"] + 1
     _move_one(
         db,
@@ -266,20 +268,20 @@ def claim(
             attempt - 1,
         ],
     )
-    actor = f"bot:{bot['name']}"
     events.record(
         db,
         at,
         "task.claimed",
-        actor,
+        actor or f"bot:{bot['name']}",
         account_id=task["account_id"],
         bot_id=bot["id"],
         task_id=task["id"],
         proxy_id=proxy_id,
-        message=f"bot {bot['name']} claimed {task['kind']} {task['step_name']} of {username} (attempt {attempt})",
+        message=f"bot {bot['name']} claimed {task['kind']} {task['step_name']} of {username} (attempt {attempt})"
+        + (f", by {actor}" if actor else ""),
         details={"kind": task["kind"], "step_name": task["step_name"], "attempt": attempt, "lease_expires_at": lease},
     )
-    log_handout(db, events, task, bot=bot, username=username, proxy_id=proxy_id, at=at)
+    log_handout(db, events, task, bot=bot, username=username, proxy_id=proxy_id, at=at, actor=actor)
     return attempt
 
 
@@ -293,19 +295,23 @@ def log_handout(
     proxy_id: int | None,
     at: str,
     again: bool = False,
+    actor: str | None = None,
 ) -> None:
     """Every hand-out of an account's and its proxy's credentials to a bot is an event: with
-    the claim, and `again` when a claim retried with its Idempotency-Key gets the task back."""
+    the claim, and `again` when a claim retried with its Idempotency-Key gets the task back.
+    `actor`: the operator the bot console handed them to (passwords masked there until the
+    operator reveals them, which is an event of its own)."""
     events.record(
         db,
         at,
         "bot.credentials",
-        f"bot:{bot['name']}",
+        actor or f"bot:{bot['name']}",
         account_id=task["account_id"],
         bot_id=bot["id"],
         task_id=task["id"],
         proxy_id=proxy_id,
         message=f"credentials of {username} and its proxy handed to bot {bot['name']}"
+        + (f"'s console, {actor}" if actor else "")
         + (" again (a repeated claim)" if again else ""),
         details={
             "handed_out": ["account login", "email login", "proxy login"],
