@@ -19,7 +19,7 @@ from igctl.commands._options import workspace_option
 # name → (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("igctl.commands.setup", "init", "Create a new workspace in PATH (a new or empty folder)."),
-    "accounts": ("igctl.commands.accounts", "accounts", "Instagram accounts: import files, list, show, update credentials, move, retire."),
+    "accounts": ("igctl.commands.accounts", "accounts", "Instagram accounts: import, list, show, update, retire."),
     "proxy": ("igctl.commands.proxy", "proxy", "Proxies: add and import them, see their use, put accounts on them."),
     "warmup": ("igctl.commands.warmup", "warmup", "The warm-up: the cron tick, the pipeline and each account's plan."),
     "review": (

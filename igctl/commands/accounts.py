@@ -30,7 +30,7 @@ from igctl.engine.store.migrations import STATES
 
 @click.group("accounts")
 def accounts():
-    """Instagram accounts: import files, list, show, update credentials, move, retire."""
+    """Instagram accounts: import, list, show, update, retire."""
 
 
 # -- import ----------------------------------------------------------------------------------
