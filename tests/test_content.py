@@ -559,10 +559,10 @@ def test_pools_warmup_uses_templates_a_model_its_own_and_templates_only_when_opt
 
 # -- content add ------------------------------------------------------------------------------
 def test_add_copies_images_and_registers_them(igctl, ws_path, ws, write):
-    src = write("in/10_new.JPG", b"new image")
+    src = write("in/10_new.JPG", b"\xff\xd8\xffnew image")
     out = igctl.json("content", "add", "_templates", "pfp", src)
     assert out["images"][0]["path"] == "_templates/pfp/10_new.JPG"
-    assert (ws_path / "content/_templates/pfp/10_new.JPG").read_bytes() == b"new image"
+    assert (ws_path / "content/_templates/pfp/10_new.JPG").read_bytes() == b"\xff\xd8\xffnew image"
     rows = igctl.json("content", "list", "_templates")
     assert [(r["content_id"], r["order_priority"]) for r in rows] == [(out["images"][0]["content_id"], 10)]
     assert sync(ws)["images_unchanged"] == 1  # add and sync agree
@@ -571,8 +571,8 @@ def test_add_copies_images_and_registers_them(igctl, ws_path, ws, write):
 def test_add_refuses_a_name_clash_and_changes_nothing(igctl, ws_path, ws, write):
     put(ws_path, "_templates/pfp/a.jpg", b"original")
     sync(ws)
-    fresh = write("in/fresh.jpg", b"fresh")
-    clash = write("in/A.jpg", b"other")  # the same name but for case: refused too
+    fresh = write("in/fresh.jpg", b"\xff\xd8\xfffresh")
+    clash = write("in/A.jpg", b"\xff\xd8\xffother")  # the same name but for case: refused too
     before = snapshot(ws)
     error = igctl.error("content", "add", "_templates", "pfp", fresh, clash)
     assert "already exists" in error

@@ -228,6 +228,20 @@ highlight: []
 """
 
 
+def check_template_sets(db: Database, strategy: Strategy, label: str) -> Strategy:
+    """A strategy may list only template sets that exist (`igctl content set-create`): one that
+    names another is refused when applied, and the strategy in force stays."""
+    live = {r["name"] for r in db.query("SELECT name FROM template_sets WHERE deleted_at IS NULL")}
+    missing = [n for n in strategy.template_sets if n != DEFAULT_SET and n not in live]
+    if missing:
+        raise InvalidInput(
+            f"{label}: templates: no template set named {', '.join(missing)}"
+            f" (create it with igctl content set-create {missing[0]}, or see igctl content sets)",
+            about=("templates",),
+        )
+    return strategy
+
+
 def on_file(ws: Workspace, model: ModelRow) -> tuple[Strategy, str | None]:
     """The model's strategy as its file says now, validated (InvalidInput naming key and line),
     and the file's sha256 when that differs from the strategy in force (None when unchanged,
@@ -243,7 +257,7 @@ def on_file(ws: Workspace, model: ModelRow) -> tuple[Strategy, str | None]:
     sha = file_sha(data)
     if sha == model["strategy_sha256"]:
         return stored(model), None
-    return read_file(path, name)[1], sha
+    return check_template_sets(ws.db(), read_file(path, name)[1], name), sha
 
 
 def shown(ws: Workspace, model: ModelRow) -> Strategy:

@@ -80,6 +80,7 @@ def create(ws: Workspace, name: str, *, strategy_file: str | Path | None = None,
         data = example_text(name).encode("utf-8")
         strategy = strategies.parse_text(data.decode("utf-8"), EXAMPLE_NAME)
     db = ws.db()
+    strategies.check_template_sets(db, strategy, EXAMPLE_NAME if strategy_file is None else Path(strategy_file).name)
     created: list[Path] = []
     try:
         with db.write():
@@ -977,7 +978,7 @@ def strategy_problems(ws: Workspace, db: Database | None = None) -> list[dict[st
         try:
             data = path.read_bytes()
             if file_sha(data) != model["strategy_sha256"]:
-                read_file(path, label(model["slug"]))
+                strategies.check_template_sets(db, read_file(path, label(model["slug"]))[1], label(model["slug"]))
         except FileNotFoundError:
             out.append({"model": model["name"], "model_id": model["id"], "error": f"{label(model['slug'])} not found"})
         except InvalidInput as exc:

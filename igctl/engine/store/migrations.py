@@ -298,6 +298,30 @@ def m002_claim_keys(db: Database) -> None:
     )
 
 
+@migration
+def m003_template_sets(db: Database) -> None:
+    """Named template sets (content/_templates/<set>/): a content row of a set has its set_id
+    (model_id NULL, is_template 1); the default set's rows keep set_id NULL. A deleted set keeps
+    its row (deleted_at) so its retired content still names it; a live name is unique.
+    `content.disabled_at`: an item the operator disabled, never chosen for a task, kept by sync."""
+    run_script(
+        db,
+        """
+        CREATE TABLE template_sets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT
+        );
+        CREATE UNIQUE INDEX template_sets_live_name ON template_sets (name) WHERE deleted_at IS NULL;
+        ALTER TABLE content ADD COLUMN set_id INTEGER REFERENCES template_sets(id);
+        ALTER TABLE content ADD COLUMN disabled_at TEXT;
+        CREATE INDEX content_set ON content (set_id, content_type, active) WHERE set_id IS NOT NULL;
+        """,
+    )
+
+
 def run_script(db: Database, script: str) -> None:
     """Run several statements inside the current transaction (sqlite3's executescript would
     commit first)."""
