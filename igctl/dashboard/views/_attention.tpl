@@ -28,7 +28,11 @@
   </td>
   <td>{{i["step_name"] or ""}}</td>
   <td>{{show(i["since"])}}</td>
+  % if i["kind"] in ("content_missing", "content_short") and i.get("pool"):
+  <td class="msg"><a href="/content/{{i['pool']}}">{{i["message"] or ""}}</a></td>
+  % else:
   <td class="msg">{{i["message"] or ""}}</td>
+  % end
   <td class="acts">
   % if i["kind"] == "human_review" and i["username"]:
     <button type="submit" form="retry-{{i['username']}}" class="retry">Retry</button>

@@ -3,6 +3,14 @@
 % if not models:
 <p class="empty">No models yet: create one with <code>igctl model create NAME</code>.</p>
 % end
+% warnings = [(name, n) for name, notes in short.items() for n in notes]
+% if warnings:
+<ul class="warnings" id="content-warnings">
+  % for name, n in warnings:
+  <li class="warn"><a href="/content/{{n['pool']}}">{{n["message"]}}</a></li>
+  % end
+</ul>
+% end
 <div class="cards" id="model-cards">
 % for m in models:
 <a class="card model" href="/models/{{m['id']}}/accounts" data-model-id="{{m['id']}}" id="model-{{m['id']}}">
@@ -19,8 +27,8 @@
     <dt>growth 7d</dt><dd data-figure="model-{{m['id']}}-followers_change_7d">{{"–" if m["followers_change_7d"] is None else ("%+d" % m["followers_change_7d"])}}</dd>
     <dt>content</dt><dd>{{m["content_images"]}} images, {{m["content_texts"]}} texts</dd>
   </dl>
-  % for note in short.get(m["name"], []):
-  <p class="warn">{{note}}</p>
+  % if short.get(m["name"]):
+  <p class="warn">content needs attention (see above)</p>
   % end
 </a>
 % end

@@ -12,7 +12,7 @@
   <a class="brand" href="/">igctl</a>
   % if operator:
   <nav>
-    % for key, href, label in [("models", "/", "Models"), ("accounts", "/accounts", "Accounts"), ("proxies", "/proxies", "Proxies"), ("bots", "/bots", "Bots"), ("review", "/review", "Review"), ("report", "/report", "Report"), ("import", "/import", "Import")]:
+    % for key, href, label in [("models", "/", "Models"), ("accounts", "/accounts", "Accounts"), ("proxies", "/proxies", "Proxies"), ("bots", "/bots", "Bots"), ("content", "/content", "Content"), ("review", "/review", "Review"), ("report", "/report", "Report"), ("import", "/import", "Import")]:
     <a href="{{href}}" class="{{'on' if nav == key else ''}}">{{label}}</a>
     % end
   </nav>

@@ -1244,8 +1244,8 @@ def pool_detail(ws: Workspace, pool: str) -> dict[str, Any]:
         "kind": "model" if ref.model_id is not None else "set",
         "set": ref.set_name,
         "folder": f"content/{ref.folder}/",
-        "images": {t: [r for r in rows if r["kind"] == "image" and r["type"] == t] for t in IMAGE_TYPES},
-        "texts": {
+        "image_items": {t: [r for r in rows if r["kind"] == "image" and r["type"] == t] for t in IMAGE_TYPES},
+        "text_items": {
             t: [r for r in rows if r["kind"] == "text" and r["type"] == t]
             for t in sorted({r["type"] for r in rows if r["kind"] == "text"})
         },

@@ -244,6 +244,7 @@ def _content_problems(ws: Workspace, db: Database, now: datetime) -> list[dict[s
             _item(
                 kind="content_missing",
                 model=m["model"],
+                pool=m["pool"],
                 step_name=", ".join(m["steps"]),
                 since=m["oldest_due_at"],
                 waited_seconds=_waited(now, m["oldest_due_at"]),
@@ -257,6 +258,7 @@ def _content_problems(ws: Workspace, db: Database, now: datetime) -> list[dict[s
             _item(
                 kind="content_short",
                 model=s["model"],
+                pool=s["pool"],
                 since=s["first_at"],
                 waited_seconds=_waited(now, s["first_at"]),
                 content_type=s["type"],

@@ -40,12 +40,13 @@ def fleet(ws: Workspace) -> dict[str, Any]:
     }
 
 
-def content_short(ws: Workspace) -> dict[str, list[str]]:
-    """Per model name, the review list's content problems (missing or running short)."""
-    out: dict[str, list[str]] = {}
+def content_short(ws: Workspace) -> dict[str, list[dict[str, str]]]:
+    """Per model name (or `_templates`), the review list's content problems (missing or running
+    short): each its message and the pool to fill (`pool`, the key of /content/<pool>)."""
+    out: dict[str, list[dict[str, str]]] = {}
     for item in attention(ws):
         if item["kind"] in ("content_missing", "content_short") and item.get("model"):
-            out.setdefault(item["model"], []).append(item["message"])
+            out.setdefault(item["model"], []).append({"message": item["message"], "pool": item.get("pool") or ""})
     return out
 
 
