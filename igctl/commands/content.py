@@ -20,8 +20,7 @@ from igctl.engine.store.clock import show
 
 @click.group("content")
 def content():
-    """Images and texts: content/_templates/ (the default template set, warm-up), content/_templates/<set>/ (named
-    template sets), content/<model>/ for each model."""
+    """Images and texts: content/_templates/ for warm-up, content/<model>/ for each model."""
 
 
 @content.command("sync")
