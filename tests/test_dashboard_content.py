@@ -9,6 +9,7 @@ import re
 import pytest
 from dashboard_helpers import Browser, browser, dash, events_by, scene  # noqa: F401
 from test_content import make_task
+from test_dashboard import everything
 from test_template_sets import PNG_BYTES, state
 from warmup_helpers import IMAGE_BYTES
 
@@ -58,12 +59,18 @@ def test_content_page_lists_every_pool_with_counts(browser, ws, scene, igctl):
 
 
 def test_pool_pages_render_and_never_write(browser, ws, ws_path, scene, igctl):
+    """As test_dashboard's test_a_page_view_never_writes: every table, the logs and the files
+    under content/ and models/ are as they were after a GET of each content page, also with a
+    file put in a folder and not synced."""
     igctl("content", "set-create", "summer")
-    before = state(ws, ws_path)
+    (ws_path / "content/_templates/summer/post/unsynced.png").write_bytes(PNG_BYTES)
+    before = (everything(ws), state(ws, ws_path))
     for path in ("/content", "/content/_templates", "/content/_templates/summer", "/content/alice"):
         page = browser.get(path)
         assert page.code == 200, path
-    assert state(ws, ws_path) == before
+    for path in ("/content/nobody", "/content/_templates/nope"):
+        assert browser.get(path).code == 404
+    assert (everything(ws), state(ws, ws_path)) == before
     page = browser.get("/content/_templates")
     cid = ws.db().scalar("SELECT id FROM content WHERE path IS NOT NULL AND active = 1 ORDER BY id LIMIT 1")
     assert f'<img class="thumb" loading="lazy" src="/content/images/{cid}"' in page.text
