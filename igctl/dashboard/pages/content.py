@@ -71,7 +71,10 @@ def install(app: Bottle, face: Face) -> None:
             p=detail,
             warnings=warnings_by_pool().get(detail["pool"], []),
             image_types=content.IMAGE_TYPES,
-            text_types=sorted(set(TEXT_TYPES) | set(detail["text_lists"]) | set(detail["text_items"])),
+            text_types=[
+                *TEXT_TYPES,
+                *sorted((set(detail["text_lists"]) | set(detail["text_items"])) - set(TEXT_TYPES)),
+            ],
             max_mb=ws.config.import_.max_file_mb,
             accept=",".join(content.IMAGE_EXTENSIONS),
         )
