@@ -11,7 +11,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from warmup_helpers import add_accounts, add_bot, fleet, seed_templates
+from warmup_helpers import add_accounts, add_bot, fleet, seed_model_content, seed_templates
 
 from igctl.dashboard import create_app
 from igctl.engine.domain import proxies
@@ -135,6 +135,7 @@ def scene(igctl, ws):
     """A model with ready accounts on two proxies, accounts in human review, and a bot."""
     seed_templates(ws)
     igctl("model", "create", "Alice")
+    seed_model_content(ws, "Alice")
     p1 = proxies.add(ws, "10.1.0.1:8080:u1:p1", location="DE", actor="test")["id"]
     p2 = proxies.add(ws, "10.1.0.2:8080:u2:p2", location="US", actor="test")["id"]
     add_accounts(

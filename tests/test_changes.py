@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from warmup_helpers import add_bot, fleet, seed_templates, snapshot
+from warmup_helpers import add_bot, fleet, seed_model_content, seed_templates, snapshot
 
 from igctl.engine.domain import proxies
 from igctl.engine.flows import botwork
@@ -112,6 +112,7 @@ def test_model_assign_notes_the_number_assigned_and_a_dry_run_keeps_nothing(igct
 
     seed_templates(ws)
     igctl("model", "create", "Alice")
+    seed_model_content(ws, "Alice")
     p = proxies.add(ws, "10.1.0.1:8080", location="DE", actor="test")["id"]
     add_accounts(
         ws,

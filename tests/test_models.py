@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from warmup_helpers import IMAGE_BYTES, add_accounts, add_bot, by_name, seed_templates, snapshot
+from warmup_helpers import IMAGE_BYTES, add_accounts, add_bot, by_name, seed_model_content, seed_templates, snapshot
 
 from igctl.engine.domain import proxies
 from igctl.engine.flows import botwork
@@ -178,6 +178,7 @@ def test_content_add_and_list_for_a_model(igctl, ws_path, ws, write):
 def test_assign_only_ready_accounts_on_proxies_free_of_other_models(igctl, ws_path, ws, write):
     igctl("model", "create", "Alice", "--strategy", write("s.yaml", STRATEGY))
     igctl("model", "create", "Bella")
+    seed_model_content(ws, "Alice", "Bella")
     p_de, p_us, p_shared = proxy(ws, 1, "DE"), proxy(ws, 2, "US"), proxy(ws, 3, "DE")
     ready_on(ws, p_us, 2, "us")
     ready_on(ws, p_de, 2, "de")
@@ -232,6 +233,7 @@ def test_assign_only_ready_accounts_on_proxies_free_of_other_models(igctl, ws_pa
 
 def test_assign_filters_max_retries_min_followers_and_max_accounts(igctl, ws_path, ws, write):
     igctl("model", "create", "Alice", "--strategy", write("s.yaml", STRATEGY + "max_accounts: 2\n"))
+    seed_model_content(ws, "Alice")
     ids = ready_on(ws, proxy(ws, 1), 3, "a")
     db = ws.db()
     with db.write():
@@ -259,6 +261,7 @@ def test_assign_filters_max_retries_min_followers_and_max_accounts(igctl, ws_pat
 # -- unassign / delete -------------------------------------------------------------------------------
 def test_unassign_and_delete_bad_input(igctl, ws_path, ws):
     igctl("model", "create", "Alice")
+    seed_model_content(ws, "Alice")
     ready_on(ws, proxy(ws, 1), 2, "a")
     igctl("model", "assign", "Alice", "a00001")
     before = full_snapshot(ws, ws_path)
@@ -330,6 +333,7 @@ def test_failed_model_tasks_go_to_review_and_come_back(igctl, ws_path, ws, clock
 def test_unassign_records_state_change_before_the_cancelled_tasks(igctl, ws_path, ws):
     # the account's move to cleanup comes before the task.cancelled event of its open tasks
     igctl("model", "create", "Alice")
+    seed_model_content(ws, "Alice")
     ready_on(ws, proxy(ws, 1), 1, "a")
     igctl("model", "assign", "Alice", "a00001")  # onboarding step 1 queued
     igctl("model", "unassign", "Alice", "a00001")

@@ -88,6 +88,18 @@ def seed_templates(ws: Workspace) -> None:
     content.sync(ws, "_templates", actor="test")
 
 
+def seed_model_content(ws: Workspace, *names: str) -> None:
+    """A profile picture and a bio in each model's own pool: what the default onboarding
+    (change_pfp, change_bio) needs before the model may take accounts."""
+    for name in names:
+        slug = ws.db().scalar("SELECT slug FROM models WHERE name = ?", [name])
+        folder = ws.content_dir / slug
+        (folder / "pfp").mkdir(parents=True, exist_ok=True)
+        (folder / "pfp" / f"{slug}-face.jpg").write_bytes(IMAGE_BYTES + slug.encode())
+        (folder / "texts.yaml").write_text(f"bio: [{slug} bio one, {slug} bio two]\n", encoding="utf-8")
+        content.sync(ws, name, actor="test")
+
+
 def account(ws: Workspace, account_id: int):
     return ws.db().one("SELECT * FROM accounts WHERE id = ?", [account_id])
 

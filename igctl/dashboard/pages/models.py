@@ -59,8 +59,15 @@ def install(app: Bottle, face: Face) -> None:
         f = forms()
         usernames = [u for u in f.getall("usernames") if u.strip()]
         count = face.number(f.get("count"), "count")
-        with change("model assign", model=row["name"], usernames=usernames or None, count=count) as c:
-            result = models.assign(ws, row["name"], usernames=usernames or None, count=count, actor=actor())
+        # the filters shown on the Available tab, so "the best N" are the best of those on screen
+        filters = {
+            "location": (f.get("location") or "").strip() or None,
+            "max_retries": face.number(f.get("max_retries"), "max retries"),
+            "min_followers": face.number(f.get("min_followers"), "min followers"),
+        }
+        given = {k: v for k, v in filters.items() if v is not None}
+        with change("model assign", model=row["name"], usernames=usernames or None, count=count, **given) as c:
+            result = models.assign(ws, row["name"], usernames=usernames or None, count=count, actor=actor(), **filters)
             c.note(assigned=len(result["assigned"]))
         parts = [
             f"{len(result['assigned'])} account(s) assigned to {result['model']}"

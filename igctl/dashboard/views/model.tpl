@@ -45,6 +45,11 @@
   % else:
   <form method="post" action="/models/{{summary['id']}}/assign" id="assign-form">
   <input type="hidden" name="csrf_token" value="{{csrf}}">
+  % for key, value in filters.items():
+  % if value is not None:
+  <input type="hidden" name="{{key}}" value="{{value}}">
+  % end
+  % end
   <div class="scroll"><table id="available-table">
   <thead><tr><th><input type="checkbox" data-select-all="usernames" aria-label="select all"></th><th>account</th><th>proxy</th><th>location</th><th>warm-up hours</th><th>retries</th><th>followers</th><th>eligible</th></tr></thead>
   <tbody>
@@ -66,7 +71,7 @@
   % end
   </tbody></table></div>
   <p class="bulk"><button type="submit" id="assign-selected">Assign selected to this model</button>
-  or the best <input name="count" size="3" inputmode="numeric" aria-label="how many"> eligible <button type="submit" id="assign-count">Assign</button></p>
+  or the best <input name="count" size="3" inputmode="numeric" aria-label="how many"> eligible{{" of those shown" if any(v is not None for v in filters.values()) else ""}} <button type="submit" id="assign-count">Assign</button></p>
   <p class="hint">Onboarding (new profile picture and bio) is queued at once for each assigned account.</p>
   </form>
   % end

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1621,3 +1622,24 @@ def set_texts(ws: Workspace, pool: str, content_type: str, lines: str, *, actor:
             _atomic_write(path, old)
         raise
     return {"pool": ref.key, "type": content_type, "texts": len(texts), "changed": True, "sync": synced["pools"][0]}
+
+
+def lacking_for_steps(db: Database, kind: str, steps: Sequence[str], model_id: int | None) -> list[dict[str, Any]]:
+    """What the steps of one kind would wait for in a model's pool: one row per content type
+    that has no active item (for images: neither the type nor `any`), with the steps that need
+    it and where to put it. Empty when every step can be served."""
+    out: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        pool = pool_for(db, kind, step, model_id)
+        for content_type in needs(step):
+            if content_type in out:
+                out[content_type]["steps"].append(step)
+            elif not _has_item(db, pool, content_type):
+                out[content_type] = {
+                    "type": content_type,
+                    "kind": "image" if is_image_type(content_type) else "text",
+                    "steps": [step],
+                    "folder": _pool_hint(db, pool, content_type),
+                    "pool": pool_key(db, pool.model_id),
+                }
+    return list(out.values())

@@ -800,6 +800,32 @@ def assign(
     return result
 
 
+def check_onboarding_content(db: Database, model: ModelRow, strategy: Strategy) -> None:
+    """A model takes accounts only when its pool can serve every onboarding step: an account
+    assigned without it would sit in onboarding with a task no bot can be given. The refusal
+    names what is missing and where it goes."""
+    lacking = content.lacking_for_steps(db, "onboarding", strategy.onboarding, model["id"])
+    if not lacking:
+        return
+    sets = strategy.template_sets
+    where = (
+        f"its content or its template sets ({', '.join(sets)})" if sets else "its content (it lists no template set)"
+    )
+    parts = []
+    for item in lacking:
+        place = (
+            f"content/{item['pool']}/{item['type']}/"
+            if item["kind"] == "image"
+            else (f"content/{item['pool']}/texts.yaml under {item['type']}:")
+        )
+        parts.append(f"a {item['type']} {item['kind']} for {', '.join(item['steps'])} (put it in {place})")
+    raise Conflict(
+        f"model {model['name']} cannot take accounts yet: nothing in {where} serves its onboarding: "
+        + "; ".join(parts)
+        + ". Add it (igctl content add, or the dashboard's Content page), then assign again."
+    )
+
+
 def _assign(
     ws: Workspace,
     db: Database,
@@ -815,6 +841,7 @@ def _assign(
     actor: str,
 ) -> dict[str, Any]:
     strategy = load_strategy(ws, db, model, actor=actor, now=now)
+    check_onboarding_content(db, model, strategy)
     assigned: list[str] = []
     skipped: list[dict[str, Any]] = []
     reassigning: list[str] = []
