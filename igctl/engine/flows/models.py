@@ -348,9 +348,7 @@ def delete_preview(ws: Workspace, name: str) -> dict[str, Any]:
         )
         if a["id"] not in ids
     ]
-    pending = db.query(
-        "SELECT username FROM accounts WHERE reassign_to_model_id = ? ORDER BY id", [model["id"]]
-    )
+    pending = db.query("SELECT username FROM accounts WHERE reassign_to_model_id = ? ORDER BY id", [model["id"]])
     return {
         "model": model["name"],
         "cleanup": [a["username"] for a in leaving],
