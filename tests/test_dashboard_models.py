@@ -476,3 +476,11 @@ def test_model_pages_never_write(browser, ws, scene, igctl):
         assert browser.get(page).code == 200, page
     assert browser.get("/models/999/strategy").code == 404
     assert state(ws) == before
+
+
+def test_a_broken_file_on_the_model_page_leads_to_the_editor(browser, ws, scene):
+    mid = scene["model_id"]
+    strategy_file(ws).write_text("schedule: {post: {per_week: lots}}\n", encoding="utf-8")
+    page = browser.get(f"/models/{mid}/accounts")
+    assert page.code == 400 and "schedule.post.per_week" in page.text
+    assert f'href="/models/{mid}/strategy"' in page.text

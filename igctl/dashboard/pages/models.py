@@ -42,7 +42,19 @@ def install(app: Bottle, face: Face) -> None:
         }
         if view != "available":
             filters = {"location": None, "max_retries": None, "min_followers": None}
-        summary, data = model_views.show(ws, row["name"], view, **filters)
+        try:
+            summary, data = model_views.show(ws, row["name"], view, **filters)
+        except InvalidInput as exc:
+            if row["archived_at"] is not None or strategy_editor.editor(ws, row)["file_error"] is None:
+                raise
+            # a broken strategy file: the editor shows why and saves a valid one
+            return render(
+                "error",
+                status=exc.http_status,
+                title="Not done",
+                message=exc.message + " Open the strategy editor to see the fields and save a valid file.",
+                back=f"/models/{model_id}/strategy",
+            )
         extra = {}
         if view == "overview":
             extra["move_targets"] = [
