@@ -57,5 +57,5 @@
 <p class="hint">Saving writes <code>{{file}}</code> (the comment lines at its top are kept, other comments are not) and applies it
 as <code>igctl model sync</code> does: a changed schedule re-plans the queued slots. The file stays the source of truth: edit it by hand
 and run <code>igctl model sync</code>, and this page shows what it says.</p>
-<p><a href="/models/{{model['id']}}/delete" class="danger" id="delete-link">Delete this model…</a></p>
+<p><a href="/models/{{model['id']}}/delete" class="danger-link" id="delete-link">Delete this model…</a></p>
 % end

@@ -202,12 +202,25 @@ def _header(old: bytes | None) -> str:
     return header
 
 
+class _Dumper(yaml.SafeDumper):
+    """Texts of several lines (notes) as a `|` block, as an operator would write them."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def render(data: dict[str, Any], old: bytes | None) -> bytes:
     """The file's new text: the old file's top comments, then the keys in FIELDS order."""
     ordered = dict(data)
     if "schedule" in ordered:
         ordered["schedule"] = {k: ordered["schedule"][k] for k in KINDS if k in ordered["schedule"]}
-    body = yaml.safe_dump(ordered, allow_unicode=True, sort_keys=False, default_flow_style=None, width=10_000)
+    body = yaml.dump(
+        ordered, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=None, width=10_000
+    )
     return (_header(old) + body).encode("utf-8")
 
 
