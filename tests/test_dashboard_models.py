@@ -484,3 +484,11 @@ def test_a_broken_file_on_the_model_page_leads_to_the_editor(browser, ws, scene)
     page = browser.get(f"/models/{mid}/accounts")
     assert page.code == 400 and "schedule.post.per_week" in page.text
     assert f'href="/models/{mid}/strategy"' in page.text
+
+
+def test_a_missing_set_on_the_model_page_leads_to_the_editor(browser, ws, scene):
+    mid = scene["model_id"]
+    strategy_file(ws).write_text("templates: [gone]\n", encoding="utf-8")
+    page = browser.get(f"/models/{mid}/accounts")
+    assert page.code == 400 and "no template set named gone" in page.text
+    assert f'href="/models/{mid}/strategy"' in page.text

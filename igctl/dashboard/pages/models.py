@@ -9,6 +9,7 @@ from bottle import Bottle, request
 
 from igctl.dashboard.face import Face
 from igctl.engine.domain import accounts
+from igctl.engine.domain.strategy import label as strategy_label
 from igctl.engine.flows import models, strategy_editor
 from igctl.engine.flows.strategy_editor import KINDS, StrategyForm, StrategyRefused
 from igctl.engine.store.errors import InvalidInput
@@ -45,7 +46,7 @@ def install(app: Bottle, face: Face) -> None:
         try:
             summary, data = model_views.show(ws, row["name"], view, **filters)
         except InvalidInput as exc:
-            if row["archived_at"] is not None or strategy_editor.editor(ws, row)["file_error"] is None:
+            if row["archived_at"] is not None or not exc.message.startswith(strategy_label(row["slug"])):
                 raise
             # a broken strategy file: the editor shows why and saves a valid one
             return render(
