@@ -36,14 +36,16 @@ def model():
     type=click.Path(dir_okay=False),
     help="A strategy YAML file to use (default: the commented example, i.e. every default).",
 )
+@click.option("--display-name", help="How the model is shown (default: its name); not with --strategy.")
 @json_option
 @workspace_option
-def create(name, strategy_file, json_):
+def create(name, strategy_file, display_name, json_):
     """Create model NAME: models/<slug>.yaml and content/<slug>/ (pfp, post, story, highlight,
     any, texts.yaml)."""
     with changing("model create", model=name) as change:
         result = model_views.model_summary(
-            change.ws, models.create(change.ws, name, strategy_file=strategy_file, actor=actor())
+            change.ws,
+            models.create(change.ws, name, strategy_file=strategy_file, display_name=display_name, actor=actor()),
         )
     if json_:
         print_json(result)

@@ -1,7 +1,7 @@
 % rebase('layout', title=title)
-<h1>Models</h1>
+<h1>Models <small><a href="/models/new" id="new-model-link">New model</a></small></h1>
 % if not models:
-<p class="empty">No models yet: create one with <code>igctl model create NAME</code>.</p>
+<p class="empty">No models yet: <a href="/models/new" id="create-first-model">create one</a> (a name and a display name; its strategy next).</p>
 % end
 % warnings = [(name, n) for name, notes in short.items() for n in notes]
 % if warnings:

@@ -2,6 +2,9 @@
 % labels = {"overview": "A · Overview", "available": "B · Available", "pipeline": "C · Warm-up pipeline", "proxies": "D · Proxies", "attention": "E · Needs attention"}
 % base_url = "/models/%d/accounts" % summary["id"]
 <h1>{{summary["display_name"]}} <small>{{summary["name"]}}{{" (archived)" if summary["archived_at"] else ""}}</small></h1>
+% if not summary["archived_at"]:
+<p class="sub model-actions"><a href="/models/{{summary['id']}}/strategy" id="strategy-link">Strategy</a> · <a href="/content/{{summary['slug']}}">Content</a> · <a href="/models/{{summary['id']}}/delete" id="delete-model-link">Delete…</a></p>
+% end
 <p class="sub">{{summary["active"]}} active · {{summary["onboarding"]}} onboarding · {{summary["cleanup"]}} in cleanup · {{summary["human_review"]}} in review · {{summary["proxies"]}} proxies</p>
 <nav class="tabs" id="tabs">
 % for v in views:
@@ -13,11 +16,23 @@
   % if not data:
   <p class="empty">No accounts in this model yet: assign some from the Available tab.</p>
   % else:
+  % live = not summary["archived_at"]
+  % if live:
+  <form method="post" action="/models/{{summary['id']}}/unassign" id="unassign-form">
+  <input type="hidden" name="csrf_token" value="{{csrf}}">
+  % end
   <div class="scroll"><table id="overview-table">
-  <thead><tr><th>account</th><th>phase</th><th>proxy</th><th>bot</th><th>task</th><th>due</th><th>last action</th><th>followers</th><th>7d</th><th>done 7d</th></tr></thead>
+  <thead><tr>{{!'<th><input type="checkbox" data-select-all="usernames" aria-label="select all"></th>' if live else ''}}<th>account</th><th>phase</th><th>proxy</th><th>bot</th><th>task</th><th>due</th><th>last action</th><th>followers</th><th>7d</th><th>done 7d</th></tr></thead>
   <tbody>
   % for r in data:
   <tr data-username="{{r['username']}}">
+    % if live:
+    <td>
+    % if not r["phase"].startswith("cleanup"):
+      <input type="checkbox" name="usernames" value="{{r['username']}}" aria-label="select {{r['username']}}">
+    % end
+    </td>
+    % end
     <td><a href="/accounts/{{q(r['username'])}}">{{r["username"]}}</a></td>
     <td>{{r["phase"]}}</td>
     <td>{{r["proxy_id"] or ""}} {{r["proxy_location"] or ""}}</td>
@@ -31,6 +46,20 @@
   </tr>
   % end
   </tbody></table></div>
+  % if live:
+  <p class="bulk"><button type="submit" name="action" value="unassign" id="unassign-selected">Unassign selected (to cleanup)</button>
+  % if move_targets:
+  or move them to <select name="to_model" aria-label="model to move to" id="move-target">
+  % for m in move_targets:
+    <option value="{{m['id']}}">{{m["display_name"]}} ({{m["name"]}})</option>
+  % end
+  </select> <button type="submit" name="action" value="move" id="move-selected">Move</button>
+  % end
+  </p>
+  <p class="hint">Unassigned accounts go through cleanup (reset_pfp, reset_bio, delete_posts) back to ready, as <code>igctl model unassign</code>.
+  Moved accounts (active ones) go through the same cleanup, then join the other model by themselves, as <code>igctl model assign OTHER USERNAME… --reassign</code>.</p>
+  </form>
+  % end
   % end
 % elif view == "available":
   <form method="get" action="{{base_url}}" class="filters">

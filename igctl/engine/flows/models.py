@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..domain import content, lifecycle, proxies, schedule
 from ..domain import strategy as strategies
 from ..domain.strategy import (
@@ -65,19 +67,35 @@ highlight: []
 """
 
 
-def create(ws: Workspace, name: str, *, strategy_file: str | Path | None = None, actor: str) -> ModelRow:
-    """`model create NAME [--strategy FILE]`: the row, `models/<slug>.yaml` (FILE's text, or the
-    commented example) and `content/<slug>/` with its type folders and texts.yaml. A name that
-    is taken (also by an archived model) is a Conflict. Files written are taken back when the
-    database refuses."""
+def create(
+    ws: Workspace,
+    name: str,
+    *,
+    strategy_file: str | Path | None = None,
+    display_name: str | None = None,
+    actor: str,
+) -> ModelRow:
+    """`model create NAME [--strategy FILE] [--display-name TEXT]`: the row, `models/<slug>.yaml`
+    (FILE's text, or the commented example followed by `display_name:` when one is given) and
+    `content/<slug>/` with its type folders and texts.yaml. A name that is taken (also by an
+    archived model) is a Conflict. Files written are taken back when the database refuses."""
     name = check_name(name)
+    display_name = (display_name or "").strip() or None
+    if strategy_file is not None and display_name is not None:
+        raise InvalidInput(
+            "give a display name or a strategy file, not both (a strategy file holds its own display_name)",
+            about=("display_name", "strategy_file"),
+        )
     if strategy_file is not None:
         src = Path(strategy_file)
         if not src.is_file():
             raise InvalidInput(f"{src}: no such file")
         data, strategy = read_file(src, src.name)
     else:
-        data = example_text(name).encode("utf-8")
+        text = example_text(name)
+        if display_name is not None:
+            text += yaml.safe_dump({"display_name": display_name}, allow_unicode=True, width=10_000)
+        data = text.encode("utf-8")
         strategy = strategies.parse_text(data.decode("utf-8"), EXAMPLE_NAME)
     db = ws.db()
     strategies.check_template_sets(db, strategy, EXAMPLE_NAME if strategy_file is None else Path(strategy_file).name)
@@ -291,6 +309,54 @@ def delete(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
         "cleanup": [a["username"] for a in leaving],
         "accounts_leaving": in_cleanup,
         "reassign_cancelled": [a["username"] for a in pending],
+    }
+
+
+def delete_preview(ws: Workspace, name: str) -> dict[str, Any]:
+    """What `model delete NAME` would do now, computed without writing (the dashboard's
+    confirmation page): the accounts that go to cleanup, their open tasks that are cancelled,
+    the tasks bots hold that run to their end, the accounts already leaving, the pending
+    reassignments cancelled, and the proxies serving the model."""
+    db = ws.db()
+    model = live_model(db, name)
+    leaving = _leaving_candidates(db, model["id"])
+    ids = [a["id"] for a in leaving]
+    marks = ", ".join("?" * len(ids))
+    cancelled = (
+        db.scalar(
+            f"SELECT COUNT(*) FROM tasks WHERE account_id IN ({marks}) AND kind != 'cleanup'"
+            " AND status IN ('queued', 'review')",
+            ids,
+        )
+        if ids
+        else 0
+    )
+    held = (
+        db.scalar(
+            f"SELECT COUNT(*) FROM tasks WHERE account_id IN ({marks}) AND kind != 'cleanup' AND status = 'claimed'",
+            ids,
+        )
+        if ids
+        else 0
+    )
+    already = [
+        a
+        for a in db.query(
+            "SELECT id, username FROM accounts WHERE model_id = ? AND lifecycle_state IN ('cleanup', 'human_review')"
+            " ORDER BY id",
+            [model["id"]],
+        )
+        if a["id"] not in ids
+    ]
+    pending = db.query("SELECT username FROM accounts WHERE reassign_to_model_id = ? ORDER BY id", [model["id"]])
+    return {
+        "model": model["name"],
+        "cleanup": [a["username"] for a in leaving],
+        "tasks_cancelled": cancelled,
+        "tasks_held": held,
+        "already_leaving": [a["username"] for a in already],
+        "reassign_cancelled": [a["username"] for a in pending],
+        "proxies": db.scalar("SELECT COUNT(*) FROM proxies WHERE assigned_model_id = ?", [model["id"]]),
     }
 
 
