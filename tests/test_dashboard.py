@@ -267,11 +267,28 @@ def test_a_page_view_never_writes(browser, ws, scene, clock):
         f"/models/{mid}/accounts?view={view}" for view in ("overview", "available", "pipeline", "proxies", "attention")
     ]
     pages += [f"/models/{mid}/accounts?view=available&location=US&max_retries=0&min_followers=0"]
+    # the pages of issue 15: model forms, content, bots and the console (a task the bot holds)
+    from igctl.engine.flows import botwork, models
+
+    models.assign(ws, "Alice", usernames=["ready00001"], actor="test")
+    held = botwork.claim_next(ws, scene["bot"])
+    content_id = ws.db().scalar("SELECT min(id) FROM content WHERE path IS NOT NULL")
+    pages += ["/models/new", f"/models/{mid}/strategy", f"/models/{mid}/delete", f"/proxies/{scene['p1']}/replace"]
+    pages += [f"/bots/{scene['bot']}", f"/bots/{scene['bot']}/revoke", f"/bots/{scene['bot']}/console"]
+    pages += [f"/bots/{scene['bot']}/console/tasks/{held['task_id']}", f"/content/images/{content_id}"]
+    pages += ["/content", "/content/alice", "/content/_templates", "/content/_templates/nosuchset"]
     before = everything(ws)
+    visited = set()
     for path in pages:
         page = browser.get(path)
         assert page.code in (200, 404), (path, page.code, page.text)
+        if path != "/no/such/page":
+            route, _ = browser.app.router.match({"PATH_INFO": path.partition("?")[0], "REQUEST_METHOD": "GET"})
+            visited.add(route.rule)
     assert everything(ws) == before
+    # a new page cannot be left out of this test
+    every_get = {r.rule for r in browser.app.routes if r.method == "GET" and not r.rule.startswith("/static/")}
+    assert every_get - visited == set()
 
 
 def test_unknown_things_get_a_clear_page(browser, scene):
