@@ -132,7 +132,7 @@ def test_an_operators_day_in_chromium(igctl, ws, server, browser, tmp_path):
     page.click("#assign-selected")
     page.wait_for_url(f"{url}/models/{mid}/accounts?view=overview")
     assert "2 account(s) assigned to Alice: ready00001, ready00002" in page.inner_text("#flash")
-    assert page.locator("#overview-table tbody tr").all_inner_texts()[0].startswith("ready00001")
+    assert page.locator("#overview-table tbody tr").all_inner_texts()[0].strip().startswith("ready00001")
     assert page.locator("#overview-table tbody tr").count() == 2
     shot(page, "model-overview")
     assert state_of(igctl, "ready00001") == "active" and state_of(igctl, "ready00003") == "ready"

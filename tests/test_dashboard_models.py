@@ -11,7 +11,7 @@ import pytest
 import yaml
 from dashboard_helpers import browser, dash, events_by, scene  # noqa: F401
 from test_dashboard import everything
-from warmup_helpers import add_bot
+from warmup_helpers import add_bot, seed_model_content
 
 from igctl.engine.domain import strategy as strategies
 from igctl.engine.flows import botwork, models
@@ -377,6 +377,7 @@ def test_delete_of_an_unknown_model_is_404(browser, ws, scene):
 # -- unassign or move --------------------------------------------------------------------------------
 def test_overview_has_checkboxes_and_the_other_models(browser, ws, scene, igctl):
     igctl("model", "create", "Bob")
+    seed_model_content(ws, "Bob")
     igctl("model", "assign", "Alice", "ready00001")
     page = browser.get(f"/models/{scene['model_id']}/accounts")
     assert 'name="usernames" value="ready00001"' in page.text
@@ -414,6 +415,7 @@ def test_unassign_selected_sends_them_to_cleanup(browser, ws, scene, igctl):
 )
 def test_refused_unassign_or_move_changes_nothing(browser, ws, scene, igctl, data, message):
     igctl("model", "create", "Bob")
+    seed_model_content(ws, "Bob")
     igctl("model", "assign", "Alice", "ready00001")
     bob = str(model_row(ws, "Bob")["id"])
     data = [(k, bob if v == "BOB" else v) for k, v in data]
@@ -425,6 +427,7 @@ def test_refused_unassign_or_move_changes_nothing(browser, ws, scene, igctl, dat
 
 def test_move_selected_to_another_model_goes_through_cleanup_then_joins(browser, ws, scene, igctl):
     igctl("model", "create", "Bob")
+    seed_model_content(ws, "Bob")
     igctl("model", "assign", "Alice", "ready00001", "ready00002")
     bob = model_row(ws, "Bob")
     page = post(
@@ -452,6 +455,7 @@ def test_move_selected_to_another_model_goes_through_cleanup_then_joins(browser,
 
 def test_a_move_of_an_account_in_review_is_refused(browser, ws, scene, igctl):
     igctl("model", "create", "Bob")
+    seed_model_content(ws, "Bob")
     igctl("model", "assign", "Alice", "ready00001")
     with ws.db().write():
         ws.db().execute("UPDATE accounts SET lifecycle_state = 'human_review' WHERE username = 'ready00001'")
@@ -467,6 +471,7 @@ def test_a_move_of_an_account_in_review_is_refused(browser, ws, scene, igctl):
 
 def test_model_pages_never_write(browser, ws, scene, igctl):
     igctl("model", "create", "Bob")
+    seed_model_content(ws, "Bob")
     igctl("model", "assign", "Alice", "ready00001")
     mid = scene["model_id"]
     path = strategy_file(ws)
