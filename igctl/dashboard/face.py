@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from igctl.engine.store.changes import Change
@@ -31,6 +32,18 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
+def save_upload(upload: Any, path: Path, limit: int, over: str) -> None:
+    """Write an uploaded file to `path` a MiB at a time, refusing it (`over`: the message)
+    as soon as it passes `limit` bytes, so a huge upload never fills the disk."""
+    written = 0
+    with open(path, "wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                raise InvalidInput(over)
+            out.write(chunk)
+
+
 @dataclass(frozen=True)
 class Face:
     ws: Any
@@ -52,4 +65,4 @@ class Face:
         return whole_number(value, label)
 
 
-__all__ = ["Change", "Face", "local_path", "whole_number"]
+__all__ = ["Change", "Face", "local_path", "save_upload", "whole_number"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bottle import Bottle, request, response, static_file
 
-from igctl.dashboard.face import Face, local_path
+from igctl.dashboard.face import Face, local_path, save_upload
 from igctl.engine.domain import content
 from igctl.engine.store.errors import InvalidInput
 from igctl.engine.views import dashboard
@@ -110,16 +110,13 @@ def install(app: Bottle, face: Face) -> None:
                         f"{name}: not an image ({', '.join(e[1:] for e in content.IMAGE_EXTENSIONS)}); nothing was uploaded"
                     )
                 path = folder / f"{index}{Path(name).suffix.lower()}"
-                written = 0
-                with open(path, "wb") as out:
-                    while chunk := up.file.read(1 << 20):
-                        written += len(chunk)
-                        if written > max_upload:
-                            raise InvalidInput(
-                                f"{name} is over the limit of {ws.config.import_.max_file_mb:g} MB"
-                                " (import.max_file_mb); nothing was uploaded"
-                            )
-                        out.write(chunk)
+                save_upload(
+                    up,
+                    path,
+                    max_upload,
+                    f"{name} is over the limit of {ws.config.import_.max_file_mb:g} MB"
+                    " (import.max_file_mb); nothing was uploaded",
+                )
                 paths.append(path)
                 names.append(name)
             with change("content add", pool=pool, type=kind, files=names):

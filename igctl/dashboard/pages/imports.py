@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bottle import Bottle, request
 
-from igctl.dashboard.face import Face
+from igctl.dashboard.face import Face, save_upload
 from igctl.engine.domain import accounts, proxies
 from igctl.engine.store.errors import InvalidInput
 
@@ -42,15 +42,12 @@ def install(app: Bottle, face: Face) -> None:
         folder = Path(tempfile.mkdtemp(prefix="igctl-upload-"))
         try:
             path = folder / (upload.filename or "upload.txt")
-            written = 0
-            with open(path, "wb") as out:
-                while chunk := upload.file.read(1 << 20):
-                    written += len(chunk)
-                    if written > max_upload:
-                        raise InvalidInput(
-                            f"{upload.filename} is over the limit of {ws.config.import_.max_file_mb:g} MB (import.max_file_mb)"
-                        )
-                    out.write(chunk)
+            save_upload(
+                upload,
+                path,
+                max_upload,
+                f"{upload.filename} is over the limit of {ws.config.import_.max_file_mb:g} MB (import.max_file_mb)",
+            )
             if kind == "accounts":
                 assign = not f.get("no_assign")
                 with change("accounts import", file=upload.filename, assign=assign):

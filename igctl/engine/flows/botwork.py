@@ -365,8 +365,12 @@ def held_task(ws: Workspace, bot_id: int, task_id: int) -> dict[str, Any]:
     """A task the bot holds, as the claim handed it out (the bot API's payload: the content as
     chosen, the lease as it is now), every password that is set masked (MASK). For the bot
     console, to come back to a claimed task; it reads and records nothing."""
-    db = ws.db()
-    _bot, task, account, proxy = _held(db, bot_id, task_id)
+    _bot, task, account, proxy = _held(ws.db(), bot_id, task_id)
+    return _held_payload(ws, task, account, proxy, masked=True)
+
+
+def _held_payload(ws: Workspace, task: TaskRow, account: AccountRow, proxy: Any, *, masked: bool) -> dict[str, Any]:
+    """A held task's payload as its claim handed it out: the content as chosen, the lease as now."""
     return _task_payload(
         ws,
         task,
@@ -376,7 +380,7 @@ def held_task(ws: Workspace, bot_id: int, task_id: int) -> dict[str, Any]:
         attempt=task["attempts"],
         content=json.loads(task["content_json"]) if task["content_json"] else None,
         lease=task["lease_expires_at"],
-        masked=True,
+        masked=masked,
     )
 
 
@@ -401,16 +405,7 @@ def reveal_credentials(ws: Workspace, bot_id: int, task_id: int, *, actor: str) 
             f"at bot {bot['name']}'s console (task {task['id']})",
             details={"revealed": ["account password", "email password", "proxy password"], "bot": bot["name"]},
         )
-        return _task_payload(
-            ws,
-            task,
-            account,
-            proxy,
-            slot=account["slot"],
-            attempt=task["attempts"],
-            content=json.loads(task["content_json"]) if task["content_json"] else None,
-            lease=task["lease_expires_at"],
-        )
+        return _held_payload(ws, task, account, proxy, masked=False)
 
 
 # -- completion ------------------------------------------------------------------------------
