@@ -186,6 +186,9 @@ def test_disable_enable_and_delete_an_image_from_its_page(browser, ws, ws_path, 
     assert not (ws_path / "content/alice/pfp/b.jpg").exists()
     assert ws.db().scalar("SELECT active FROM content WHERE id = ?", [b]) == 0
     assert [e["kind"] for e in events_by(ws, ACTOR)][-2:] == ["command", "content.deleted"]
+    # the confirmation page itself refuses what the delete would refuse: b is retired now
+    again = post(browser, "/content/items", {"act": f"delete:{b}", "next": "/content/alice"})
+    assert again.code == 409 and f"content {b} is retired" in again.text and 'id="delete-confirm"' not in again.text
 
 
 def test_item_action_refusals_change_nothing(browser, ws, ws_path, scene):

@@ -279,6 +279,15 @@ def test_the_replace_page_lists_what_moves_and_where_it_can_go(pbrowser, two):
     assert 'id="no-candidates"' not in page.text
 
 
+def test_the_replace_page_offers_no_proxy_serving_another_model(pbrowser, two, igctl):
+    """The engine's rule (one proxy serves one model) decides the choices, as it decides the
+    replace: with old00001 in Alice, proxy 4 (Bella's) is not offered."""
+    in_model(two, igctl, "Alice", "old00001")
+    page = pbrowser.get("/proxies/1/replace")
+    assert re.findall(r'<option value="(\d+)">', page.text) == ["2"]
+    assert [p["id"] for p in proxies.replacement_candidates(two, 1)] == [2]
+
+
 def test_the_replace_page_says_when_no_proxy_has_room(pbrowser, two):
     proxies.set_status(two, 2, "inactive", actor="test")
     add_accounts(two, 1, state="ready", proxy_ids=[4], prefix="more")

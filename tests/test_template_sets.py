@@ -215,6 +215,18 @@ def test_set_delete_retires_its_content_keeps_the_rows_and_frees_the_name(igctl,
     assert not again["adopted"] and again["set_id"] != out.get("set_id")
 
 
+def test_a_set_name_deleted_twice_in_the_same_second_gets_a_second_trash_folder(igctl, ws_path, ws, write):
+    """The workspace clock stands still (IGCTL_NOW): the second delete of a re-created set must
+    not collide with the first one's folder in .deleted/."""
+    moved = []
+    for i in range(2):
+        igctl("content", "set-create", "summer")
+        igctl("content", "add", "_templates/summer", "post", write(f"a{i}.jpg", IMAGE_BYTES + bytes([i])))
+        moved.append(igctl.json("content", "set-delete", "summer")["moved_to"])
+    assert moved[1] == moved[0].rstrip("/") + "-2/"
+    assert (ws_path / moved[0] / "post" / "a0.jpg").is_file() and (ws_path / moved[1] / "post" / "a1.jpg").is_file()
+
+
 # -- disable, enable, delete --------------------------------------------------------------------------
 def test_disabled_content_is_never_chosen_and_survives_sync(igctl, ws_path, ws):
     put(ws_path, "_templates/pfp/a.jpg", IMAGE_BYTES + b"a")

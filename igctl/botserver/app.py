@@ -36,7 +36,6 @@ access_log = logging.getLogger("igctl.botserver.access")
 
 AUTH_FAILURES_ALLOWED = 20
 AUTH_WINDOW_SECONDS = 60.0
-IMAGE_URL = "/api/bot/images/{}"
 MAX_IDEMPOTENCY_KEY = 200
 # What a screenshot may be declared as (the bytes decide between PNG and JPEG)
 SCREENSHOT_TYPES = ("image/png", "image/jpeg", "image/jpg", "application/octet-stream")
@@ -179,23 +178,6 @@ def idempotency_key() -> str | None:
 
 def openapi_document() -> dict:
     return json.loads(resources.files("igctl.botserver").joinpath("openapi.json").read_text(encoding="utf-8"))
-
-
-def api_content(chosen: dict) -> dict:
-    """The content of a task as a bot gets it: texts as chosen, each image with the URL to
-    fetch it from and its SHA-256 (the workspace path stays on the server)."""
-    return {
-        "texts": chosen.get("texts", {}),
-        "images": [
-            {
-                "content_id": i["content_id"],
-                "type": i.get("type"),
-                "url": IMAGE_URL.format(i["content_id"]),
-                "sha256": i["sha256"],
-            }
-            for i in chosen.get("images", [])
-        ],
-    }
 
 
 class FileHashes:
@@ -388,7 +370,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         if task is None:
             response.status = 204
             return ""
-        task["content"] = api_content(task["content"] or {})
+        task["content"] = botaccess.api_content(task["content"] or {})
         return task
 
     @app.get("/api/bot/account/<id:int>/content")
@@ -400,7 +382,7 @@ def create_app(ws, *, throttle: AuthThrottle | None = None, writer: Writer | Non
         if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= bodies.MAX_ID:
             raise InvalidInput("task_id must be a task id (a whole number of at least 1)", detail={"task_id": raw})
         chosen = botaccess.task_content(ws, the_bot()["id"], account_id, int(raw))
-        return {"task_id": int(raw), "account_id": account_id, **api_content(chosen)}
+        return {"task_id": int(raw), "account_id": account_id, **botaccess.api_content(chosen)}
 
     @app.post("/api/bot/step-complete")
     def step_complete():

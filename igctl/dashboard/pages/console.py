@@ -11,9 +11,8 @@ import secrets
 
 from bottle import Bottle
 
-from igctl.botserver.app import api_content
 from igctl.dashboard.face import Face
-from igctl.engine.domain import metrics
+from igctl.engine.domain import botaccess, metrics
 from igctl.engine.flows import botwork
 from igctl.engine.store.clock import show
 from igctl.engine.views import bots as bot_views
@@ -37,7 +36,7 @@ def claim_key(value: str | None) -> str:
 
 def as_api(payload: dict) -> dict:
     """A claimed task as `GET /api/bot/next-task` answers it (content with image URLs)."""
-    return {**payload, "content": api_content(payload["content"] or {})}
+    return {**payload, "content": botaccess.api_content(payload["content"] or {})}
 
 
 def install(app: Bottle, face: Face) -> None:
@@ -118,6 +117,8 @@ def install(app: Bottle, face: Face) -> None:
         f = forms()
         execution_ms = face.number(f.get("execution_time_ms"), "execution time")
         figures = {k: n for k in FIGURES if (n := face.number(f.get(k), k)) is not None}
+        if figures:
+            metrics.check_figures(figures)  # a bad figure refuses the form before the step is completed
         with change("bot console complete", bot_id=bot_id, task_id=task_id, **figures) as c:
             result = botwork.complete(ws, task_id, bot_id, execution_time_ms=execution_ms, actor=actor())
             if figures:

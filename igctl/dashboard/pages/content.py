@@ -146,14 +146,11 @@ def install(app: Bottle, face: Face) -> None:
             raise InvalidInput("tick at least one item")
         target = local_path(f.get("next"), "/content")
         if verb == "delete" and not f.get("confirm"):
-            db = ws.db()
-            marks = ", ".join("?" * len(ids))
-            rows = db.query(f"SELECT * FROM content WHERE id IN ({marks}) ORDER BY id", ids)
             return render(
                 "content_delete",
                 title="Delete content?",
                 nav="content",
-                items=[content.content_row(r, "") for r in rows],
+                items=content.items_to_delete(ws, ids),
                 ids=ids,
                 next=target,
             )

@@ -127,12 +127,7 @@ def install(app: Bottle, face: Face) -> None:
             nav="proxies",
             old=old,
             accounts=on_it,
-            # active proxies with room for all of them; the engine still judges the choice
-            candidates=[
-                p
-                for p in proxies.list_proxies(ws, free=True)
-                if p["id"] != proxy_id and p["max_accounts"] - p["account_count"] >= len(on_it)
-            ],
+            candidates=proxies.replacement_candidates(ws, proxy_id),
         )
 
     @app.post("/proxies/<proxy_id:int>/replace")

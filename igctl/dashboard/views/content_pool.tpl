@@ -24,7 +24,7 @@
   <label>Images <input type="file" name="files" multiple required accept="{{accept}}" id="upload-files"></label>
   <button type="submit" id="upload-submit">Upload</button>
 </form>
-<p class="hint">JPEG, PNG, WebP or HEIC, each checked by its first bytes and at most {{"%g" % max_mb}} MB (import.max_file_mb); a name that is there already, or one file that is not an image, and nothing is kept. The same as <code>igctl content add {{p["pool"]}} TYPE FILE…</code>.</p>
+<p class="hint">JPEG, PNG, WebP or HEIC, each checked by its first bytes; at most {{"%g" % max_mb}} MB (import.max_file_mb) for the whole upload; a name that is there already, or one file that is not an image, and nothing is kept. The same as <code>igctl content add {{p["pool"]}} TYPE FILE…</code>.</p>
 </section>
 
 % for t in image_types:

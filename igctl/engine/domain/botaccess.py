@@ -18,6 +18,9 @@ from ..store.records import AccountRow, BotRow
 from ..store.workspace import Workspace
 from .bots import get_bot
 
+# where a bot fetches an image (the bot API's route, GET /api/bot/images/<content_id>)
+IMAGE_URL = "/api/bot/images/{}"
+
 
 def bound_account(db: Database, bot: BotRow, account_id: int) -> AccountRow:
     """The account row when it is bound to `bot`; NotFound for an unknown account, Forbidden
@@ -53,3 +56,20 @@ def task_content(ws: Workspace, bot_id: int, account_id: int, task_id: int) -> d
             detail={"task_id": task_id, "status": task["status"]},
         )
     return json.loads(task["content_json"])
+
+
+def api_content(chosen: dict[str, Any]) -> dict[str, Any]:
+    """The content of a task as a bot gets it: texts as chosen, each image with the URL to
+    fetch it from and its SHA-256 (the workspace path stays on the server)."""
+    return {
+        "texts": chosen.get("texts", {}),
+        "images": [
+            {
+                "content_id": i["content_id"],
+                "type": i.get("type"),
+                "url": IMAGE_URL.format(i["content_id"]),
+                "sha256": i["sha256"],
+            }
+            for i in chosen.get("images", [])
+        ],
+    }

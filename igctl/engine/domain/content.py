@@ -13,6 +13,7 @@ What a step needs comes from its name (`needs()`), so operators add plan steps w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -1035,11 +1036,14 @@ def add(
     duplicate_texts = [t for t in dict.fromkeys(new_texts) if t in pool_list]
 
     created: list[Path] = []
+    new_folders: list[Path] = []  # made for this add: removed again when it fails
     now = ws.now()
     try:
         for src, dest in images:
             if not _inside(dest.parent.resolve() if dest.parent.exists() else pool_dir.resolve(), root):
                 raise InvalidInput(f"{_rel(ws, dest.parent)} points outside the workspace's content folder")
+            if not dest.parent.exists():
+                new_folders.append(dest.parent)
             dest.parent.mkdir(parents=True, exist_ok=True)
             with open(src, "rb") as fin, open(dest, "xb") as fout:  # "x": never overwrite
                 created.append(dest)
@@ -1080,6 +1084,9 @@ def add(
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)
+        for folder in reversed(new_folders):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
         if added_texts:
             if old_texts_file is None:
                 texts_path.unlink(missing_ok=True)
@@ -1402,12 +1409,22 @@ def delete_set(ws: Workspace, name: str, *, actor: str) -> dict[str, Any]:
         )
     now = ws.now()
     src = ws.content_dir / TEMPLATES / row["name"]
-    trash = ws.content_dir / TEMPLATES / ".deleted" / f"{row['name']}-{re.sub(r'[^0-9]', '', now)[:14]}"
+    stamp = f"{row['name']}-{re.sub(r'[^0-9]', '', now)[:14]}"
+    trash = ws.content_dir / TEMPLATES / ".deleted" / stamp
+    number = 1
+    while trash.exists() or trash.is_symlink():  # the same name deleted twice within a second
+        number += 1
+        trash = trash.with_name(f"{stamp}-{number}")
     moved = False
     try:
         if src.exists() or src.is_symlink():
             trash.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(src, trash)
+            try:
+                os.rename(src, trash)
+            except OSError as exc:
+                raise Conflict(
+                    f"could not move content/{_rel(ws, src)}/ aside: {exc.strerror}; nothing changed"
+                ) from None
             moved = True
         with db.write():
             retired = db.execute(
@@ -1457,6 +1474,12 @@ def _items(db: Database, ids: list[int]) -> list[Record]:
             raise Conflict(f"content {cid} is retired (its file or text is gone); nothing was changed")
         rows.append(row)
     return rows
+
+
+def items_to_delete(ws: Workspace, ids: list[int]) -> list[dict[str, Any]]:
+    """What `delete_items(ids)` would delete, as `content list` rows (reads only): the same
+    checks, so a confirmation page refuses what the delete would refuse."""
+    return [content_row(r, "") for r in _items(ws.db(), ids)]
 
 
 def _item_label(row: Record) -> str:

@@ -1036,6 +1036,45 @@ def _move_accounts(
     refresh_proxy_model(db, old_id, events=ws.events, at=at, actor=actor)
 
 
+def _check_replacement(db: Database, old_id: int, new: ProxyRow, accounts: Sequence[AccountRow]) -> None:
+    """May proxy `new` take every account of proxy `old_id` (`replace`)? Conflict saying why not."""
+    new_id = new["id"]
+    if new["status"] != "active":
+        raise Conflict(f"proxy {new_id} is {new['status']}; only active proxies get accounts")
+    if len(accounts) > _room(new):
+        raise Conflict(
+            f"proxy {new_id} has room for {_plural(max(_room(new), 0), 'more account')} "
+            f"({new['account_count']} of {new['max_accounts']}); proxy {old_id} has {_plural(len(accounts), 'account')}"
+        )
+    models = sorted({a["model_id"] for a in accounts if a["model_id"] is not None})
+    if len(models) > 1:
+        names = ", ".join(sorted({a["model_name"] for a in accounts if a["model_id"] is not None}))
+        raise Conflict(
+            f"proxy {old_id}'s accounts are in several models ({names}); one proxy serves one model: "
+            "use proxy rebalance or proxy assign"
+        )
+    for model_id in models:
+        check_model(db, new_id, model_id)
+
+
+def replacement_candidates(ws: Workspace, old_id: int) -> list[dict[str, Any]]:
+    """The proxies `replace(old_id, …)` would accept now, as `list_proxies` shows them (reads
+    only): active, with room for all of its accounts, serving no other model than theirs."""
+    db = ws.db()
+    _row(db, old_id)
+    accounts = _accounts_on(db, old_id)
+    out = []
+    for candidate in list_proxies(ws, free=True):
+        if candidate["id"] == old_id:
+            continue
+        try:
+            _check_replacement(db, old_id, _row(db, candidate["id"]), accounts)
+        except Conflict:
+            continue
+        out.append(candidate)
+    return out
+
+
 def replace(ws: Workspace, old_id: int, new_id: int, *, dry_run: bool = False, actor: str) -> dict[str, Any]:
     """Move every account of proxy `old_id` to proxy `new_id`, keeping their states, models and
     bot bindings. All or nothing: `new_id` must be active, have room for all of them and may
@@ -1049,22 +1088,7 @@ def replace(ws: Workspace, old_id: int, new_id: int, *, dry_run: bool = False, a
         _row(db, old_id)
         new = _row(db, new_id)
         accounts = _accounts_on(db, old_id)
-        if new["status"] != "active":
-            raise Conflict(f"proxy {new_id} is {new['status']}; only active proxies get accounts")
-        if len(accounts) > _room(new):
-            raise Conflict(
-                f"proxy {new_id} has room for {_plural(max(_room(new), 0), 'more account')} "
-                f"({new['account_count']} of {new['max_accounts']}); proxy {old_id} has {_plural(len(accounts), 'account')}"
-            )
-        models = sorted({a["model_id"] for a in accounts if a["model_id"] is not None})
-        if len(models) > 1:
-            names = ", ".join(sorted({a["model_name"] for a in accounts if a["model_id"] is not None}))
-            raise Conflict(
-                f"proxy {old_id}'s accounts are in several models ({names}); one proxy serves one model: "
-                "use proxy rebalance or proxy assign"
-            )
-        for model_id in models:
-            check_model(db, new_id, model_id)
+        _check_replacement(db, old_id, new, accounts)
         plan = [(a, new_id) for a in accounts]
         if plan and not dry_run:
             _move_accounts(ws, db, old_id, plan, actor=actor, cause=f"proxy {old_id} replaced by proxy {new_id}")
