@@ -28,6 +28,7 @@ from igctl.engine.domain import operators
 from igctl.engine.store.changes import Command, operator_change
 from igctl.engine.store.clock import show as show_time
 from igctl.engine.store.errors import IgctlError, Unauthorized
+from igctl.engine.views.listing import PAGE_SIZES
 
 log = logging.getLogger("igctl.dashboard")
 access_log = logging.getLogger("igctl.dashboard.access")
@@ -111,6 +112,9 @@ def create_app(ws, *, secure_cookies: bool = False, throttle: LoginThrottle | No
             "version": __version__,
             "q": quote,
             "nav": values.pop("nav", None),
+            # a link to `path` with query parameters (a ListRequest's .query()): pagers, sort links
+            "url": lambda path, query=None: path + ("?" + urlencode(query) if query else ""),
+            "page_sizes": PAGE_SIZES,
         }
         return tpl.render(**base, **values)
 

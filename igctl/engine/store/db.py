@@ -52,7 +52,14 @@ def connect(path: Path | str) -> sqlite3.Connection:
     # savepoints' statement journals (writer.py runs each call in one) and temporary b-trees
     # in memory rather than in files created and deleted under /var/tmp
     conn.execute("PRAGMA temp_store = MEMORY")
+    # case-insensitive search beyond ASCII (SQLite's LIKE and lower() fold only A-Z): lists use
+    # it only for a search that holds other letters (engine/views/listing.py)
+    conn.create_function("fold", 1, _fold, deterministic=True)
     return conn
+
+
+def _fold(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else value
 
 
 class Database:
