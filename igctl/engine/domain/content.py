@@ -29,7 +29,7 @@ import yaml
 from ..queue import tasks
 from ..store.db import Database
 from ..store.errors import Conflict, InvalidInput, NotFound
-from ..store.files import sha256_file
+from ..store.files import atomic_write, put_back, sha256_file
 from ..store.records import AccountRow, ModelRow, Record, TaskRow
 from ..store.workspace import Workspace
 from ..store.yamlfile import yaml_error
@@ -1088,10 +1088,7 @@ def add(
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty
         if added_texts:
-            if old_texts_file is None:
-                texts_path.unlink(missing_ok=True)
-            else:
-                _atomic_write(texts_path, old_texts_file)
+            put_back(texts_path, old_texts_file)
         raise
     return result
 
@@ -1134,13 +1131,7 @@ def _write_texts_file(path: Path, old: bytes | None, content_type: str, texts: l
     if header and not header.endswith("\n"):
         header += "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, (header + body).encode("utf-8"))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write(path, (header + body).encode("utf-8"))
 
 
 # -- for the bot API ----------------------------------------------------------------------------
@@ -1593,7 +1584,7 @@ def delete_items(ws: Workspace, ids: list[int], *, actor: str) -> dict[str, Any]
             if old_bytes is None:
                 path.unlink(missing_ok=True)
             else:
-                _atomic_write(path, old_bytes)
+                atomic_write(path, old_bytes)
         raise
     return {"deleted": [r["id"] for r in rows], "files_removed": [_rel(ws, p) for p, _ in removed]}
 
@@ -1642,7 +1633,7 @@ def set_texts(ws: Workspace, pool: str, content_type: str, lines: str, *, actor:
         if old is None:
             path.unlink(missing_ok=True)
         else:
-            _atomic_write(path, old)
+            atomic_write(path, old)
         raise
     return {"pool": ref.key, "type": content_type, "texts": len(texts), "changed": True, "sync": synced["pools"][0]}
 

@@ -11,10 +11,8 @@ it as `model sync NAME` does, in the caller's transaction.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -24,6 +22,7 @@ from ..domain import strategy as strategies
 from ..domain.content import pools
 from ..domain.strategy import DEFAULT_SET, Strategy
 from ..store.errors import InvalidInput
+from ..store.files import atomic_write, put_back
 from ..store.records import ModelRow
 from ..store.workspace import Workspace
 from . import models
@@ -224,12 +223,6 @@ def render(data: dict[str, Any], old: bytes | None) -> bytes:
     return (_header(old) + body).encode("utf-8")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def save(ws: Workspace, name: str, form: StrategyForm, *, actor: str) -> dict[str, Any]:
     """The editor's "Save": `form` checked field by field (StrategyRefused, nothing written),
     written to `models/<slug>.yaml` atomically with the old file's top comments kept, then
@@ -251,14 +244,11 @@ def save(ws: Workspace, name: str, form: StrategyForm, *, actor: str) -> dict[st
     written = new != old
     if written:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, new)
+        atomic_write(path, new)
     try:
         result = models.sync(ws, model["name"], actor=actor)
     except BaseException:
         if written:
-            if old is None:
-                path.unlink(missing_ok=True)
-            else:
-                _atomic_write(path, old)
+            put_back(path, old)
         raise
     return {**result, "file": label, "written": written}

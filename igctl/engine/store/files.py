@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 
@@ -13,3 +14,19 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` at once (a temporary file beside it, then a rename): a crash
+    leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def put_back(path: Path, old: bytes | None) -> None:
+    """Undo a write of `path` whose earlier bytes were `old` (None: there was no file)."""
+    if old is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write(path, old)
